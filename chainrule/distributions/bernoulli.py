@@ -1,0 +1,33 @@
+"""Bernoulli head for binary data: one logit per dimension."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from chainrule.distributions.base import LikelihoodHead, sample_from_log_probs
+
+
+class Bernoulli(LikelihoodHead):
+    """p(x=1) = sigmoid(logit); params (B, *shape, 1). Log-probabilities via logsigmoid, stable for any logit."""
+
+    levels = 2
+
+    def param_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        return (*shape, 1)
+
+    def log_prob(self, params: Tensor, x: Tensor) -> Tensor:
+        logit = params[..., 0].float()
+        sign = 2.0 * x.to(logit.dtype) - 1.0  # x=1 → +logit, x=0 → -logit
+        return F.logsigmoid(sign * logit)
+
+    def all_log_probs(self, params: Tensor) -> Tensor:
+        logit = params[..., 0].float()
+        return torch.stack([F.logsigmoid(-logit), F.logsigmoid(logit)], dim=-1)
+
+    def log_probs_at(self, params: Tensor, x: Tensor, index: tuple[int, ...]) -> Tensor:
+        return self.all_log_probs(params[(slice(None), *index)])
+
+    def sample(self, params: Tensor, temperature: float = 1.0, generator: torch.Generator | None = None) -> Tensor:
+        return sample_from_log_probs(self.all_log_probs(params), temperature, generator)

@@ -1,0 +1,207 @@
+"""The model contract: one causal pass gives the parameters of every conditional; the rest is generic.
+
+A model subclasses `AutoregressiveModel`, sets a likelihood `head`, implements `forward(x, cond)` and, if its
+order is not raster, overrides `order`. Likelihood, sampling, completion, saving and loading come from here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+from chainrule import __version__, config as cfg, serialization
+from chainrule.distributions import LikelihoodHead
+from chainrule.errors import CheckpointError, ConfigError, InputError
+from chainrule.registry import Registry
+
+MODELS = Registry("model")
+register = MODELS.register
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+
+
+def check_shape_levels(shape: tuple[int, ...], levels: int) -> None:
+    """Validate the data spec every model config carries.
+
+    Raises:
+        ConfigError: for an empty shape, non-positive sizes or fewer than 2 levels.
+    """
+    if not shape or any(int(s) < 1 for s in shape):
+        raise ConfigError(f"shape={tuple(shape)} must be a non-empty tuple of positive sizes")
+    if levels < 2:
+        raise ConfigError(f"levels={levels} must be at least 2")
+
+
+class AutoregressiveModel(nn.Module):
+    """Base class of every model: p(x) = Π_t p(x_order[t] | x_order[<t]).
+
+    Subclasses set `self.head` and implement `forward(x, cond) -> params` (B, *head.param_shape(shape)).
+    """
+
+    registry_name: str = ""
+    head: LikelihoodHead
+
+    def __init__(self, config: Any) -> None:
+        super().__init__()
+        self.config = config
+        self.shape: tuple[int, ...] = tuple(config.shape)
+        self.levels: int = config.levels
+        self.num_classes: int = getattr(config, "num_classes", 0)
+
+    # --- the contract -------------------------------------------------------------------------------------
+
+    def forward(self, x: Tensor, cond: Tensor | None = None) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def dims(self) -> int:
+        """Number of dimensions D = prod(shape)."""
+        return math.prod(self.shape)
+
+    @property
+    def order(self) -> Tensor:
+        """Flat indices of the dimensions in generation order: long (D,). Raster order by default (for images
+        (C, H, W): row by row, and R before G before B within a pixel)."""
+        c_first = torch.arange(self.dims).reshape(self.shape)
+        return c_first.movedim(0, -1).reshape(-1) if len(self.shape) == 3 else c_first.reshape(-1)
+
+    # --- likelihood ---------------------------------------------------------------------------------------
+
+    def check_input(self, x: Tensor, cond: Tensor | None = None) -> None:
+        """Raise `InputError` unless x is integer (B, *shape) with values in [0, levels) and cond fits."""
+        if not isinstance(x, Tensor) or x.dtype.is_floating_point or x.dtype == torch.bool:
+            raise InputError(f"x must be an integer tensor of shape (B, {', '.join(map(str, self.shape))})")
+        if tuple(x.shape[1:]) != self.shape:
+            raise InputError(f"x has shape {tuple(x.shape)}; this model takes (B, {', '.join(map(str, self.shape))})")
+        if x.numel() and (int(x.min()) < 0 or int(x.max()) >= self.levels):
+            raise InputError(f"x has values in [{int(x.min())}, {int(x.max())}]; allowed: 0..{self.levels - 1}")
+        self.check_cond(cond, x.shape[0])
+
+    def check_cond(self, cond: Tensor | None, batch: int) -> None:
+        if cond is None:
+            return
+        if not self.num_classes:
+            raise InputError(f"this {self.registry_name} model is unconditional; cond must be None")
+        if cond.shape != (batch,) or cond.dtype.is_floating_point:
+            raise InputError(f"cond must be an integer tensor of shape ({batch},) with class ids")
+        if int(cond.min()) < 0 or int(cond.max()) >= self.num_classes:
+            raise InputError(f"cond has a class outside 0..{self.num_classes - 1}")
+
+    def log_prob(self, x: Tensor, cond: Tensor | None = None, reduction: Literal["sum", "none"] = "sum") -> Tensor:
+        """Exact log-likelihood in nats.
+
+        Args:
+            x: long (B, *shape) with values in [0, levels).
+            cond: optional long (B,) class ids for conditional models.
+            reduction: "sum" → (B,) log p(x); "none" → (B, *shape) log p(x_i | x_<i).
+
+        Raises:
+            InputError: for a wrong shape, dtype or level range.
+        """
+        self.check_input(x, cond)
+        per_dim = self.dim_log_probs(x, cond)
+        return per_dim.flatten(1).sum(1) if reduction == "sum" else per_dim
+
+    def dim_log_probs(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
+        """log p(x_i | x_<i) for every dimension, no input checks: (B, *shape)."""
+        return self.head.log_prob(self(x, cond), x)
+
+    def training_log_prob(self, x: Tensor, cond: Tensor | None, step: int) -> Tensor:
+        """The (B,) log-likelihood the trainer maximises at `step`. Hook for per-step variation (MADE's mask);
+        the default is `log_prob`."""
+        return self.dim_log_probs(x, cond).flatten(1).sum(1)
+
+    def next_log_probs(self, x: Tensor, cond: Tensor | None, t: int) -> Tensor:
+        """log p(x_order[t] = k | x_order[<t]) for all k: (B, K). Entries of x at order[≥t] are ignored."""
+        index = tuple(int(i) for i in torch.unravel_index(self.order[t], self.shape))
+        return self.head.log_probs_at(self(x, cond), x, index)
+
+    # --- generation ---------------------------------------------------------------------------------------
+
+    def sample(
+        self,
+        n: int,
+        cond: Tensor | None = None,
+        temperature: float = 1.0,
+        known: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Draw n samples: long (n, *shape).
+
+        Args:
+            n: number of samples.
+            cond: optional long (n,) class ids.
+            temperature: divides the log-probabilities of every conditional (1 = the model).
+            known: optional long (n, *shape), -1 marking unknown entries; known entries are kept (completion).
+            generator: torch.Generator for reproducible draws.
+        """
+        from chainrule.sampling import sample_naive  # sampling is written against this contract
+
+        return sample_naive(self, n, cond=cond, temperature=temperature, known=known, generator=generator)
+
+    # --- persistence --------------------------------------------------------------------------------------
+
+    def save(self, directory: str | Path) -> None:
+        """Write `config.json` and `model.safetensors` into `directory` (atomically, no pickle)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        serialization.write_tensors(directory / WEIGHTS_FILE, self.state_dict())
+        serialization.write_json(directory / CONFIG_FILE, self.describe())
+
+    def describe(self) -> dict[str, Any]:
+        """The JSON document that rebuilds this model's architecture."""
+        return {"chainrule": __version__, "model": self.registry_name, "config": cfg.to_dict(self.config)}
+
+
+def create(name: str, shape: tuple[int, ...] | list[int], levels: int, **hparams: Any) -> AutoregressiveModel:
+    """Build a registered model.
+
+    Raises:
+        UnknownNameError: for an unknown model name.
+        ConfigError: for unknown or invalid hyper-parameters.
+    """
+    entry = MODELS.get(name)
+    config = cfg.from_dict(entry.config, {"shape": tuple(shape), "levels": levels, **hparams})
+    return entry.target(config)
+
+
+def from_description(doc: Any) -> AutoregressiveModel:
+    """Rebuild an (untrained) model from the JSON document `describe` wrote."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("model"), str) or not isinstance(doc.get("config"), dict):
+        raise CheckpointError("config.json must hold a 'model' name and a 'config' object")
+    entry = MODELS.get(doc["model"])
+    return entry.target(cfg.from_dict(entry.config, doc["config"]))
+
+
+def load(directory: str | Path, device: str | torch.device = "cpu") -> AutoregressiveModel:
+    """Load a model saved by `save` (or a training run directory), in eval mode.
+
+    Raises:
+        CheckpointError: missing, corrupt or truncated files, or weights that do not fit the config.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise CheckpointError(f"{directory} is not a model directory")
+    try:
+        model = from_description(serialization.read_json(directory / CONFIG_FILE))
+    except ConfigError as err:
+        raise CheckpointError(f"{directory / CONFIG_FILE}: {err}") from None
+    state = serialization.read_tensors(directory / WEIGHTS_FILE)
+    expected = model.state_dict()
+    if set(state) != set(expected) or any(state[k].shape != expected[k].shape for k in expected):
+        raise CheckpointError(f"{directory / WEIGHTS_FILE} does not match the model in {CONFIG_FILE}")
+    model.load_state_dict(state)
+    return model.to(device).eval()
+
+
+def replace_config(model: AutoregressiveModel, **changes: Any) -> AutoregressiveModel:
+    """A copy of `model` with some config fields changed and the same weights (e.g. MADE's eval_masks)."""
+    new = type(model)(dataclasses.replace(model.config, **changes))
+    new.load_state_dict(model.state_dict())
+    return new

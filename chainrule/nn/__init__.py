@@ -1,0 +1,1 @@
+"""Neural-network building blocks, one concept per file, with no knowledge of data or models."""

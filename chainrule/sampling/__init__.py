@@ -1,0 +1,5 @@
+"""Generic samplers written against the model contract (`next_log_probs`, `order`); no model is imported."""
+
+from chainrule.sampling.naive import sample_naive
+
+__all__ = ["sample_naive"]

