@@ -1,0 +1,80 @@
+"""The in-memory dataset every source produces, with level conversion applied per batch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from chainrule.data.transforms import dynamic_binarize, requantize, threshold
+
+Binarize = Literal["threshold", "dynamic"]
+
+FIXED_SAMPLE_SEED = 20150212  # the one stochastic binarization used for evaluation of dynamic runs
+
+
+@dataclass
+class Dataset:
+    """One split of a dataset.
+
+    Attributes:
+        name: dataset name (or path) as given to `load`.
+        split: "train", "val" or "test".
+        raw: uint8 (N, *shape) values in [0, source_levels), as stored by the source.
+        source_levels: number of levels of `raw` (256 for 8-bit images).
+        levels: levels K the models see.
+        labels: long (N,) class ids, or None.
+        num_classes: number of classes (0 without labels).
+        binarize: for levels = 2 from richer data: "threshold" (x > 127 for 8-bit) or "dynamic" (resampled
+            each time an example is drawn for training; evaluation uses one fixed sample).
+    """
+
+    name: str
+    split: str
+    raw: Tensor
+    source_levels: int
+    levels: int
+    labels: Tensor | None = None
+    num_classes: int = 0
+    binarize: Binarize | None = None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.raw.shape[1:])
+
+    def __len__(self) -> int:
+        return self.raw.shape[0]
+
+    @property
+    def description(self) -> str:
+        how = f", {self.binarize} binarization" if self.binarize else ""
+        return f"{self.name} {self.split} ({len(self)} x {'x'.join(map(str, self.shape))}, {self.levels} levels{how})"
+
+    def __post_init__(self) -> None:
+        self.fixed = self.convert(self.raw).to(torch.uint8)
+
+    def convert(self, raw: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Raw values → model levels (long). Dynamic binarization draws from `generator`, or from one fixed seed
+        when none is given (the evaluation sample, made once in `__post_init__`)."""
+        if self.binarize == "threshold":
+            return threshold(raw, self.source_levels)
+        if self.binarize == "dynamic":
+            generator = generator or torch.Generator().manual_seed(FIXED_SAMPLE_SEED)
+            return dynamic_binarize(raw, self.source_levels, generator)
+        return requantize(raw, self.source_levels, self.levels)
+
+    def batch(self, index: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor | None]:
+        """Examples at `index` as (x long (b, *shape), labels long (b,) or None). With `generator`, dynamic
+        binarization draws a fresh sample; otherwise the fixed evaluation sample is returned."""
+        if generator is not None and self.binarize == "dynamic":
+            x = self.convert(self.raw[index], generator)
+        else:
+            x = self.fixed[index].long()
+        return x, (self.labels[index] if self.labels is not None else None)
+
+    @property
+    def x(self) -> Tensor:
+        """All examples at the model's levels (the fixed sample for dynamic binarization): long (N, *shape)."""
+        return self.fixed.long()

