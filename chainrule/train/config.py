@@ -1,0 +1,62 @@
+"""Training settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chainrule.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of one training run. The budget is whichever of epochs / steps / minutes ends first; with none
+    given, 10 epochs.
+
+    Attributes:
+        epochs, steps, minutes: budget (0 = not limited by this one).
+        batch_size, eval_batch_size: examples per optimizer step / per evaluation pass.
+        lr, weight_decay, warmup_steps, final_lr_fraction: AdamW with linear warm-up then cosine decay to
+            lr · final_lr_fraction over the budget.
+        grad_clip: clip the global gradient norm (0 = off).
+        seed: seeds the weights, the shuffling and dynamic binarization.
+        device: "cpu", "cuda" or "cuda:N".
+        bf16: bf16 autocast for the training forward pass (evaluation stays fp32).
+        eval_every: validate every N steps as well as after each epoch (0 = after each epoch only).
+        checkpoint_every: write a resumable checkpoint every N steps (and at every validation and the end).
+        max_bad_steps: consecutive non-finite losses tolerated (skipped) before training stops.
+        log_every: steps per metrics.csv row.
+    """
+
+    epochs: int = 0
+    steps: int = 0
+    minutes: float = 0.0
+    batch_size: int = 64
+    eval_batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    warmup_steps: int = 100
+    final_lr_fraction: float = 0.05
+    grad_clip: float = 1.0
+    seed: int = 0
+    device: str = "cpu"
+    bf16: bool = False
+    eval_every: int = 0
+    checkpoint_every: int = 500
+    max_bad_steps: int = 20
+    log_every: int = 50
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "steps", "warmup_steps", "eval_every", "max_bad_steps"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name}={getattr(self, name)} must be ≥ 0")
+        for name in ("batch_size", "eval_batch_size", "checkpoint_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}={getattr(self, name)} must be ≥ 1")
+        if self.minutes < 0 or self.lr <= 0 or self.grad_clip < 0 or not 0 <= self.final_lr_fraction <= 1:
+            raise ConfigError("minutes ≥ 0, lr > 0, grad_clip ≥ 0 and 0 ≤ final_lr_fraction ≤ 1 are required")
+        if not (self.device == "cpu" or self.device.startswith("cuda")):
+            raise ConfigError(f"device={self.device!r}; choose cpu or cuda")
+
+    @property
+    def budget_epochs(self) -> int:
+        return self.epochs or (0 if (self.steps or self.minutes) else 10)

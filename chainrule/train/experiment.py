@@ -1,0 +1,92 @@
+"""A training run from names: model + preset + overrides, dataset, budget → a run directory.
+
+Run directory: `run.json` (what was trained, on what, how), `config.json` + `model.safetensors` (best weights;
+`chainrule.load(run_dir)` reads them), `checkpoint/` (resumable state), `metrics.csv`, `loss.png`,
+`results.json` (test figures).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from chainrule import __version__, config as cfg, serialization
+from chainrule.data import load_splits
+from chainrule.errors import CheckpointError, ConfigError
+from chainrule.models import create, presets
+from chainrule.models.base import from_description
+from chainrule.train.config import TrainConfig
+from chainrule.train.trainer import Trainer
+
+RUN_FILE = "run.json"
+
+
+def run_info(run_dir: str | Path) -> dict[str, Any]:
+    """The `run.json` of a training run directory (model, data and training settings)."""
+    info = serialization.read_json(Path(run_dir) / RUN_FILE)
+    if not isinstance(info, dict) or not {"model", "data", "train"} <= set(info):
+        raise CheckpointError(f"{Path(run_dir) / RUN_FILE} is not a chainrule run description")
+    return info
+
+
+def model_hparams(model: str, preset: str | None, overrides: dict[str, Any]) -> tuple[dict, dict]:
+    """Hyper-parameters (model, training) of a preset with overrides applied."""
+    chosen: dict[str, Any] = {}
+    if preset:
+        table = presets(model)
+        if preset not in table:
+            raise ConfigError(f"preset={preset!r} unknown for {model}; available: {', '.join(table) or 'none'}")
+        chosen = dict(table[preset])
+    train = dict(chosen.pop("train", {}))
+    return {**chosen, **overrides}, train
+
+
+def train_model(
+    model: str | None = None,
+    data: str | None = None,
+    out: str | Path = "runs/run",
+    levels: int | None = None,
+    binarize: str | None = None,
+    preset: str | None = None,
+    hparams: dict[str, Any] | None = None,
+    train: dict[str, Any] | None = None,
+    resume: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train a model and return its test results (see `Trainer.fit`).
+
+    With `resume`, everything is read back from `out/run.json`; budget fields in `train` may extend it.
+
+    Raises:
+        ChainruleError subclasses for unknown names, bad settings, missing data or a bad run directory.
+    """
+    out = Path(out)
+    if resume:
+        info = run_info(out)
+        data_spec = info["data"]
+        train_settings = {**info["train"], **(train or {})}
+        config = cfg.from_dict(TrainConfig, train_settings)
+        splits = load_splits(data_spec["name"], data_spec["levels"], data_spec["binarize"])
+        net = from_description(info["model"])
+    else:
+        if model is None or data is None:
+            raise ConfigError("train needs a model and a dataset (or --resume with an existing run directory)")
+        if (out / RUN_FILE).exists():
+            raise ConfigError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+        splits = load_splits(data, levels, binarize)
+        first = splits["train"]
+        model_args, preset_train = model_hparams(model, preset, hparams or {})
+        config = cfg.from_dict(TrainConfig, {**preset_train, **(train or {})})
+        torch.manual_seed(config.seed)
+        net = create(model, shape=first.shape, levels=first.levels, **model_args)
+        data_spec = {"name": data, "levels": first.levels, "binarize": first.binarize}
+        info = {"chainrule": __version__, "model": net.describe(), "data": data_spec, "preset": preset}
+    info["train"] = cfg.to_dict(config)
+    out.mkdir(parents=True, exist_ok=True)
+    serialization.write_json(out / RUN_FILE, info)
+    trainer = Trainer(net, splits, config, out, progress=progress)
+    results = trainer.fit(resume=resume)
+    return {**results, "run": str(out), "train_config": dataclasses.asdict(config)}
