@@ -1,5 +1,6 @@
 """Generic samplers written against the model contract (`next_log_probs`, `order`); no model is imported."""
 
 from chainrule.sampling.naive import sample_naive
+from chainrule.sampling.regions import REGIONS, hide
 
-__all__ = ["sample_naive"]
+__all__ = ["sample_naive", "hide", "REGIONS"]

@@ -1,0 +1,1 @@
+"""Benchmarks behind `chainrule bench`, one file per family (quality, throughput); figures go to BENCHMARKS.md."""

@@ -1,0 +1,43 @@
+"""Quality benchmark: test NLL after a fixed training budget on named datasets, next to the
+independent-pixel baseline."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chainrule.data import load_splits
+from chainrule.train import train_model
+from chainrule.train.baseline import independent_nll
+
+
+@dataclass(frozen=True)
+class QualityCase:
+    model: str
+    data: str
+    levels: int | None
+    preset: str
+    minutes: float
+    binarize: str | None = None
+    hparams: dict[str, Any] = field(default_factory=dict)
+
+
+CASES = {
+    "made-fashion-mnist": QualityCase("made", "fashion-mnist", 2, "cpu", 30.0, "threshold"),
+    "made-mnist-5k": QualityCase("made", "mnist-5k", 2, "cpu", 5.0, "threshold"),
+    "made-digits": QualityCase("made", "digits", 2, "cpu", 2.0, "threshold"),
+}
+
+
+def run_case(name: str, out_root: Path, minutes: float | None = None, progress: bool = True) -> dict[str, Any]:
+    """Train one case into `out_root/name` and return its figures."""
+    case = CASES[name]
+    out = out_root / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    budget = minutes if minutes is not None else case.minutes
+    results = train_model(case.model, case.data, out, levels=case.levels, binarize=case.binarize,
+                          preset=case.preset, hparams=case.hparams, train={"minutes": budget}, progress=progress)
+    splits = load_splits(case.data, case.levels, case.binarize)
+    baseline = independent_nll(splits["train"], splits["test"])
+    return {"case": name, "budget_minutes": budget, "baseline_nats": baseline["nats"], **results}

@@ -1,0 +1,49 @@
+"""Throughput benchmark: training examples per second (fp32 and bf16 autocast) at a preset, median of repeats,
+one optimizer step = forward + backward + AdamW update, on real batches."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+import torch
+
+from chainrule.data import load_splits
+from chainrule.models import create, presets
+
+
+def step_seconds(model, x: torch.Tensor, bf16: bool, steps: int, warmup: int = 2) -> list[float]:
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    model.train()
+    times = []
+    for i in range(warmup + steps):
+        start = time.perf_counter()
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+            loss = -model.training_log_prob(x, None, i).float().mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if x.device.type == "cuda":
+            torch.cuda.synchronize()
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def measure(model_name: str, data: str, levels: int | None, preset: str, batch_size: int = 64,
+            steps: int = 10, device: str = "cpu") -> dict[str, Any]:
+    """Examples/s for fp32 and bf16 training of `model_name` at `preset` on batches of `data`."""
+    train = load_splits(data, levels)["train"]
+    x = train.x[:batch_size].to(device)
+    hparams = {k: v for k, v in presets(model_name)[preset].items() if k != "train"}
+    row: dict[str, Any] = {"model": model_name, "preset": preset, "data": train.description,
+                           "batch_size": batch_size}
+    for label, bf16 in (("fp32", False), ("bf16", True)):
+        torch.manual_seed(0)
+        model = create(model_name, shape=train.shape, levels=train.levels, **hparams).to(device)
+        row["parameters"] = sum(p.numel() for p in model.parameters())
+        seconds = statistics.median(step_seconds(model, x, bf16, steps))
+        row[f"{label}_examples_per_s"] = batch_size / seconds
+    row["bf16_over_fp32"] = row["bf16_examples_per_s"] / row["fp32_examples_per_s"]
+    return row

@@ -1,0 +1,62 @@
+"""`chainrule bench`: quality (test NLL after a budget) and throughput (training examples/s) benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from chainrule.bench import quality, throughput
+from chainrule.bench.machine import describe
+from chainrule.models import available
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("bench", help="run benchmarks", description="Benchmarks; figures for BENCHMARKS.md.")
+    kinds = p.add_subparsers(dest="kind", required=True, metavar="KIND")
+    q = kinds.add_parser("quality", help="test NLL after a training budget")
+    q.add_argument("cases", nargs="*", default=list(quality.CASES), help=f"cases: {', '.join(quality.CASES)}")
+    q.add_argument("--minutes", type=float, help="override each case's budget")
+    q.add_argument("--out", default="runs/bench", help="where the runs go")
+    q.set_defaults(run=run_quality)
+    t = kinds.add_parser("throughput", help="training examples/s, fp32 vs bf16")
+    t.add_argument("--model", default="made", choices=available())
+    t.add_argument("--data", default="fashion-mnist")
+    t.add_argument("--levels", type=int, default=2)
+    t.add_argument("--preset", default="cpu")
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--steps", type=int, default=10)
+    t.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    t.add_argument("--device", default="cpu")
+    t.set_defaults(run=run_throughput)
+
+
+def run_quality(args: argparse.Namespace) -> int:
+    unknown = [c for c in args.cases if c not in quality.CASES]
+    if unknown:
+        from chainrule.errors import UnknownNameError
+
+        raise UnknownNameError(f"unknown case(s) {', '.join(unknown)}; available: {', '.join(quality.CASES)}")
+    print(f"machine: {describe()}")
+    for name in args.cases:
+        row = quality.run_case(name, Path(args.out), args.minutes, progress=not args.verbose)
+        print(f"| {name} | {row['data']} | {row['budget_minutes']:g} min | {row['steps']} steps | "
+              f"{row['parameters']:,} params | test {row['test_nats']:.2f} nats ({row['test_bpd']:.4f} bpd) | "
+              f"baseline {row['baseline_nats']:.2f} nats |")
+        if args.verbose:
+            print(json.dumps(row, indent=2, default=str))
+    return 0
+
+
+def run_throughput(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"machine: {describe(args.device)}")
+    row = throughput.measure(args.model, args.data, args.levels, args.preset, args.batch_size, args.steps,
+                             args.device)
+    print(f"| {row['model']} {row['preset']} | {row['parameters']:,} params | batch {row['batch_size']} | "
+          f"fp32 {row['fp32_examples_per_s']:.0f} ex/s | bf16 {row['bf16_examples_per_s']:.0f} ex/s | "
+          f"bf16/fp32 {row['bf16_over_fp32']:.2f} |")
+    return 0

@@ -1,0 +1,48 @@
+"""Helpers shared by the commands: loading a run, the device, a seeded generator."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from chainrule.data import Dataset, load_splits
+from chainrule.errors import CheckpointError, ConfigError
+from chainrule.models import AutoregressiveModel, load
+from chainrule.train import run_info
+
+
+def add_device(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+
+
+def check_device(device: str) -> str:
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {device}: no CUDA device is available; use --device cpu")
+    if not (device == "cpu" or device.startswith("cuda")):
+        raise ConfigError(f"--device {device!r}; choose cpu or cuda")
+    return device
+
+
+def load_model(run_dir: str, device: str = "cpu") -> AutoregressiveModel:
+    """The best model of a run directory (or a directory written by `model.save`)."""
+    return load(Path(run_dir), check_device(device))
+
+
+def run_data(run_dir: str, split: str, data: str | None = None) -> Dataset:
+    """A split of the data a run was trained on (or of `data`, at the run's levels)."""
+    try:
+        spec = run_info(run_dir)["data"]
+    except CheckpointError:
+        if data is None:
+            raise CheckpointError(f"{run_dir} has no run.json; name the data with --data") from None
+        spec = {"name": data, "levels": None, "binarize": None}
+    name = data or spec["name"]
+    return load_splits(name, spec["levels"], spec["binarize"])[split]
+
+
+def generator(seed: int | None, device: str = "cpu") -> torch.Generator:
+    g = torch.Generator(device=device)
+    g.manual_seed(seed if seed is not None else torch.seed())
+    return g

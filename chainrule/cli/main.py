@@ -1,0 +1,42 @@
+"""Entry point of `chainrule` (and `python -m chainrule`): parse, dispatch, turn user errors into exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from chainrule import __version__
+from chainrule.cli import bench, complete, datasets, demo, evaluate, sample, train
+from chainrule.errors import ChainruleError
+
+COMMANDS = (train, evaluate, sample, complete, datasets, demo, bench)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chainrule", description="Autoregressive generative models of "
+                                     "discrete data: train, evaluate, sample, complete.")
+    parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.run(args) or 0)
+    except ChainruleError as err:
+        print(f"chainrule: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("chainrule: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""`chainrule train`: train a model on a dataset into a run directory."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from chainrule.cli.common import check_device
+from chainrule.config import parse_overrides
+from chainrule.models import available
+from chainrule.train import train_model
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("train", help="train a model", description="Train a model by maximum likelihood.")
+    p.add_argument("--model", help=f"model family: {', '.join(available())}")
+    p.add_argument("--data", help="dataset name (see `chainrule datasets`) or a path (.npy/.npz, PNG or IDX folder)")
+    p.add_argument("--levels", type=int, help="levels K the model sees (2 binarizes; default: the data's own)")
+    p.add_argument("--binarize", choices=["threshold", "dynamic"], help="binarization with --levels 2")
+    p.add_argument("--preset", help="named hyper-parameters of the model, e.g. cpu or paper")
+    p.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE", help="model hyper-parameter")
+    p.add_argument("--epochs", type=int, help="budget in epochs")
+    p.add_argument("--steps", type=int, help="budget in optimizer steps")
+    p.add_argument("--minutes", type=float, help="budget in minutes of training")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", help="cpu or cuda")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast for training")
+    p.add_argument("--train-set", dest="train_overrides", action="append", metavar="KEY=VALUE",
+                   help="any other training setting (see chainrule.train.TrainConfig)")
+    p.add_argument("--out", help="run directory (default runs/MODEL-DATA-TIME)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def train_settings(args: argparse.Namespace) -> dict:
+    settings = parse_overrides(args.train_overrides)
+    named = {"epochs": args.epochs, "steps": args.steps, "minutes": args.minutes, "batch_size": args.batch_size,
+             "lr": args.lr, "seed": args.seed, "device": args.device, "bf16": True if args.bf16 else None}
+    settings.update({k: v for k, v in named.items() if v is not None})
+    if "device" in settings:
+        check_device(settings["device"])
+    return settings
+
+
+def run(args: argparse.Namespace) -> int:
+    out = args.out or f"runs/{args.model}-{str(args.data).replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
+    results = train_model(model=args.model, data=args.data, out=out, levels=args.levels, binarize=args.binarize,
+                          preset=args.preset, hparams=parse_overrides(args.overrides),
+                          train=train_settings(args), resume=args.resume, progress=not args.quiet)
+    print(f"{results['data']}: test {results['test_nats']:.2f} nats/example, {results['test_bpd']:.4f} bits/dim "
+          f"after {results['steps']} steps ({results['train_seconds']:.0f} s)")
+    print(f"run directory: {results['run']}")
+    if args.verbose:
+        print(json.dumps(results, indent=2))
+    return 0

@@ -1,0 +1,31 @@
+"""Regions to hide for completion: mark part of each image unknown (-1) in a `known` tensor."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from chainrule.errors import ConfigError
+
+Region = Literal["bottom", "top", "right", "left", "center"]
+REGIONS = ("bottom", "top", "right", "left", "center")
+
+
+def hide(x: Tensor, region: Region = "bottom") -> Tensor:
+    """A copy of x (B, ..., H, W) with `region` of the last two axes set to -1 (vectors: the last half)."""
+    if region not in REGIONS:
+        raise ConfigError(f"region={region!r}; choose one of {', '.join(REGIONS)}")
+    known = x.clone().long()
+    if known.dim() == 2:  # (B, D)
+        known[:, known.shape[1] // 2 :] = -1
+        return known
+    h, w = known.shape[-2:]
+    rows, cols = torch.arange(h)[:, None], torch.arange(w)[None, :]
+    masks = {
+        "bottom": rows >= h // 2, "top": rows < h // 2, "right": cols >= w // 2, "left": cols < w // 2,
+        "center": (rows >= h // 4) & (rows < h - h // 4) & (cols >= w // 4) & (cols < w - w // 4),
+    }
+    known[..., masks[region].expand(h, w)] = -1
+    return known
