@@ -39,6 +39,8 @@ def _coerce(name: str, hint: Any, value: Any) -> Any:
         if isinstance(value, str):
             text = value.strip().strip("()[]")
             value = [v for v in text.split(",") if v.strip()]
+        if isinstance(value, int | float):
+            value = [value]
         if not isinstance(value, list | tuple):
             raise ConfigError(f"{name}={value!r} must be a list, e.g. {name}=1,2,3")
         inner = get_args(hint)[0] if get_args(hint) else str

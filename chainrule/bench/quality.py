@@ -36,8 +36,17 @@ def run_case(name: str, out_root: Path, minutes: float | None = None, progress: 
     case = CASES[name]
     out = out_root / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
     budget = minutes if minutes is not None else case.minutes
-    results = train_model(case.model, case.data, out, levels=case.levels, binarize=case.binarize,
-                          preset=case.preset, hparams=case.hparams, train={"minutes": budget}, progress=progress)
+    results = train_model(
+        case.model,
+        case.data,
+        out,
+        levels=case.levels,
+        binarize=case.binarize,
+        preset=case.preset,
+        hparams=case.hparams,
+        train={"minutes": budget},
+        progress=progress,
+    )
     splits = load_splits(case.data, case.levels, case.binarize)
     baseline = independent_nll(splits["train"], splits["test"])
     return {"case": name, "budget_minutes": budget, "baseline_nats": baseline["nats"], **results}

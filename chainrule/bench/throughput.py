@@ -31,14 +31,25 @@ def step_seconds(model, x: torch.Tensor, bf16: bool, steps: int, warmup: int = 2
     return times
 
 
-def measure(model_name: str, data: str, levels: int | None, preset: str, batch_size: int = 64,
-            steps: int = 10, device: str = "cpu") -> dict[str, Any]:
+def measure(
+    model_name: str,
+    data: str,
+    levels: int | None,
+    preset: str,
+    batch_size: int = 64,
+    steps: int = 10,
+    device: str = "cpu",
+) -> dict[str, Any]:
     """Examples/s for fp32 and bf16 training of `model_name` at `preset` on batches of `data`."""
     train = load_splits(data, levels)["train"]
     x = train.x[:batch_size].to(device)
     hparams = {k: v for k, v in presets(model_name)[preset].items() if k != "train"}
-    row: dict[str, Any] = {"model": model_name, "preset": preset, "data": train.description,
-                           "batch_size": batch_size}
+    row: dict[str, Any] = {
+        "model": model_name,
+        "preset": preset,
+        "data": train.description,
+        "batch_size": batch_size,
+    }
     for label, bf16 in (("fp32", False), ("bf16", True)):
         torch.manual_seed(0)
         model = create(model_name, shape=train.shape, levels=train.levels, **hparams).to(device)

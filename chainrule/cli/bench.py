@@ -42,9 +42,11 @@ def run_quality(args: argparse.Namespace) -> int:
     print(f"machine: {describe()}")
     for name in args.cases:
         row = quality.run_case(name, Path(args.out), args.minutes, progress=not args.verbose)
-        print(f"| {name} | {row['data']} | {row['budget_minutes']:g} min | {row['steps']} steps | "
-              f"{row['parameters']:,} params | test {row['test_nats']:.2f} nats ({row['test_bpd']:.4f} bpd) | "
-              f"baseline {row['baseline_nats']:.2f} nats |")
+        print(
+            f"| {name} | {row['data']} | {row['budget_minutes']:g} min | {row['steps']} steps | "
+            f"{row['parameters']:,} params | test {row['test_nats']:.2f} nats ({row['test_bpd']:.4f} bpd) | "
+            f"baseline {row['baseline_nats']:.2f} nats |"
+        )
         if args.verbose:
             print(json.dumps(row, indent=2, default=str))
     return 0
@@ -54,9 +56,10 @@ def run_throughput(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"machine: {describe(args.device)}")
-    row = throughput.measure(args.model, args.data, args.levels, args.preset, args.batch_size, args.steps,
-                             args.device)
-    print(f"| {row['model']} {row['preset']} | {row['parameters']:,} params | batch {row['batch_size']} | "
-          f"fp32 {row['fp32_examples_per_s']:.0f} ex/s | bf16 {row['bf16_examples_per_s']:.0f} ex/s | "
-          f"bf16/fp32 {row['bf16_over_fp32']:.2f} |")
+    row = throughput.measure(args.model, args.data, args.levels, args.preset, args.batch_size, args.steps, args.device)
+    print(
+        f"| {row['model']} {row['preset']} | {row['parameters']:,} params | batch {row['batch_size']} | "
+        f"fp32 {row['fp32_examples_per_s']:.0f} ex/s | bf16 {row['bf16_examples_per_s']:.0f} ex/s | "
+        f"bf16/fp32 {row['bf16_over_fp32']:.2f} |"
+    )
     return 0

@@ -13,8 +13,11 @@ from chainrule.sampling import REGIONS, hide
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser("complete", help="fill in hidden parts of images",
-                            description="Writes rows: originals, masked inputs, completions.")
+    p = commands.add_parser(
+        "complete",
+        help="fill in hidden parts of images",
+        description="Writes rows: originals, masked inputs, completions.",
+    )
     p.add_argument("run_dir", help="run directory")
     p.add_argument("input", nargs="?", help="dataset name or path (default: the run's test split)")
     p.add_argument("-o", "--output", default="completions.png")

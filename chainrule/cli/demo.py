@@ -21,8 +21,11 @@ from chainrule.train.baseline import independent_nll
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser("demo", help="train, sample and complete in a few minutes",
-                            description="Train MADE on binarized Fashion-MNIST, then sample and complete images.")
+    p = commands.add_parser(
+        "demo",
+        help="train, sample and complete in a few minutes",
+        description="Train MADE on binarized Fashion-MNIST, then sample and complete images.",
+    )
     p.add_argument("--minutes", type=float, default=2.0, help="training budget (default 2)")
     p.add_argument("--out", help="run directory (default runs/demo-TIME)")
     p.add_argument("--seed", type=int, default=0)
@@ -42,12 +45,21 @@ def run(args: argparse.Namespace) -> int:
     data = pick_dataset()
     out = Path(args.out or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}")
     print(f"training MADE on binarized {data} for {args.minutes:g} min on the CPU -> {out}")
-    results = train_model("made", data, out, levels=2, binarize="threshold", preset="cpu",
-                          train={"minutes": args.minutes, "seed": args.seed})
+    results = train_model(
+        "made",
+        data,
+        out,
+        levels=2,
+        binarize="threshold",
+        preset="cpu",
+        train={"minutes": args.minutes, "seed": args.seed},
+    )
     splits = load_splits(data, 2, "threshold")
     baseline = independent_nll(splits["train"], splits["test"])
-    print(f"test NLL: MADE {results['test_nats']:.2f} nats/image ({results['test_bpd']:.4f} bits/dim), "
-          f"independent pixels {baseline['nats']:.2f} nats/image ({baseline['bpd']:.4f} bits/dim)")
+    print(
+        f"test NLL: MADE {results['test_nats']:.2f} nats/image ({results['test_bpd']:.4f} bits/dim), "
+        f"independent pixels {baseline['nats']:.2f} nats/image ({baseline['bpd']:.4f} bits/dim)"
+    )
     model = load(out)
     gen = generator(args.seed)
     save_grid(model.sample(36, generator=gen), model.levels, out / "samples.png", columns=6)

@@ -14,8 +14,10 @@ COMMANDS = (train, evaluate, sample, complete, datasets, demo, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="chainrule", description="Autoregressive generative models of "
-                                     "discrete data: train, evaluate, sample, complete.")
+    parser = argparse.ArgumentParser(
+        prog="chainrule",
+        description="Autoregressive generative models of discrete data: train, evaluate, sample, complete.",
+    )
     parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -26,8 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         return int(args.run(args) or 0)
     except ChainruleError as err:

@@ -28,8 +28,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="cpu or cuda")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast for training")
-    p.add_argument("--train-set", dest="train_overrides", action="append", metavar="KEY=VALUE",
-                   help="any other training setting (see chainrule.train.TrainConfig)")
+    p.add_argument(
+        "--train-set",
+        dest="train_overrides",
+        action="append",
+        metavar="KEY=VALUE",
+        help="any other training setting (see chainrule.train.TrainConfig)",
+    )
     p.add_argument("--out", help="run directory (default runs/MODEL-DATA-TIME)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -38,8 +43,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def train_settings(args: argparse.Namespace) -> dict:
     settings = parse_overrides(args.train_overrides)
-    named = {"epochs": args.epochs, "steps": args.steps, "minutes": args.minutes, "batch_size": args.batch_size,
-             "lr": args.lr, "seed": args.seed, "device": args.device, "bf16": True if args.bf16 else None}
+    named = {
+        "epochs": args.epochs,
+        "steps": args.steps,
+        "minutes": args.minutes,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "seed": args.seed,
+        "device": args.device,
+        "bf16": True if args.bf16 else None,
+    }
     settings.update({k: v for k, v in named.items() if v is not None})
     if "device" in settings:
         check_device(settings["device"])
@@ -48,11 +61,22 @@ def train_settings(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     out = args.out or f"runs/{args.model}-{str(args.data).replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
-    results = train_model(model=args.model, data=args.data, out=out, levels=args.levels, binarize=args.binarize,
-                          preset=args.preset, hparams=parse_overrides(args.overrides),
-                          train=train_settings(args), resume=args.resume, progress=not args.quiet)
-    print(f"{results['data']}: test {results['test_nats']:.2f} nats/example, {results['test_bpd']:.4f} bits/dim "
-          f"after {results['steps']} steps ({results['train_seconds']:.0f} s)")
+    results = train_model(
+        model=args.model,
+        data=args.data,
+        out=out,
+        levels=args.levels,
+        binarize=args.binarize,
+        preset=args.preset,
+        hparams=parse_overrides(args.overrides),
+        train=train_settings(args),
+        resume=args.resume,
+        progress=not args.quiet,
+    )
+    print(
+        f"{results['data']}: test {results['test_nats']:.2f} nats/example, {results['test_bpd']:.4f} bits/dim "
+        f"after {results['steps']} steps ({results['train_seconds']:.0f} s)"
+    )
     print(f"run directory: {results['run']}")
     if args.verbose:
         print(json.dumps(results, indent=2))

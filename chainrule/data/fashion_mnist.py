@@ -20,8 +20,7 @@ def directory() -> Path:
 
 
 def load_idx_source(path: Path) -> Source:
-    return Source(train=load_idx_dir(path, "train"), test=load_idx_dir(path, "test"), source_levels=256,
-                  num_classes=10)
+    return Source(train=load_idx_dir(path, "train"), test=load_idx_dir(path, "test"), source_levels=256, num_classes=10)
 
 
 def load_fashion_mnist() -> Source:

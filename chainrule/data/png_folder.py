@@ -21,7 +21,9 @@ def read_png(path: Path) -> np.ndarray:
     try:
         with Image.open(path) as image:
             if image.width * image.height > MAX_PIXELS:
-                raise DataFormatError(f"{path} is {image.width}x{image.height}; images over {MAX_PIXELS} px are refused")
+                raise DataFormatError(
+                    f"{path} is {image.width}x{image.height}; images over {MAX_PIXELS} px are refused"
+                )
             grey = image.mode in ("1", "L", "LA", "I", "I;16")
             array = np.asarray(image.convert("L" if grey else "RGB"))
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:

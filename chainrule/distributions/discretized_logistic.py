@@ -110,8 +110,12 @@ class DiscretizedLogisticMixture(LikelihoodHead):
         log_weights, means, log_scales, coeffs = self._unpack(params)
         scaled = self._scaled(xc)
         per_channel = [
-            bin_log_prob(xc[..., c : c + 1], self.levels, self._shifted_mean(means, coeffs, scaled, c),
-                         log_scales[..., c, :])
+            bin_log_prob(
+                xc[..., c : c + 1],
+                self.levels,
+                self._shifted_mean(means, coeffs, scaled, c),
+                log_scales[..., c, :],
+            )
             for c in range(self.channels)
         ]
         return log_weights, torch.stack(per_channel, dim=-2)

@@ -22,8 +22,9 @@ def to_images(x: Tensor) -> Tensor:
     return x
 
 
-def image_grid(x: Tensor, levels: int, columns: int | None = None, pad: int = 1,
-               missing: Tensor | None = None) -> np.ndarray:
+def image_grid(
+    x: Tensor, levels: int, columns: int | None = None, pad: int = 1, missing: Tensor | None = None
+) -> np.ndarray:
     """Tile images into one uint8 array (H', W', 3).
 
     Args:
@@ -62,8 +63,9 @@ def save_png(array: np.ndarray, path: str | Path, scale: int = 1) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def save_grid(x: Tensor, levels: int, path: str | Path, columns: int | None = None,
-              missing: Tensor | None = None) -> None:
+def save_grid(
+    x: Tensor, levels: int, path: str | Path, columns: int | None = None, missing: Tensor | None = None
+) -> None:
     """`image_grid` written to `path`, enlarged so that small images stay visible."""
     grid = image_grid(x, levels, columns, missing=missing)
     scale = max(1, min(4, 512 // max(grid.shape[:2])))

@@ -1,6 +1,6 @@
 """Model families behind one interface. A family is one file here, registered with `@register`.
 
-    available() → registry names; create(name, shape=..., levels=..., **hparams); load(dir).
+available() → registry names; create(name, shape=..., levels=..., **hparams); load(dir).
 """
 
 from chainrule.models import made  # noqa: F401  (registers the family)

@@ -14,7 +14,8 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from chainrule import __version__, config as cfg, serialization
+from chainrule import __version__, serialization
+from chainrule import config as cfg
 from chainrule.distributions import LikelihoodHead
 from chainrule.errors import CheckpointError, ConfigError, InputError
 from chainrule.registry import Registry
@@ -36,6 +37,13 @@ def check_shape_levels(shape: tuple[int, ...], levels: int) -> None:
         raise ConfigError(f"shape={tuple(shape)} must be a non-empty tuple of positive sizes")
     if levels < 2:
         raise ConfigError(f"levels={levels} must be at least 2")
+
+
+def raster_order(shape: tuple[int, ...]) -> Tensor:
+    """Flat indices in raster order: for images (C, H, W) row by row, R before G before B within a pixel;
+    for other shapes, the flat order. long (prod(shape),)."""
+    flat = torch.arange(math.prod(shape)).reshape(shape)
+    return flat.movedim(0, -1).reshape(-1) if len(shape) == 3 else flat.reshape(-1)
 
 
 class AutoregressiveModel(nn.Module):
@@ -68,8 +76,7 @@ class AutoregressiveModel(nn.Module):
     def order(self) -> Tensor:
         """Flat indices of the dimensions in generation order: long (D,). Raster order by default (for images
         (C, H, W): row by row, and R before G before B within a pixel)."""
-        c_first = torch.arange(self.dims).reshape(self.shape)
-        return c_first.movedim(0, -1).reshape(-1) if len(self.shape) == 3 else c_first.reshape(-1)
+        return raster_order(self.shape)
 
     # --- likelihood ---------------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from chainrule.distributions import Bernoulli, Categorical
 from chainrule.errors import ConfigError
-from chainrule.models.base import AutoregressiveModel, check_shape_levels, register
+from chainrule.models.base import AutoregressiveModel, check_shape_levels, raster_order, register
 from chainrule.nn.masked_linear import MaskedLinear, hidden_degrees, hidden_mask, output_mask
 
 
@@ -34,7 +34,7 @@ class MADEConfig:
     Attributes:
         shape, levels: the data (any fixed shape, K levels).
         hidden: widths of the hidden layers.
-        order: "natural" (raster) or "random" (a permutation drawn from `seed`).
+        order: "natural" (raster; R→G→B within a pixel) or "random" (a permutation drawn from `seed`).
         num_masks: connectivity masks cycled during training (1 = a fixed mask).
         eval_masks: masks averaged at evaluation and sampling; 0 means all `num_masks`.
         inputs: "one-hot" or "scalar" input encoding; "auto" = one-hot for 2 < K ≤ 16, scalar otherwise.
@@ -67,8 +67,8 @@ class MADEConfig:
     config=MADEConfig,
     tiny=dict(hidden=(16, 16), num_masks=2),
     presets={
-        "cpu": dict(hidden=(1000, 1000), num_masks=1, direct=True),
-        "paper": dict(hidden=(500,), num_masks=32, order="natural"),
+        "cpu": dict(hidden=(1000, 1000), num_masks=1, direct=True, train=dict(batch_size=100)),
+        "paper": dict(hidden=(500,), num_masks=32, order="natural", train=dict(batch_size=100)),
     },
 )
 class MADE(AutoregressiveModel):
@@ -83,14 +83,16 @@ class MADE(AutoregressiveModel):
         self.units_per_input = K if self.one_hot else 1
 
         g = torch.Generator().manual_seed(config.seed)
-        order = torch.randperm(D, generator=g) if config.order == "random" else torch.arange(D)
+        order = torch.randperm(D, generator=g) if config.order == "random" else raster_order(self.shape)
         rank = torch.empty(D, dtype=torch.long)
         rank[order] = torch.arange(D)
         self.register_buffer("order_buffer", order, persistent=False)
         self.register_buffer("input_degrees", rank + 1, persistent=False)
         # degrees[l] is (num_masks, H_l); mask m uses row m
-        per_mask = [hidden_degrees(D, config.hidden, torch.Generator().manual_seed(config.seed * 7919 + m + 1))
-                    for m in range(config.num_masks)]
+        per_mask = [
+            hidden_degrees(D, config.hidden, torch.Generator().manual_seed(config.seed * 7919 + m + 1))
+            for m in range(config.num_masks)
+        ]
         for layer in range(len(config.hidden)):
             self.register_buffer(f"degrees_{layer}", torch.stack([d[layer] for d in per_mask]), persistent=False)
 

@@ -24,7 +24,10 @@ def hide(x: Tensor, region: Region = "bottom") -> Tensor:
     h, w = known.shape[-2:]
     rows, cols = torch.arange(h)[:, None], torch.arange(w)[None, :]
     masks = {
-        "bottom": rows >= h // 2, "top": rows < h // 2, "right": cols >= w // 2, "left": cols < w // 2,
+        "bottom": rows >= h // 2,
+        "top": rows < h // 2,
+        "right": cols >= w // 2,
+        "left": cols < w // 2,
         "center": (rows >= h // 4) & (rows < h - h // 4) & (cols >= w // 4) & (cols < w - w // 4),
     }
     known[..., masks[region].expand(h, w)] = -1

@@ -19,7 +19,9 @@ from chainrule.errors import CheckpointError
 POINTER = "latest.json"
 
 
-def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
+def optimizer_tensors(
+    optimizer: torch.optim.Optimizer,
+) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
     """Flatten an optimizer state dict: per-parameter tensors by key "param.name", groups as JSON."""
     state = optimizer.state_dict()
     tensors = {}
@@ -40,8 +42,13 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch
         raise CheckpointError(f"optimizer state does not fit the model ({err})") from None
 
 
-def save(directory: Path, step: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-         loop_state: dict[str, Any]) -> Path:
+def save(
+    directory: Path,
+    step: int,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loop_state: dict[str, Any],
+) -> Path:
     """Write a complete checkpoint for `step` and point `latest.json` at it."""
     directory.mkdir(parents=True, exist_ok=True)
     folder = directory / f"step-{step:09d}"

@@ -13,7 +13,8 @@ from typing import Any
 
 import torch
 
-from chainrule import __version__, config as cfg, serialization
+from chainrule import __version__, serialization
+from chainrule import config as cfg
 from chainrule.data import load_splits
 from chainrule.errors import CheckpointError, ConfigError
 from chainrule.models import create, presets

@@ -33,8 +33,14 @@ RESULTS_FILE = "results.json"
 class Trainer:
     """Trains `model` on `splits` ("train", "val", "test" datasets), writing into the run directory `out`."""
 
-    def __init__(self, model: AutoregressiveModel, splits: dict[str, Dataset], config: TrainConfig, out: Path,
-                 progress: bool = True) -> None:
+    def __init__(
+        self,
+        model: AutoregressiveModel,
+        splits: dict[str, Dataset],
+        config: TrainConfig,
+        out: Path,
+        progress: bool = True,
+    ) -> None:
         self.config = config
         self.device = torch.device(config.device)
         self.model = model.to(self.device)
@@ -42,8 +48,14 @@ class Trainer:
         self.out = Path(out)
         self.progress = progress
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        self.state: dict[str, Any] = {"step": 0, "epoch": 0, "batch": 0, "seconds": 0.0, "best_val": math.inf,
-                                      "bad_steps": 0}
+        self.state: dict[str, Any] = {
+            "step": 0,
+            "epoch": 0,
+            "batch": 0,
+            "seconds": 0.0,
+            "best_val": math.inf,
+            "bad_steps": 0,
+        }
         self.running: list[float] = []
         n = len(splits["train"])
         self.steps_per_epoch = math.ceil(n / config.batch_size)
@@ -80,8 +92,14 @@ class Trainer:
             log.info("resumed at step %d", self.state["step"])
         self.metrics = MetricsLog(self.out / "metrics.csv", self.state["step"] if resume else None)
         self.started = time.monotonic() - self.state["seconds"]
-        bar = tqdm(total=self.total_steps or None, initial=self.state["step"], disable=not self.progress,
-                   unit="step", dynamic_ncols=True, leave=False)
+        bar = tqdm(
+            total=self.total_steps or None,
+            initial=self.state["step"],
+            disable=not self.progress,
+            unit="step",
+            dynamic_ncols=True,
+            leave=False,
+        )
         try:
             self.run_epochs(bar)
         except KeyboardInterrupt:
@@ -159,10 +177,15 @@ class Trainer:
     # --- bookkeeping --------------------------------------------------------------------------------------
 
     def log_row(self, **extra: float) -> None:
-        train_bpd = sum(self.running) / len(self.running) if self.running else float("nan")
+        train_bpd = f"{sum(self.running) / len(self.running):.5f}" if self.running else ""
         self.running = []
-        self.metrics.append(step=self.state["step"], epoch=self.state["epoch"], seconds=round(self.elapsed(), 2),
-                            train_bpd=f"{train_bpd:.5f}", **extra)
+        self.metrics.append(
+            step=self.state["step"],
+            epoch=self.state["epoch"],
+            seconds=round(self.elapsed(), 2),
+            train_bpd=train_bpd,
+            **extra,
+        )
 
     def validate(self) -> float:
         result = evaluate(self.model, self.splits["val"], self.config.eval_batch_size)

@@ -1,0 +1,133 @@
+"""The command line end to end on tiny runs, and its handling of user mistakes."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from chainrule.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    code = main(
+        [
+            "train",
+            "--model",
+            "made",
+            "--data",
+            "digits",
+            "--levels",
+            "2",
+            "--set",
+            "hidden=16",
+            "--steps",
+            "8",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    return out
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert err.startswith("chainrule: error: ")
+    return err
+
+
+def test_train_reports_test_nll(run_dir, capsys):
+    assert (run_dir / "results.json").is_file() and (run_dir / "loss.png").is_file()
+
+
+def test_eval_sample_and_complete(run_dir, tmp_path, capsys):
+    assert main(["eval", str(run_dir)]) == 0
+    assert "bits/dim" in capsys.readouterr().out
+    assert main(["sample", str(run_dir), "-n", "4", "-o", str(tmp_path / "s.png"), "--seed", "1"]) == 0
+    image = Image.open(tmp_path / "s.png")
+    assert image.width > 16 and image.height > 16
+    assert main(["complete", str(run_dir), "-n", "3", "-o", str(tmp_path / "c.png"), "--seed", "1"]) == 0
+    assert np.asarray(Image.open(tmp_path / "c.png")).shape[2] == 3
+
+
+def test_datasets_lists_the_built_ins(capsys):
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    assert "fashion-mnist" in out and "mnist-5k" in out and "digits" in out
+
+
+@pytest.mark.parametrize(
+    "argv,pattern",
+    [
+        (["train", "--model", "nope", "--data", "digits", "--steps", "1"], "unknown model 'nope'"),
+        (["train", "--model", "made", "--data", "no-such-data", "--steps", "1"], "unknown dataset"),
+        (["train", "--model", "made", "--data", "digits", "--levels", "99", "--steps", "1"], "levels=99"),
+        (["train", "--model", "made", "--data", "digits", "--set", "hidden=0", "--steps", "1"], "hidden"),
+        (
+            ["train", "--model", "made", "--data", "digits", "--set", "wings=2", "--steps", "1"],
+            "unknown option",
+        ),
+        (["train", "--model", "made", "--data", "digits", "--preset", "huge", "--steps", "1"], "preset"),
+        (["eval", "no/such/run"], "not a model directory"),
+    ],
+)
+def test_user_mistakes_give_one_line_and_exit_2(argv, pattern, capsys, tmp_path):
+    assert main([*argv, *(["--out", str(tmp_path / "x")] if argv[0] == "train" else [])]) == 2
+    assert pattern in one_error_line(capsys)
+
+
+def test_missing_dataset_package_says_how_to_install(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("CHAINRULE_FASHION_MNIST", str(tmp_path))
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "made",
+                "--data",
+                "fashion-mnist",
+                "--steps",
+                "1",
+                "--out",
+                str(tmp_path / "x"),
+            ]
+        )
+        == 2
+    )
+    assert "apt-get install -y dataset-fashion-mnist" in one_error_line(capsys)
+
+
+def test_corrupt_and_truncated_checkpoints(run_dir, tmp_path, capsys):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(run_dir, broken)
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-50])
+    assert main(["sample", str(broken), "-n", "1", "-o", str(tmp_path / "s.png")]) == 2
+    assert "corrupt or truncated" in one_error_line(capsys)
+    (broken / "config.json").write_text('{"model": "made", "config": {"shape": [1, 8, 8]')
+    assert main(["eval", str(broken)]) == 2
+    assert "not valid JSON" in one_error_line(capsys)
+    (broken / "config.json").write_text('{"model": "made", "config": {"shape": [1, 4, 4], "levels": 2}}')
+    shutil.copy(run_dir / "model.safetensors", weights)
+    assert main(["eval", str(broken)]) == 2
+    assert "does not match" in one_error_line(capsys)
+
+
+def test_eval_on_data_of_the_wrong_shape(run_dir, capsys):
+    assert main(["eval", str(run_dir), "--data", "mnist-5k"]) == 2
+    assert "does not fit the model" in one_error_line(capsys)
+
+
+def test_module_entry_point_and_help():
+    done = subprocess.run([sys.executable, "-m", "chainrule", "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0
+    for command in ("train", "eval", "sample", "complete", "datasets", "demo", "bench"):
+        assert command in done.stdout

@@ -1,0 +1,114 @@
+import math
+
+import pytest
+import torch
+
+import chainrule as cr
+from chainrule.errors import CheckpointError, TrainingError
+from chainrule.train import TrainConfig, Trainer, train_model
+from chainrule.train.baseline import independent_nll
+from chainrule.train.schedules import warmup_cosine
+
+
+def splits():
+    return cr.data.load_splits("digits", levels=2)
+
+
+def trainer(out, **train):
+    torch.manual_seed(0)
+    data = splits()
+    model = cr.models.create("made", shape=data["train"].shape, levels=2, hidden=(32,), num_masks=2, direct=True)
+    config = TrainConfig(
+        **{"batch_size": 64, "lr": 1e-2, "checkpoint_every": 5, "warmup_steps": 5, "log_every": 5, **train}
+    )
+    return Trainer(model, data, config, out, progress=False)
+
+
+def test_schedule_warms_up_then_decays_to_the_floor():
+    assert warmup_cosine(0, 0.0, 10, 0.1) == pytest.approx(0.1)
+    assert warmup_cosine(9, 0.0, 10, 0.1) == pytest.approx(1.0)
+    assert warmup_cosine(50, 0.5, 10, 0.1) == pytest.approx(0.55)
+    assert warmup_cosine(99, 1.0, 10, 0.1) == pytest.approx(0.1)
+
+
+def test_training_lowers_the_test_nll_and_writes_the_run(tmp_path):
+    results = trainer(tmp_path / "run", epochs=6).fit()
+    baseline = independent_nll(*(splits()[s] for s in ("train", "test")))
+    assert results["test_nats"] < baseline["nats"] - 1
+    for name in ("config.json", "model.safetensors", "metrics.csv", "loss.png", "results.json"):
+        assert (tmp_path / "run" / name).is_file()
+    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    assert rows[0] == "step,epoch,seconds,lr,train_bpd,val_bpd" and len(rows) > 5
+    assert results["steps"] == 6 * math.ceil(1258 / 64)
+
+
+class Killed(Exception):
+    """Stands in for SIGKILL: no handler runs, nothing is saved on the way out."""
+
+
+def test_resume_after_a_kill_continues_from_the_last_checkpoint_exactly(tmp_path, monkeypatch):
+    straight = trainer(tmp_path / "a", steps=25)
+    straight.fit()
+
+    interrupted = trainer(tmp_path / "b", steps=25)
+    original = Trainer.train_step
+
+    def dying_step(self, train, index):
+        if self.state["step"] == 13:  # after the checkpoint at step 10, mid-epoch
+            raise Killed
+        original(self, train, index)
+
+    monkeypatch.setattr(Trainer, "train_step", dying_step)
+    with pytest.raises(Killed):
+        interrupted.fit()
+    monkeypatch.setattr(Trainer, "train_step", original)
+
+    resumed = trainer(tmp_path / "b", steps=25)
+    resumed.fit(resume=True)
+    assert resumed.state["step"] == 25
+    for (name, a), (_, b) in zip(straight.model.state_dict().items(), resumed.model.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+    steps = [int(r.split(",")[0]) for r in (tmp_path / "b" / "metrics.csv").read_text().splitlines()[1:]]
+    assert steps == sorted(steps)  # rows after the checkpoint were dropped, not duplicated
+
+
+def test_nan_loss_is_skipped_then_stops_keeping_the_checkpoint(tmp_path, monkeypatch):
+    t = trainer(tmp_path / "n", steps=40, max_bad_steps=3)
+    real = type(t.model).training_log_prob
+
+    def poisoned(self, x, cond, step):
+        value = real(self, x, cond, step)
+        return value * float("nan") if step >= 12 else value
+
+    monkeypatch.setattr(type(t.model), "training_log_prob", poisoned)
+    with pytest.raises(TrainingError, match="NaN/inf for 4 consecutive steps"):
+        t.fit()
+    assert (tmp_path / "n" / "checkpoint" / "latest.json").is_file()
+    assert all(torch.isfinite(p).all() for p in t.model.parameters())
+
+
+def test_train_model_refuses_to_overwrite_and_resumes_by_name(tmp_path):
+    out = tmp_path / "r"
+    first = train_model("made", "digits", out, levels=2, hparams={"hidden": [16]}, train={"steps": 6}, progress=False)
+    with pytest.raises(cr.errors.ConfigError, match="already holds a run"):
+        train_model("made", "digits", out, levels=2, train={"steps": 6}, progress=False)
+    again = train_model(out=out, resume=True, train={"steps": 12}, progress=False)
+    assert first["steps"] == 6 and again["steps"] == 12
+
+
+def test_corrupt_checkpoints_are_reported(tmp_path):
+    t = trainer(tmp_path / "c", steps=5)
+    t.fit()
+    weights = next((tmp_path / "c" / "checkpoint").glob("step-*/model.safetensors"))
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        trainer(tmp_path / "c", steps=10).fit(resume=True)
+    (tmp_path / "c" / "model.safetensors").write_bytes(b"\x00" * 7)
+    with pytest.raises(CheckpointError):
+        cr.load(tmp_path / "c")
+
+
+def test_bf16_autocast_training_lowers_the_loss(tmp_path):
+    results = trainer(tmp_path / "bf", steps=60, bf16=True).fit()
+    uniform = 64 * math.log(2)  # where training starts, near enough
+    assert results["test_nats"] < uniform - 10
