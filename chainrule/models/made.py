@@ -152,9 +152,10 @@ class MADE(AutoregressiveModel):
 
     def next_log_probs(self, x: Tensor, cond: Tensor | None, t: int) -> Tensor:
         index = tuple(int(i) for i in torch.unravel_index(self.order[t], self.shape))
-        if self.ensemble == 1:
-            return self.head.log_probs_at(self(x), x, index)
-        before = self._mask_log_probs(x)[:, :, :t].sum(-1)  # (M, B): log p_m(x_order[<t])
-        weights = torch.log_softmax(before, dim=0)
-        levels = torch.stack([self.head.log_probs_at(self(x, mask=m), x, index) for m in range(self.ensemble)])
-        return torch.logsumexp(weights.unsqueeze(-1) + levels, dim=0)
+        before, levels = [], []
+        for m in range(self.ensemble):  # one pass per mask gives both its prefix likelihood and its conditional
+            params = self(x, mask=m)
+            before.append(self.head.log_prob(params, x).flatten(1)[:, self.order_buffer[:t]].sum(-1))
+            levels.append(self.head.log_probs_at(params, x, index))
+        weights = torch.log_softmax(torch.stack(before), dim=0)  # (M, B): posterior of each mask given x_<t
+        return torch.logsumexp(weights.unsqueeze(-1) + torch.stack(levels), dim=0)

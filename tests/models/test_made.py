@@ -67,3 +67,34 @@ def test_bad_config_is_a_config_error(bad):
 def test_unknown_hyperparameter_names_the_known_ones():
     with pytest.raises(ConfigError, match="known: shape, levels, hidden"):
         made(width=3)
+
+
+@pytest.mark.parametrize("order", ["natural", "random"])
+def test_every_mask_is_causal_in_the_model_order(order):
+    model = made(num_masks=3, order=order, levels=3, seed=5)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 3, (3, 1, 3, 3), generator=g)
+    rank = torch.empty(9, dtype=torch.long)
+    rank[model.order] = torch.arange(9)
+    with torch.no_grad():
+        for m in range(3):
+            base = model.head.log_prob(model(x, mask=m), x).flatten(1)
+            for j in range(9):
+                y = x.clone().flatten(1)
+                y[:, j] = (y[:, j] + 1) % 3
+                moved = model.head.log_prob(model(y.reshape(x.shape), mask=m), y.reshape(x.shape)).flatten(1)
+                earlier = rank <= rank[j]  # j itself changes its own term only through x_j
+                earlier[j] = False
+                assert torch.equal(moved[:, earlier], base[:, earlier]), (m, j)
+
+
+def test_ensemble_sampling_follows_the_ensemble_distribution():
+    from tests.helpers import chi_square_pvalue, enumerate_space
+
+    model = made(shape=(3,), num_masks=3, order="random", hidden=(12,))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(3)
+        probs = model.log_prob(enumerate_space((3,), 2)).double().exp()
+    draws = model.sample(6000, generator=torch.Generator().manual_seed(1))
+    assert chi_square_pvalue(draws[:, 0] * 4 + draws[:, 1] * 2 + draws[:, 2], probs) > 1e-3
