@@ -68,5 +68,5 @@ def save_grid(
 ) -> None:
     """`image_grid` written to `path`, enlarged so that small images stay visible."""
     grid = image_grid(x, levels, columns, missing=missing)
-    scale = max(1, min(4, 512 // max(grid.shape[:2])))
+    scale = max(1, min(4, 128 // max(x.shape[-2:])))  # small images are enlarged up to 4x
     save_png(grid, path, scale)

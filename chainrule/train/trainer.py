@@ -95,7 +95,8 @@ class Trainer:
         bar = tqdm(
             total=self.total_steps or None,
             initial=self.state["step"],
-            disable=not self.progress,
+            disable=None if self.progress else True,  # None: off when not a terminal
+            mininterval=0.5,
             unit="step",
             dynamic_ncols=True,
             leave=False,
