@@ -3,9 +3,8 @@
 Public surface: `chainrule.models` (registry, `create`), `chainrule.data` (`load`), `chainrule.load(dir)`.
 """
 
-__version__ = "0.1.0"
-
-from chainrule import data, models  # noqa: E402
-from chainrule.models import load  # noqa: E402
+from chainrule import data, models
+from chainrule.models import load
+from chainrule.version import __version__
 
 __all__ = ["__version__", "data", "models", "load"]

@@ -6,9 +6,9 @@ import argparse
 import logging
 import sys
 
-from chainrule import __version__
 from chainrule.cli import bench, complete, datasets, demo, evaluate, sample, train
 from chainrule.errors import ChainruleError
+from chainrule.version import __version__
 
 COMMANDS = (train, evaluate, sample, complete, datasets, demo, bench)
 

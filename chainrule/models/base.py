@@ -6,7 +6,6 @@ order is not raster, overrides `order`. Likelihood, sampling, completion, saving
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from pathlib import Path
 from typing import Any, Literal
@@ -14,11 +13,12 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from chainrule import __version__, serialization
 from chainrule import config as cfg
+from chainrule import serialization
 from chainrule.distributions import LikelihoodHead
 from chainrule.errors import CheckpointError, ConfigError, InputError
 from chainrule.registry import Registry
+from chainrule.version import __version__
 
 MODELS = Registry("model")
 register = MODELS.register
@@ -205,10 +205,3 @@ def load(directory: str | Path, device: str | torch.device = "cpu") -> Autoregre
         raise CheckpointError(f"{directory / WEIGHTS_FILE} does not match the model in {CONFIG_FILE}")
     model.load_state_dict(state)
     return model.to(device).eval()
-
-
-def replace_config(model: AutoregressiveModel, **changes: Any) -> AutoregressiveModel:
-    """A copy of `model` with some config fields changed and the same weights (e.g. MADE's eval_masks)."""
-    new = type(model)(dataclasses.replace(model.config, **changes))
-    new.load_state_dict(model.state_dict())
-    return new

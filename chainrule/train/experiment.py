@@ -13,14 +13,15 @@ from typing import Any
 
 import torch
 
-from chainrule import __version__, serialization
 from chainrule import config as cfg
+from chainrule import serialization
 from chainrule.data import load_splits
 from chainrule.errors import CheckpointError, ConfigError
 from chainrule.models import create, presets
 from chainrule.models.base import from_description
 from chainrule.train.config import TrainConfig
 from chainrule.train.trainer import Trainer
+from chainrule.version import __version__
 
 RUN_FILE = "run.json"
 
