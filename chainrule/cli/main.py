@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     except ChainruleError as err:
         print(f"chainrule: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # a file the user named cannot be read or written
+        print(f"chainrule: error: {err.strerror or err}: {err.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("chainrule: interrupted", file=sys.stderr)
         return 130

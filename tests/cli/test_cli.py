@@ -121,6 +121,11 @@ def test_corrupt_and_truncated_checkpoints(run_dir, tmp_path, capsys):
     assert "does not match" in one_error_line(capsys)
 
 
+def test_unwritable_output_is_one_line(run_dir, capsys):
+    assert main(["sample", str(run_dir), "-n", "1", "-o", "/proc/no/such/dir/s.png"]) == 2
+    assert "/proc/no/such/dir" in one_error_line(capsys)
+
+
 def test_eval_on_data_of_the_wrong_shape(run_dir, capsys):
     assert main(["eval", str(run_dir), "--data", "mnist-5k"]) == 2
     assert "does not fit the model" in one_error_line(capsys)
