@@ -4,7 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
-[ -x .venv/bin/python ] || "$PY" -m venv .venv
+if [ ! -x .venv/bin/python ]; then
+  # Debian's python3 needs python3-venv for this; install it when we can
+  "$PY" -m venv .venv 2>/dev/null || {
+    rm -rf .venv
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null; fi
+    "$PY" -m venv .venv
+  }
+fi
 PIP=".venv/bin/python -m pip --quiet"
 
 if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
