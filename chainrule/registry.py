@@ -19,6 +19,7 @@ class Entry:
         config: its config dataclass, if any.
         tiny: hyper-parameters of a tiny instance, used by the conformance tests.
         presets: named hyper-parameter sets, e.g. {"cpu": {...}, "paper": {...}}.
+        kind: the data shapes it takes: "any", "image" (C, H, W) or "sequence" (T,).
     """
 
     name: str
@@ -26,6 +27,7 @@ class Entry:
     config: type | None = None
     tiny: dict[str, Any] = field(default_factory=dict)
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    kind: str = "any"
 
 
 class Registry:

@@ -61,6 +61,7 @@ class AutoregressiveModel(nn.Module):
         self.shape: tuple[int, ...] = tuple(config.shape)
         self.levels: int = config.levels
         self.num_classes: int = getattr(config, "num_classes", 0)
+        self.cond_dim: int = getattr(config, "cond_dim", 0)
 
     # --- the contract -------------------------------------------------------------------------------------
 
@@ -91,11 +92,16 @@ class AutoregressiveModel(nn.Module):
         self.check_cond(cond, x.shape[0])
 
     def check_cond(self, cond: Tensor | None, batch: int) -> None:
+        """Raise `InputError` unless cond is None, long (B,) class ids or float (B, cond_dim) vectors."""
         if cond is None:
             return
-        if not self.num_classes:
+        if not isinstance(cond, Tensor) or not (self.num_classes or self.cond_dim):
             raise InputError(f"this {self.registry_name} model is unconditional; cond must be None")
-        if cond.shape != (batch,) or cond.dtype.is_floating_point:
+        if cond.dtype.is_floating_point:
+            if not self.cond_dim or tuple(cond.shape) != (batch, self.cond_dim):
+                raise InputError(f"a conditioning vector must have shape ({batch}, {self.cond_dim}) for this model")
+            return
+        if not self.num_classes or tuple(cond.shape) != (batch,):
             raise InputError(f"cond must be an integer tensor of shape ({batch},) with class ids")
         if int(cond.min()) < 0 or int(cond.max()) >= self.num_classes:
             raise InputError(f"cond has a class outside 0..{self.num_classes - 1}")

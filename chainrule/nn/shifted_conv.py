@@ -1,0 +1,56 @@
+"""Causal convolutions by padding and shifting: the two stacks of Gated PixelCNN (arXiv 1606.05328, Figure 2).
+
+The vertical stack sees a k-wide window of the current row and the rows above it; it never reaches the output
+directly, only through `down_shift` (one row down), so what it passes on depends on rows above only. The horizontal
+stack sees the current row up to the current pixel; at the current pixel itself, the colour-group mask of
+`masked_conv` applies (type A in the first layer, B after). Together they cover the whole causal context: no
+blind spot.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from chainrule.nn.masked_conv import MaskType, centre_mask, channel_groups
+
+
+def down_shift(x: Tensor) -> Tensor:
+    """Move a (B, C, H, W) map one row down (zeros enter at the top)."""
+    return F.pad(x, (0, 0, 1, 0))[:, :, :-1, :]
+
+
+class VerticalConv(nn.Conv2d):
+    """Output row i sees input rows i-k//2 .. i, columns j-k//2 .. j+k//2 (kernel (k//2 + 1, k))."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int) -> None:
+        super().__init__(in_channels, out_channels, (kernel // 2 + 1, kernel))
+        self.pad = (kernel // 2, kernel // 2, kernel // 2, 0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(F.pad(x, self.pad))
+
+
+class HorizontalConv(nn.Conv2d):
+    """Output (i, j) sees input row i, columns j-k//2 .. j; the tap at column j is colour-group masked."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel: int,
+        mask_type: MaskType,
+        data_channels: int = 1,
+        in_chunks: int = 1,
+        out_chunks: int = 2,
+    ) -> None:
+        super().__init__(in_channels, out_channels, (1, kernel // 2 + 1))
+        self.pad = (kernel // 2, 0, 0, 0)
+        mask = self.weight.new_ones(self.weight.shape)
+        out_groups = channel_groups(out_channels, data_channels, out_chunks)
+        in_groups = channel_groups(in_channels, data_channels, in_chunks)
+        mask[:, :, 0, -1] = centre_mask(out_groups, in_groups, mask_type)
+        self.register_buffer("mask", mask, persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv2d(F.pad(x, self.pad), self.weight * self.mask, self.bias)
