@@ -1,0 +1,128 @@
+"""Gated PixelCNN (van den Oord, Kalchbrenner, Vinyals, Espeholt, Graves, Kavukcuoglu 2016, "Conditional Image
+Generation with PixelCNN Decoders", arXiv 1606.05328).
+
+Two stacks per layer: a vertical stack over the rows above (k-wide), and a horizontal stack over the current row
+up to the pixel, which receives the vertical stack shifted one row down through a 1x1 convolution. Both use gated
+units tanh(W_f * x + V_f h) ⊙ σ(W_g * x + V_g h), where h is a class embedding or a conditioning vector. The
+horizontal stack has a residual connection (a 1x1 convolution of the gated output added to its input). Together the
+stacks see the whole causal context: no blind spot. Colour channels are predicted R → G → B inside a pixel through
+channel-group masks at the current pixel of the horizontal stack.
+
+Deviation: the output head is two 1x1 layers (ReLU) on the horizontal stack, as in the PixelCNN paper.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from chainrule.errors import ConfigError
+from chainrule.models.base import register
+from chainrule.models.image import ConditionEmbedding, ImageModel, check_image_config
+from chainrule.nn.gated import gate
+from chainrule.nn.masked_conv import MaskedConv2d
+from chainrule.nn.shifted_conv import HorizontalConv, VerticalConv, down_shift
+
+
+@dataclass(frozen=True)
+class GatedPixelCNNConfig:
+    """Gated PixelCNN hyper-parameters.
+
+    Attributes:
+        shape, levels: the data: (C, H, W) with K levels.
+        channels: feature maps per stack (multiple of C).
+        layers: gated layers (the first one is type A).
+        kernel: width k of both stacks in the later layers (odd).
+        first_kernel: width of the first layer (odd).
+        hidden: width of the first 1x1 output layer (multiple of C).
+        num_classes: > 0 for class-conditional generation (cond = long class ids).
+        cond_dim: > 0 for vector-conditional generation (cond = float vectors).
+    """
+
+    shape: tuple[int, ...]
+    levels: int
+    channels: int = 64
+    layers: int = 10
+    kernel: int = 3
+    first_kernel: int = 7
+    hidden: int = 256
+    num_classes: int = 0
+    cond_dim: int = 0
+
+    def __post_init__(self) -> None:
+        check_image_config(self.shape, self.levels, {"channels": self.channels, "hidden": self.hidden})
+        if self.layers < 1 or self.kernel % 2 == 0 or self.first_kernel % 2 == 0:
+            raise ConfigError(f"layers={self.layers} must be ≥ 1 and kernels odd ({self.kernel}, {self.first_kernel})")
+        if self.num_classes < 0 or self.cond_dim < 0:
+            raise ConfigError("num_classes and cond_dim must be ≥ 0")
+
+
+class GatedLayer(nn.Module):
+    """One layer of both stacks: (v, h) → (v', h')."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int,
+        kernel: int,
+        mask_type: str,
+        colours: int,
+        num_classes: int,
+        cond_dim: int,
+    ) -> None:
+        super().__init__()
+        self.residual = mask_type == "B"
+        self.vertical = VerticalConv(in_channels, 2 * channels, kernel)
+        self.horizontal = HorizontalConv(in_channels, 2 * channels, kernel, mask_type, colours)  # type: ignore[arg-type]
+        self.link = nn.Conv2d(2 * channels, 2 * channels, 1)
+        self.out = MaskedConv2d(channels, channels, 1, "B", colours)
+        self.v_cond = ConditionEmbedding(num_classes, cond_dim, 2 * channels)
+        self.h_cond = ConditionEmbedding(num_classes, cond_dim, 2 * channels)
+
+    def forward(self, v: Tensor, h: Tensor, cond: Tensor | None) -> tuple[Tensor, Tensor]:
+        v_pre = self.vertical(v)
+        h_pre = self.horizontal(h) + self.link(down_shift(v_pre)) + self.h_cond(cond)
+        h_new = self.out(gate(h_pre))
+        return gate(v_pre + self.v_cond(cond)), (h + h_new if self.residual else h_new)
+
+
+@register(
+    "gated-pixelcnn",
+    config=GatedPixelCNNConfig,
+    kind="image",
+    tiny=dict(channels=6, layers=3, kernel=3, first_kernel=3, hidden=12),
+    presets={
+        "cpu": dict(channels=48, layers=8, kernel=3, first_kernel=7, hidden=96, train=dict(batch_size=32, lr=2e-3)),
+        "paper": dict(
+            channels=128, layers=20, kernel=5, first_kernel=7, hidden=1024, train=dict(batch_size=16, lr=3e-4)
+        ),
+    },
+)
+class GatedPixelCNN(ImageModel):
+    """long (B, C, H, W) [+ cond] → head params (B, C, H, W, P)."""
+
+    def __init__(self, config: GatedPixelCNNConfig) -> None:
+        super().__init__(config)
+        c, f = self.colours, config.channels
+        self.layers = nn.ModuleList(
+            GatedLayer(
+                c if i == 0 else f,
+                f,
+                config.first_kernel if i == 0 else config.kernel,
+                "A" if i == 0 else "B",
+                c,
+                config.num_classes,
+                config.cond_dim,
+            )
+            for i in range(config.layers)
+        )
+        self.hidden = MaskedConv2d(f, config.hidden, 1, "B", c)
+        self.output = MaskedConv2d(config.hidden, self.out_channels, 1, "B", c)
+
+    def forward(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
+        v = h = self.encode(x)
+        for layer in self.layers:
+            v, h = layer(v, h, cond)
+        return self.to_params(self.output(torch.relu(self.hidden(torch.relu(h)))))

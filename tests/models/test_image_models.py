@@ -1,0 +1,99 @@
+"""Image-family specifics: the blind spot, conditioning, colour channels and config errors."""
+
+import pytest
+import torch
+
+import chainrule as cr
+from chainrule.errors import ConfigError, InputError
+from chainrule.models import MODELS
+
+IMAGE_MODELS = [n for n in cr.models.available() if MODELS.get(n).kind == "image"]
+
+
+def build(name, shape=(1, 6, 6), levels=2, **extra):
+    torch.manual_seed(0)
+    model = cr.models.create(name, shape=shape, levels=levels, **{**MODELS.get(name).tiny, **extra}).eval()
+    with torch.no_grad():
+        for p in model.parameters():  # far from zero, so that weak paths still move the output
+            p.mul_(2.0)
+    return model
+
+
+def depends(model, at, on, trials=4):
+    """Does log p(x_at | x_<at) move when pixel `on` changes (over a few random images)?"""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, model.levels, (trials, *model.shape), generator=g)
+    y = x.clone()
+    y[(slice(None), *on)] = (y[(slice(None), *on)] + 1) % model.levels
+    with torch.no_grad():
+        a = model.log_prob(x, reduction="none")[(slice(None), *at)]
+        b = model.log_prob(y, reduction="none")[(slice(None), *at)]
+    return not torch.allclose(a, b)
+
+
+def test_pixelcnn_has_the_documented_blind_spot():
+    model = build("pixelcnn", blocks=4)
+    assert depends(model, (0, 3, 1), (0, 2, 2))  # just above-right: in the receptive field
+    assert not depends(model, (0, 3, 1), (0, 2, 3))  # two to the right in the row above: blind
+    assert not depends(model, (0, 3, 1), (0, 2, 5))
+
+
+def test_gated_pixelcnn_has_no_blind_spot():
+    model = build("gated-pixelcnn", layers=4)
+    for above_right in [(0, 2, 2), (0, 2, 3), (0, 2, 4), (0, 1, 5)]:
+        assert depends(model, (0, 3, 1), above_right), above_right
+
+
+@pytest.mark.parametrize("name", IMAGE_MODELS)
+def test_rgb_order_inside_a_pixel(name):
+    model = build(name, shape=(3, 3, 3), levels=4)
+    assert depends(model, (1, 1, 1), (0, 1, 1))  # G sees R of the same pixel
+    assert depends(model, (2, 1, 1), (1, 1, 1))  # B sees G
+    assert not depends(model, (0, 1, 1), (1, 1, 1))  # R does not see G
+    assert not depends(model, (1, 1, 1), (2, 1, 1))  # G does not see B
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in IMAGE_MODELS if "num_classes" in cr.config.field_names(MODELS.get(n).config)]
+)
+def test_class_conditioning_changes_the_distribution_and_stays_normalised(name):
+    from tests.helpers import enumerate_space
+
+    model = build(name, shape=(1, 2, 2), num_classes=3)
+    xs = enumerate_space((1, 2, 2), 2)
+    with torch.no_grad():
+        per_class = [model.log_prob(xs, torch.full((16,), k)).exp() for k in range(3)]
+    for probs in per_class:
+        assert probs.sum().item() == pytest.approx(1.0, abs=1e-5)
+    assert not torch.allclose(per_class[0], per_class[1], atol=1e-4)
+    with pytest.raises(InputError, match="class outside"):
+        model.log_prob(xs, torch.full((16,), 3))
+    samples = model.sample(3, cond=torch.tensor([0, 1, 2]), generator=torch.Generator().manual_seed(0))
+    assert samples.shape == (3, 1, 2, 2)
+
+
+def test_vector_conditioning():
+    model = build("gated-pixelcnn", shape=(1, 3, 3), cond_dim=4)
+    x = torch.randint(0, 2, (2, 1, 3, 3))
+    a = model.log_prob(x, torch.zeros(2, 4))
+    b = model.log_prob(x, torch.ones(2, 4))
+    assert not torch.allclose(a, b)
+    with pytest.raises(InputError, match="shape"):
+        model.log_prob(x, torch.ones(2, 5))
+    with pytest.raises(InputError, match="class ids"):
+        model.log_prob(x, torch.tensor([0, 1]))
+
+
+@pytest.mark.parametrize("name", IMAGE_MODELS)
+def test_image_model_bad_configs_and_inputs(name):
+    with pytest.raises(ConfigError, match="channels, height, width"):
+        build(name, shape=(16,))
+    with pytest.raises(ConfigError, match="multiple of the 3 colour channels"):
+        build(name, shape=(3, 4, 4), channels=4)
+    model = build(name, shape=(3, 4, 4), levels=4)
+    with pytest.raises(InputError, match="shape"):
+        model.log_prob(torch.zeros(2, 1, 4, 4, dtype=torch.long))
+    with pytest.raises(InputError, match="values"):
+        model.log_prob(torch.full((2, 3, 4, 4), 4))
+    with pytest.raises(InputError, match="unconditional"):
+        model.log_prob(torch.zeros(2, 3, 4, 4, dtype=torch.long), torch.tensor([0, 1]))
