@@ -3,7 +3,7 @@
 available() → registry names; create(name, shape=..., levels=..., **hparams); load(dir).
 """
 
-from chainrule.models import gated_pixelcnn, made, pixelcnn  # noqa: F401  (registers the families)
+from chainrule.models import gated_pixelcnn, made, pixelcnn, pixelrnn  # noqa: F401  (registers the families)
 from chainrule.models.base import MODELS, AutoregressiveModel, create, load
 
 

@@ -38,8 +38,9 @@ def test_pixelcnn_has_the_documented_blind_spot():
     assert not depends(model, (0, 3, 1), (0, 2, 5))
 
 
-def test_gated_pixelcnn_has_no_blind_spot():
-    model = build("gated-pixelcnn", layers=4)
+@pytest.mark.parametrize("name,depth", [("gated-pixelcnn", dict(layers=4)), ("diagonal-bilstm", dict(layers=2))])
+def test_no_blind_spot(name, depth):
+    model = build(name, **depth)
     for above_right in [(0, 2, 2), (0, 2, 3), (0, 2, 4), (0, 1, 5)]:
         assert depends(model, (0, 3, 1), above_right), above_right
 

@@ -1,0 +1,84 @@
+"""The two recurrent layers of PixelRNN (van den Oord et al. 2016, arXiv 1601.06759, section 3).
+
+Both split the LSTM gates into four chunks (o, f, i, g) whose channels carry the colour groups of
+`masked_conv.channel_groups`, so the R → G → B order inside a pixel holds: the input-to-state convolution is masked
+(type B) at the current pixel, the state-to-state convolution only reads states of earlier pixels.
+
+- `RowLSTM`: one row at a time; the state of row i comes from a 1-D convolution (width 3) of row i-1's state and a
+  masked 1 x k input-to-state convolution of row i. Its receptive field is a triangle above the pixel.
+- `DiagonalBiLSTM`: on the skewed map (`nn.skew`) one column (= one diagonal) at a time; the state at (i, j) comes
+  from (i, j-1) and (i-1, j) through a 2 x 1 convolution. The second direction runs on the mirrored image and its
+  output is shifted one row down, so that it adds the context above-right without seeing the current row.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from chainrule.nn.masked_conv import MaskedConv2d
+from chainrule.nn.shifted_conv import down_shift
+from chainrule.nn.skew import skew, unskew
+
+
+def lstm_update(gates: Tensor, cell: Tensor) -> tuple[Tensor, Tensor]:
+    """One LSTM step from pre-activations (B, 4F, ...) ordered (o, f, i, g): returns (h, c)."""
+    o, f, i, g = gates.chunk(4, dim=1)
+    cell = torch.sigmoid(f) * cell + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(cell), cell
+
+
+class RowLSTM(nn.Module):
+    """(B, F_in, H, W) → (B, F, H, W), row by row."""
+
+    def __init__(self, in_channels: int, channels: int, kernel: int, colours: int) -> None:
+        super().__init__()
+        self.channels = channels
+        self.input_to_state = MaskedConv2d(in_channels, 4 * channels, (1, kernel), "B", colours, out_chunks=4)
+        self.state_to_state = nn.Conv1d(channels, 4 * channels, 3, padding=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        inputs = self.input_to_state(x)  # (B, 4F, H, W)
+        b, _, height, width = inputs.shape
+        h = c = inputs.new_zeros(b, self.channels, width)
+        rows = []
+        for i in range(height):
+            h, c = lstm_update(inputs[:, :, i] + self.state_to_state(h), c)
+            rows.append(h)
+        return torch.stack(rows, dim=2)
+
+
+class DiagonalLSTM(nn.Module):
+    """One direction of the diagonal LSTM: (B, F_in, H, W) → (B, F, H, W); the state at (i, j) sees every pixel
+    (i', j') with i' ≤ i and j' ≤ j (and the current pixel's earlier colour groups)."""
+
+    def __init__(self, in_channels: int, channels: int, colours: int) -> None:
+        super().__init__()
+        self.channels = channels
+        self.input_to_state = MaskedConv2d(in_channels, 4 * channels, 1, "B", colours, out_chunks=4)
+        self.state_to_state = nn.Conv1d(channels, 4 * channels, 2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        width = x.shape[3]
+        inputs = skew(self.input_to_state(x))  # (B, 4F, H, W + H - 1)
+        b, _, height, columns = inputs.shape
+        h = c = inputs.new_zeros(b, self.channels, height)
+        out = []
+        for j in range(columns):
+            h, c = lstm_update(inputs[:, :, :, j] + self.state_to_state(F.pad(h, (1, 0))), c)
+            out.append(h)
+        return unskew(torch.stack(out, dim=3), width)
+
+
+class DiagonalBiLSTM(nn.Module):
+    """Both directions, the mirrored one shifted one row down: (B, F_in, H, W) → (B, F, H, W)."""
+
+    def __init__(self, in_channels: int, channels: int, colours: int) -> None:
+        super().__init__()
+        self.forward_direction = DiagonalLSTM(in_channels, channels, colours)
+        self.backward_direction = DiagonalLSTM(in_channels, channels, colours)
+
+    def forward(self, x: Tensor) -> Tensor:
+        mirrored = self.backward_direction(x.flip(3)).flip(3)
+        return self.forward_direction(x) + down_shift(mirrored)
