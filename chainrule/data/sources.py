@@ -108,7 +108,7 @@ def _split(source: Source, val_size: int, test_fraction: float) -> dict[str, tup
     else:
         test = source.test
     n = len(train[0])
-    n_val = min(val_size, max(1, n // 10)) if val_size >= 0 else max(1, n // 10)
+    n_val = val_size if 0 <= val_size < n // 2 else max(1, n // 10)  # small user sets: a tenth
     if not 0 < n_val < n:
         raise ConfigError(f"dataset has {n} training examples: too few to carve a validation split")
     perm = rng.permutation(n)
