@@ -53,9 +53,9 @@ def test_fashion_mnist_missing_says_how_to_install(tmp_path, monkeypatch):
 
 
 def test_fashion_mnist_from_a_user_folder(tmp_path, monkeypatch):
-    monkeypatch.setenv("CHAINRULE_FASHION_MNIST", str(write_idx_dir(tmp_path / "f", n_train=5010, n_test=4)))
+    monkeypatch.setenv("CHAINRULE_FASHION_MNIST", str(write_idx_dir(tmp_path / "f", n_train=10010, n_test=4)))
     train = cr.data.load("fashion-mnist", levels=2)
-    assert len(train) == 10 and train.binarize == "threshold"
+    assert len(train) == 5010 and train.binarize == "threshold"
 
 
 def test_corrupt_gzip_is_a_data_format_error(tmp_path):
