@@ -84,6 +84,8 @@ def train_model(
         config = cfg.from_dict(TrainConfig, {**preset_train, **(train or {})})
         torch.manual_seed(config.seed)
         net = create(model, shape=first.shape, levels=first.levels, **model_args)
+        if net.num_classes and (first.labels is None or net.num_classes < first.num_classes):
+            raise ConfigError(f"num_classes={net.num_classes}, but {data} has {first.num_classes or 'no'} classes")
         data_spec = {"name": data, "levels": first.levels, "binarize": first.binarize}
         info = {"chainrule": __version__, "model": net.describe(), "data": data_spec, "preset": preset}
     info["train"] = cfg.to_dict(config)
