@@ -140,53 +140,13 @@ def test_module_entry_point_and_help():
 
 def test_class_conditional_training_and_per_class_grid(tmp_path, capsys):
     out = tmp_path / "cond"
-    assert (
-        main(
-            [
-                "train",
-                "--model",
-                "gated-pixelcnn",
-                "--data",
-                "digits",
-                "--levels",
-                "2",
-                "--set",
-                "channels=4",
-                "--set",
-                "layers=2",
-                "--set",
-                "hidden=4",
-                "--set",
-                "num_classes=10",
-                "--steps",
-                "3",
-                "--out",
-                str(out),
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    tiny = "--set channels=4 --set layers=2 --set hidden=4 --steps 3 --quiet".split()
+    argv = "train --model gated-pixelcnn --data digits --levels 2 --set num_classes=10".split()
+    assert main([*argv, *tiny, "--out", str(out)]) == 0
     assert main(["sample", str(out), "--per-class", "2", "-o", str(tmp_path / "g.png"), "--seed", "0"]) == 0
     assert "wrote 20 samples" in capsys.readouterr().out
     assert main(["sample", str(out), "--class", "10", "-n", "1", "-o", str(tmp_path / "h.png")]) == 2
     assert "class outside 0..9" in one_error_line(capsys)
-    assert (
-        main(
-            [
-                "train",
-                "--model",
-                "pixelcnn",
-                "--data",
-                "digits",
-                "--set",
-                "num_classes=12",
-                "--steps",
-                "1",
-                "--out",
-                str(tmp_path / "x"),
-            ]
-        )
-        == 2
-    )
+    argv = "train --model pixelcnn --data digits --set num_classes=5 --steps 1".split()
+    assert main([*argv, "--out", str(tmp_path / "x")]) == 2
     assert "has 10 classes" in one_error_line(capsys)
