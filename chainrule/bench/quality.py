@@ -29,6 +29,12 @@ CASES = {
     "made-mnist-5k": QualityCase("made", "mnist-5k", 2, "cpu", 5.0, "threshold"),
     "made-digits": QualityCase("made", "digits", 2, "cpu", 2.0, "threshold"),
 }
+IMAGE_MODELS = ("made", "pixelcnn", "gated-pixelcnn", "row-lstm", "diagonal-bilstm")
+for _model in IMAGE_MODELS:  # the image-model comparison at equal budget (cpu presets, 20 minutes)
+    CASES[f"{_model}-fashion-mnist-binary-20m"] = QualityCase(_model, "fashion-mnist", 2, "cpu", 20.0, "threshold")
+    CASES[f"{_model}-fashion-mnist-256-20m"] = QualityCase(_model, "fashion-mnist", 256, "cpu", 20.0)
+    if _model != "made":
+        CASES[f"{_model}-photos32-20m"] = QualityCase(_model, "photos32", 256, "cpu", 20.0)
 
 
 def run_case(name: str, out_root: Path, minutes: float | None = None, progress: bool = True) -> dict[str, Any]:

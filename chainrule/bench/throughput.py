@@ -1,5 +1,5 @@
 """Throughput benchmark: training examples per second (fp32 and bf16 autocast) at a preset, median of repeats,
-one optimizer step = forward + backward + AdamW update, on real batches."""
+one optimizer step = forward + backward + AdamW update, on real batches; optionally the time to draw samples."""
 
 from __future__ import annotations
 
@@ -31,6 +31,17 @@ def step_seconds(model, x: torch.Tensor, bf16: bool, steps: int, warmup: int = 2
     return times
 
 
+def sample_seconds(model, n: int = 16, repeats: int = 1) -> float:
+    """Median seconds to draw n samples (the model's default generation path)."""
+    device = next(model.parameters()).device
+    times = []
+    for seed in range(repeats):
+        start = time.perf_counter()
+        model.sample(n, generator=torch.Generator(device=device).manual_seed(seed))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def measure(
     model_name: str,
     data: str,
@@ -39,22 +50,20 @@ def measure(
     batch_size: int = 64,
     steps: int = 10,
     device: str = "cpu",
+    sample: int = 0,
 ) -> dict[str, Any]:
-    """Examples/s for fp32 and bf16 training of `model_name` at `preset` on batches of `data`."""
+    """Examples/s for fp32 and bf16 training of `model_name` at `preset` on batches of `data`; with `sample` > 0,
+    also the seconds to draw that many samples."""
     train = load_splits(data, levels)["train"]
     x = train.x[:batch_size].to(device)
     hparams = {k: v for k, v in presets(model_name)[preset].items() if k != "train"}
-    row: dict[str, Any] = {
-        "model": model_name,
-        "preset": preset,
-        "data": train.description,
-        "batch_size": batch_size,
-    }
+    row: dict[str, Any] = {"model": model_name, "preset": preset, "data": train.description, "batch_size": batch_size}
     for label, bf16 in (("fp32", False), ("bf16", True)):
         torch.manual_seed(0)
         model = create(model_name, shape=train.shape, levels=train.levels, **hparams).to(device)
         row["parameters"] = sum(p.numel() for p in model.parameters())
-        seconds = statistics.median(step_seconds(model, x, bf16, steps))
-        row[f"{label}_examples_per_s"] = batch_size / seconds
+        row[f"{label}_examples_per_s"] = batch_size / statistics.median(step_seconds(model, x, bf16, steps))
     row["bf16_over_fp32"] = row["bf16_examples_per_s"] / row["fp32_examples_per_s"]
+    if sample:
+        row["sample_seconds"] = sample_seconds(model.eval(), sample)
     return row

@@ -30,6 +30,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     t.add_argument("--steps", type=int, default=10)
     t.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     t.add_argument("--device", default="cpu")
+    t.add_argument("--sample", type=int, default=0, metavar="N", help="also time drawing N samples")
     t.set_defaults(run=run_throughput)
 
 
@@ -56,10 +57,13 @@ def run_throughput(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"machine: {describe(args.device)}")
-    row = throughput.measure(args.model, args.data, args.levels, args.preset, args.batch_size, args.steps, args.device)
+    row = throughput.measure(
+        args.model, args.data, args.levels, args.preset, args.batch_size, args.steps, args.device, args.sample
+    )
+    sampled = f" {args.sample} samples in {row['sample_seconds']:.1f} s |" if args.sample else ""
     print(
-        f"| {row['model']} {row['preset']} | {row['parameters']:,} params | batch {row['batch_size']} | "
-        f"fp32 {row['fp32_examples_per_s']:.0f} ex/s | bf16 {row['bf16_examples_per_s']:.0f} ex/s | "
-        f"bf16/fp32 {row['bf16_over_fp32']:.2f} |"
+        f"| {row['model']} {row['preset']} | {row['data']} | {row['parameters']:,} params | batch {row['batch_size']} "
+        f"| fp32 {row['fp32_examples_per_s']:.0f} ex/s | bf16 {row['bf16_examples_per_s']:.0f} ex/s | "
+        f"bf16/fp32 {row['bf16_over_fp32']:.2f} |{sampled}"
     )
     return 0

@@ -21,7 +21,8 @@ from chainrule.data.fashion_mnist import load_fashion_mnist, load_idx_source
 from chainrule.data.idx import is_idx_dir
 from chainrule.data.mnist5k import INSTALL as MNIST5K_INSTALL
 from chainrule.data.mnist5k import load_mnist5k
-from chainrule.data.photos import INSTALL as PHOTOS_INSTALL, load_photos
+from chainrule.data.photos import INSTALL as PHOTOS_INSTALL
+from chainrule.data.photos import load_photos
 from chainrule.data.png_folder import load_png_folder
 from chainrule.data.source import Source
 from chainrule.errors import ConfigError, DatasetNotFoundError, UnknownNameError
