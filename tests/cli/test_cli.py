@@ -150,3 +150,12 @@ def test_class_conditional_training_and_per_class_grid(tmp_path, capsys):
     argv = "train --model pixelcnn --data digits --set num_classes=5 --steps 1".split()
     assert main([*argv, "--out", str(tmp_path / "x")]) == 2
     assert "has 10 classes" in one_error_line(capsys)
+
+
+def test_bench_throughput_runs_and_reports(capsys):
+    argv = "bench throughput --model made --data digits --levels 2 --batch-size 8 --steps 1 --sample 2".split()
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "ex/s" in out and "2 samples in" in out
+    assert main(["bench", "quality", "no-such-case"]) == 2
+    assert "unknown case" in one_error_line(capsys)
