@@ -23,30 +23,38 @@ from chainrule.nn.skew import skew, unskew
 
 
 def lstm_update(gates: Tensor, cell: Tensor) -> tuple[Tensor, Tensor]:
-    """One LSTM step from pre-activations (B, 4F, ...) ordered (o, f, i, g): returns (h, c)."""
-    o, f, i, g = gates.chunk(4, dim=1)
+    """One LSTM step from pre-activations (..., 4F) ordered (o, f, i, g) on the last axis: returns (h, c)."""
+    o, f, i, g = gates.chunk(4, dim=-1)
     cell = torch.sigmoid(f) * cell + torch.sigmoid(i) * torch.tanh(g)
     return torch.sigmoid(o) * torch.tanh(cell), cell
 
 
+def neighbours(h: Tensor, before: int, after: int) -> Tensor:
+    """(B, N, F) states → (B, N, (before + 1 + after)·F): each position with its neighbours along N (zero-padded),
+    so that a state-to-state convolution is one matrix product (faster than a tiny convolution per step)."""
+    n = h.shape[1]
+    padded = F.pad(h, (0, 0, before, after))
+    return torch.cat([padded[:, k : k + n] for k in range(before + 1 + after)], dim=-1)
+
+
 class RowLSTM(nn.Module):
-    """(B, F_in, H, W) → (B, F, H, W), row by row."""
+    """(B, F_in, H, W) → (B, F, H, W), row by row; the state-to-state convolution spans 3 columns."""
 
     def __init__(self, in_channels: int, channels: int, kernel: int, colours: int) -> None:
         super().__init__()
         self.channels = channels
         self.input_to_state = MaskedConv2d(in_channels, 4 * channels, (1, kernel), "B", colours, out_chunks=4)
-        self.state_to_state = nn.Conv1d(channels, 4 * channels, 3, padding=1)
+        self.state_to_state = nn.Linear(3 * channels, 4 * channels)
 
     def forward(self, x: Tensor) -> Tensor:
-        inputs = self.input_to_state(x)  # (B, 4F, H, W)
-        b, _, height, width = inputs.shape
-        h = c = inputs.new_zeros(b, self.channels, width)
+        inputs = self.input_to_state(x).permute(0, 2, 3, 1)  # (B, H, W, 4F)
+        b, _, width, _ = inputs.shape
+        h = c = inputs.new_zeros(b, width, self.channels)
         rows = []
-        for i in range(height):
-            h, c = lstm_update(inputs[:, :, i] + self.state_to_state(h), c)
+        for row in inputs.unbind(1):  # unbind: one backward copy, not one per row
+            h, c = lstm_update(row + self.state_to_state(neighbours(h, 1, 1)), c)
             rows.append(h)
-        return torch.stack(rows, dim=2)
+        return torch.stack(rows, dim=1).permute(0, 3, 1, 2)
 
 
 class DiagonalLSTM(nn.Module):
@@ -57,18 +65,18 @@ class DiagonalLSTM(nn.Module):
         super().__init__()
         self.channels = channels
         self.input_to_state = MaskedConv2d(in_channels, 4 * channels, 1, "B", colours, out_chunks=4)
-        self.state_to_state = nn.Conv1d(channels, 4 * channels, 2)
+        self.state_to_state = nn.Linear(2 * channels, 4 * channels)  # rows i-1 and i of the previous column
 
     def forward(self, x: Tensor) -> Tensor:
         width = x.shape[3]
-        inputs = skew(self.input_to_state(x))  # (B, 4F, H, W + H - 1)
-        b, _, height, columns = inputs.shape
-        h = c = inputs.new_zeros(b, self.channels, height)
+        inputs = skew(self.input_to_state(x)).permute(0, 3, 2, 1)  # (B, W + H - 1, H, 4F)
+        b, _, height, _ = inputs.shape
+        h = c = inputs.new_zeros(b, height, self.channels)
         out = []
-        for j in range(columns):
-            h, c = lstm_update(inputs[:, :, :, j] + self.state_to_state(F.pad(h, (1, 0))), c)
+        for column in inputs.unbind(1):
+            h, c = lstm_update(column + self.state_to_state(neighbours(h, 1, 0)), c)
             out.append(h)
-        return unskew(torch.stack(out, dim=3), width)
+        return unskew(torch.stack(out, dim=1).permute(0, 3, 2, 1), width)
 
 
 class DiagonalBiLSTM(nn.Module):
