@@ -94,7 +94,7 @@ class GatedLayer(nn.Module):
     kind="image",
     tiny=dict(channels=6, layers=3, kernel=3, first_kernel=3, hidden=12),
     presets={
-        "cpu": dict(channels=48, layers=8, kernel=3, first_kernel=7, hidden=96, train=dict(batch_size=32, lr=2e-3)),
+        "cpu": dict(channels=32, layers=6, kernel=3, first_kernel=7, hidden=96, train=dict(batch_size=32, lr=2e-3)),
         "paper": dict(
             channels=128, layers=20, kernel=5, first_kernel=7, hidden=1024, train=dict(batch_size=16, lr=3e-4)
         ),
