@@ -7,9 +7,10 @@ from pathlib import Path
 
 import torch
 
-from chainrule.data import Dataset, load_splits
+from chainrule.data import Dataset, load, load_splits
 from chainrule.errors import CheckpointError, ConfigError
-from chainrule.models import AutoregressiveModel, load
+from chainrule.models import AutoregressiveModel
+from chainrule.models import load as load_model_dir
 from chainrule.train import run_info
 
 
@@ -27,7 +28,7 @@ def check_device(device: str) -> str:
 
 def load_model(run_dir: str, device: str = "cpu") -> AutoregressiveModel:
     """The best model of a run directory (or a directory written by `model.save`)."""
-    return load(Path(run_dir), check_device(device))
+    return load_model_dir(Path(run_dir), check_device(device))
 
 
 def run_data(run_dir: str, split: str, data: str | None = None) -> Dataset:
@@ -39,6 +40,8 @@ def run_data(run_dir: str, split: str, data: str | None = None) -> Dataset:
             raise CheckpointError(f"{run_dir} has no run.json; name the data with --data") from None
         spec = {"name": data, "levels": None, "binarize": None}
     name = data or spec["name"]
+    if split == "all":
+        return load(name, "all", spec["levels"], spec["binarize"])
     return load_splits(name, spec["levels"], spec["binarize"])[split]
 
 

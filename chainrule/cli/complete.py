@@ -19,7 +19,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         description="Writes rows: originals, masked inputs, completions.",
     )
     p.add_argument("run_dir", help="run directory")
-    p.add_argument("input", nargs="?", help="dataset name or path (default: the run's test split)")
+    p.add_argument(
+        "input",
+        nargs="?",
+        help="PNG file or folder, .npy/.npz, or dataset name: all its images (default: the run's test split)",
+    )
     p.add_argument("-o", "--output", default="completions.png")
     p.add_argument("-n", type=int, default=8, help="number of images (default 8)")
     p.add_argument("--hide", default="bottom", choices=REGIONS, help="region to hide (default bottom half)")
@@ -40,7 +44,7 @@ def completion_rows(model, x: torch.Tensor, region: str, temperature: float, gen
 
 def run(args: argparse.Namespace) -> int:
     model = load_model(args.run_dir, args.device)
-    data = run_data(args.run_dir, "test", args.input)
+    data = run_data(args.run_dir, "all" if args.input else "test", args.input)
     if data.shape != model.shape or data.levels != model.levels:
         raise InputError(f"{data.description} does not fit the model (shape {model.shape}, {model.levels} levels)")
     x = data.x[: args.n]

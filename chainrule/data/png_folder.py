@@ -31,18 +31,22 @@ def read_png(path: Path) -> np.ndarray:
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
 
 
+def load_png_files(files: list[Path], labels: np.ndarray | None = None, classes: int = 0) -> Source:
+    """Images of one size and channel count, in the given order."""
+    images = [read_png(p) for p in files]
+    shapes = {im.shape for im in images}
+    if len(shapes) > 1:
+        raise DataFormatError(f"{files[0].parent}: images differ in size or channels ({sorted(shapes)[:3]} ...)")
+    return Source(train=(np.stack(images), labels), test=None, source_levels=256, num_classes=classes)
+
+
 def load_png_folder(directory: Path) -> Source:
     files = sorted(p for p in directory.rglob("*") if p.suffix.lower() == ".png" and p.is_file())
     if not files:
         raise DataFormatError(f"{directory} holds no .png files")
-    images = [read_png(p) for p in files]
-    shapes = {im.shape for im in images}
-    if len(shapes) > 1:
-        raise DataFormatError(f"{directory}: images differ in size or channels ({sorted(shapes)[:3]} ...)")
-    labels, classes = None, 0
     parents = [p.parent for p in files]
     if all(parent != directory for parent in parents):
         names = sorted({parent.name for parent in parents})
         labels = np.array([names.index(parent.name) for parent in parents], dtype=np.int64)
-        classes = len(names)
-    return Source(train=(np.stack(images), labels), test=None, source_levels=256, num_classes=classes)
+        return load_png_files(files, labels, len(names))
+    return load_png_files(files)

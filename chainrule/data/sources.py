@@ -23,7 +23,7 @@ from chainrule.data.mnist5k import INSTALL as MNIST5K_INSTALL
 from chainrule.data.mnist5k import load_mnist5k
 from chainrule.data.photos import INSTALL as PHOTOS_INSTALL
 from chainrule.data.photos import load_photos
-from chainrule.data.png_folder import load_png_folder
+from chainrule.data.png_folder import load_png_files, load_png_folder
 from chainrule.data.source import Source
 from chainrule.errors import ConfigError, DatasetNotFoundError, UnknownNameError
 
@@ -89,6 +89,8 @@ def _read(name: str) -> tuple[Source, int, float]:
         raise UnknownNameError(f"unknown dataset {name!r}: not built in ({', '.join(SOURCES)}) and no such path")
     if path.is_dir():
         source = load_idx_source(path) if is_idx_dir(path) else load_png_folder(path)
+    elif path.suffix.lower() == ".png":
+        source = load_png_files([path])
     else:
         source = load_array(path)
     return source, -1, 0.2
@@ -120,18 +122,8 @@ def _split(source: Source, val_size: int, test_fraction: float) -> dict[str, tup
     }
 
 
-def load_splits(name: str, levels: int | None = None, binarize: Binarize | None = None) -> dict[str, Dataset]:
-    """All three splits of a dataset, read once.
-
-    Args:
-        name: a built-in name (`available()`) or a path (.npy/.npz, PNG folder, IDX folder).
-        levels: levels K for the model; None keeps the data's own; 2 from richer data binarizes.
-        binarize: "threshold" (default when binarizing) or "dynamic"; only with levels=2.
-
-    Raises:
-        UnknownNameError, DatasetNotFoundError, DataFormatError, ConfigError.
-    """
-    source, val_size, test_fraction = _read(name)
+def _levels(source: Source, name: str, levels: int | None, binarize: Binarize | None) -> tuple[int, Binarize | None]:
+    """Resolve the model levels and the binarization for a source (validated)."""
     levels = source.source_levels if levels is None else int(levels)
     if not 2 <= levels <= source.source_levels:
         raise ConfigError(f"levels={levels} must be in 2..{source.source_levels} for {name}")
@@ -139,11 +131,13 @@ def load_splits(name: str, levels: int | None = None, binarize: Binarize | None 
         raise ConfigError(f"binarize={binarize!r}; choose threshold or dynamic")
     if binarize is not None and levels != 2:
         raise ConfigError(f"binarize={binarize} needs levels=2 (got levels={levels})")
-    if levels == 2 and source.source_levels > 2:
-        binarize = binarize or "threshold"
-    else:
-        binarize = None
-    parts = _split(source, val_size, test_fraction)
+    return levels, (binarize or "threshold") if levels == 2 and source.source_levels > 2 else None
+
+
+def _datasets(
+    name: str, source: Source, parts: dict[str, tuple], levels: int | None, binarize: Binarize | None
+) -> dict[str, Dataset]:
+    levels, binarize = _levels(source, name, levels, binarize)
     return {
         split: Dataset(
             name=name,
@@ -159,8 +153,33 @@ def load_splits(name: str, levels: int | None = None, binarize: Binarize | None 
     }
 
 
+def load_splits(name: str, levels: int | None = None, binarize: Binarize | None = None) -> dict[str, Dataset]:
+    """The train, val and test splits of a dataset, read once.
+
+    Args:
+        name: a built-in name (`available()`) or a path (.npy/.npz, PNG file or folder, IDX folder).
+        levels: levels K for the model; None keeps the data's own; 2 from richer data binarizes.
+        binarize: "threshold" (default when binarizing) or "dynamic"; only with levels=2.
+
+    Raises:
+        UnknownNameError, DatasetNotFoundError, DataFormatError, ConfigError.
+    """
+    source, val_size, test_fraction = _read(name)
+    return _datasets(name, source, _split(source, val_size, test_fraction), levels, binarize)
+
+
 def load(name: str, split: str = "train", levels: int | None = None, binarize: Binarize | None = None) -> Dataset:
-    """One split ("train", "val" or "test") of a dataset; see `load_splits`."""
-    if split not in SPLITS:
-        raise ConfigError(f"split={split!r}; choose one of {', '.join(SPLITS)}")
-    return load_splits(name, levels, binarize)[split]
+    """One split of a dataset: "train", "val", "test" (see `load_splits`), or "all" (every example, no split:
+    what a user file given to `complete` or `eval` holds)."""
+    if split not in (*SPLITS, "all"):
+        raise ConfigError(f"split={split!r}; choose one of {', '.join(SPLITS)}, all")
+    if split != "all":
+        return load_splits(name, levels, binarize)[split]
+    source, _, _ = _read(name)
+    parts = [source.train, *([source.test] if source.test is not None else [])]
+    labels = [p[1] for p in parts]
+    whole = (
+        np.concatenate([p[0] for p in parts]),
+        np.concatenate(labels) if all(lab is not None for lab in labels) else None,
+    )
+    return _datasets(name, source, {"all": whole}, levels, binarize)["all"]

@@ -159,3 +159,16 @@ def test_bench_throughput_runs_and_reports(capsys):
     assert "ex/s" in out and "2 samples in" in out
     assert main(["bench", "quality", "no-such-case"]) == 2
     assert "unknown case" in one_error_line(capsys)
+
+
+def test_complete_a_user_png_file(run_dir, tmp_path, capsys):
+    image = np.zeros((8, 8), dtype=np.uint8)
+    image[2:6, 3:5] = 255
+    Image.fromarray(image).save(tmp_path / "one.png")
+    assert (
+        main(["complete", str(run_dir), str(tmp_path / "one.png"), "-o", str(tmp_path / "c.png"), "--seed", "2"]) == 0
+    )
+    assert "of 1 images" in capsys.readouterr().out
+    Image.fromarray(np.zeros((5, 5), dtype=np.uint8)).save(tmp_path / "small.png")
+    assert main(["complete", str(run_dir), str(tmp_path / "small.png"), "-o", str(tmp_path / "d.png")]) == 2
+    assert "does not fit the model" in one_error_line(capsys)

@@ -148,3 +148,8 @@ def test_photos32_cuts_disjoint_patches_and_holds_out_whole_photos(tmp_path, mon
     monkeypatch.setenv("CHAINRULE_PHOTOS", str(tmp_path / "none"))
     with pytest.raises(DatasetNotFoundError, match="apt-get install -y mate-backgrounds"):
         cr.data.load("photos32")
+
+
+def test_split_all_keeps_every_example():
+    everything = cr.data.load("digits", split="all", levels=2)
+    assert len(everything) == 1797 and everything.split == "all"
