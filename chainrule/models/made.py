@@ -87,19 +87,30 @@ class MADE(AutoregressiveModel):
         rank = torch.empty(D, dtype=torch.long)
         rank[order] = torch.arange(D)
         self.register_buffer("order_buffer", order, persistent=False)
-        self.register_buffer("input_degrees", rank + 1, persistent=False)
-        # degrees[l] is (num_masks, H_l); mask m uses row m
-        per_mask = [
-            hidden_degrees(D, config.hidden, torch.Generator().manual_seed(config.seed * 7919 + m + 1))
-            for m in range(config.num_masks)
-        ]
-        for layer in range(len(config.hidden)):
-            self.register_buffer(f"degrees_{layer}", torch.stack([d[layer] for d in per_mask]), persistent=False)
-
         widths = [D * self.units_per_input, *config.hidden]
         self.layers = nn.ModuleList(MaskedLinear(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True))
         self.output = MaskedLinear(widths[-1], D * self.params_per_dim)
         self.direct = MaskedLinear(widths[0], D * self.params_per_dim, bias=False) if config.direct else None
+        self.build_masks(rank + 1)
+
+    def build_masks(self, input_degrees: Tensor) -> None:
+        """Precompute every mask as a bool buffer (num_masks, out, in) per layer: `mask_<layer>`, `mask_output`,
+        `mask_direct`. Derived from the config (seed), so not saved; built once, not on every call."""
+        config, D = self.config, self.dims
+        in_deg = input_degrees.repeat_interleave(self.units_per_input)
+        out_deg = input_degrees.repeat_interleave(self.params_per_dim)
+        masks: dict[str, list[Tensor]] = {}
+        for m in range(config.num_masks):
+            degrees = hidden_degrees(D, config.hidden, torch.Generator().manual_seed(config.seed * 7919 + m + 1))
+            prev = in_deg
+            for layer, deg in enumerate(degrees):
+                masks.setdefault(f"mask_{layer}", []).append(hidden_mask(deg, prev).bool())
+                prev = deg
+            masks.setdefault("mask_output", []).append(output_mask(out_deg, prev).bool())
+            masks.setdefault("mask_direct", []).append(output_mask(out_deg, in_deg).bool())
+        for name, per_mask in masks.items():
+            if name != "mask_direct" or config.direct:
+                self.register_buffer(name, torch.stack(per_mask), persistent=False)
 
     @property
     def order(self) -> Tensor:
@@ -115,16 +126,12 @@ class MADE(AutoregressiveModel):
     def forward(self, x: Tensor, cond: Tensor | None = None, mask: int = 0) -> Tensor:
         """Head parameters under connectivity mask `mask`: (B, *shape, P)."""
         inputs = self.encode(x)
-        in_deg = self.input_degrees.repeat_interleave(self.units_per_input)
-        out_deg = self.input_degrees.repeat_interleave(self.params_per_dim)
-        h, prev = inputs, in_deg
+        h = inputs
         for layer, linear in enumerate(self.layers):
-            deg = getattr(self, f"degrees_{layer}")[mask]
-            h = torch.relu(linear(h, hidden_mask(deg, prev).to(h.dtype)))
-            prev = deg
-        out = self.output(h, output_mask(out_deg, prev).to(h.dtype))
+            h = torch.relu(linear(h, getattr(self, f"mask_{layer}")[mask]))
+        out = self.output(h, self.mask_output[mask])
         if self.direct is not None:
-            out = out + self.direct(inputs, output_mask(out_deg, in_deg).to(h.dtype))
+            out = out + self.direct(inputs, self.mask_direct[mask])
         return out.reshape(x.shape[0], *self.shape, self.params_per_dim)
 
     @property
@@ -152,6 +159,8 @@ class MADE(AutoregressiveModel):
 
     def next_log_probs(self, x: Tensor, cond: Tensor | None, t: int) -> Tensor:
         index = tuple(int(i) for i in torch.unravel_index(self.order[t], self.shape))
+        if self.ensemble == 1:
+            return self.head.log_probs_at(self(x), x, index)
         before, levels = [], []
         for m in range(self.ensemble):  # one pass per mask gives both its prefix likelihood and its conditional
             params = self(x, mask=m)

@@ -47,4 +47,4 @@ class MaskedLinear(nn.Linear):
     untouched, so several masks can share one set of weights (MADE's connectivity-agnostic training)."""
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:  # type: ignore[override]
-        return F.linear(x, self.weight * mask, self.bias)
+        return F.linear(x, self.weight * mask, self.bias)  # a bool mask promotes to the weight's dtype
