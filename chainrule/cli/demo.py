@@ -32,17 +32,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def pick_dataset() -> str:
+def pick_dataset() -> tuple[str, dict]:
+    """Binarized Fashion-MNIST, or mnist-5k when it is not installed: (name, splits)."""
     try:
-        load_splits("fashion-mnist", 2)
-        return "fashion-mnist"
+        return "fashion-mnist", load_splits("fashion-mnist", 2, "threshold")
     except DatasetNotFoundError as err:
         print(f"note: {err}\nnote: using the bundled mnist-5k digits instead")
-        return "mnist-5k"
+        return "mnist-5k", load_splits("mnist-5k", 2, "threshold")
 
 
 def run(args: argparse.Namespace) -> int:
-    data = pick_dataset()
+    data, splits = pick_dataset()
     out = Path(args.out or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}")
     print(f"training MADE on binarized {data} for {args.minutes:g} min on the CPU -> {out}")
     results = train_model(
@@ -54,7 +54,6 @@ def run(args: argparse.Namespace) -> int:
         preset="cpu",
         train={"minutes": args.minutes, "seed": args.seed},
     )
-    splits = load_splits(data, 2, "threshold")
     baseline = independent_nll(splits["train"], splits["test"])
     print(
         f"test NLL: MADE {results['test_nats']:.2f} nats/image ({results['test_bpd']:.4f} bits/dim), "

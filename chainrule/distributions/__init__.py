@@ -9,4 +9,11 @@ from chainrule.distributions.bernoulli import Bernoulli
 from chainrule.distributions.categorical import Categorical
 from chainrule.distributions.discretized_logistic import DiscretizedLogisticMixture
 
-__all__ = ["LikelihoodHead", "Bernoulli", "Categorical", "DiscretizedLogisticMixture"]
+
+def discrete_head(levels: int) -> tuple[LikelihoodHead, int]:
+    """The per-dimension head for K levels and its parameters per dimension P: Bernoulli (P = 1) for binary
+    data, a K-way softmax (P = K) otherwise."""
+    return (Bernoulli(), 1) if levels == 2 else (Categorical(levels), levels)
+
+
+__all__ = ["LikelihoodHead", "Bernoulli", "Categorical", "DiscretizedLogisticMixture", "discrete_head"]

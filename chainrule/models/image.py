@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from chainrule.distributions import Bernoulli, Categorical
+from chainrule.distributions import discrete_head
 from chainrule.errors import ConfigError
 from chainrule.models.base import AutoregressiveModel, check_shape_levels
 
@@ -38,8 +38,7 @@ class ImageModel(AutoregressiveModel):
     def __init__(self, config: Any) -> None:
         super().__init__(config)
         self.colours = self.shape[0]
-        self.head = Bernoulli() if self.levels == 2 else Categorical(self.levels)
-        self.params_per_dim = 1 if self.levels == 2 else self.levels
+        self.head, self.params_per_dim = discrete_head(self.levels)
 
     @property
     def out_channels(self) -> int:

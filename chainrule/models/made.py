@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from chainrule.distributions import Bernoulli, Categorical
+from chainrule.distributions import discrete_head
 from chainrule.errors import ConfigError
 from chainrule.models.base import AutoregressiveModel, check_shape_levels, raster_order, register
 from chainrule.nn.masked_linear import MaskedLinear, hidden_degrees, hidden_mask, output_mask
@@ -77,8 +77,7 @@ class MADE(AutoregressiveModel):
     def __init__(self, config: MADEConfig) -> None:
         super().__init__(config)
         D, K = self.dims, self.levels
-        self.head = Bernoulli() if K == 2 else Categorical(K)
-        self.params_per_dim = 1 if K == 2 else K
+        self.head, self.params_per_dim = discrete_head(self.levels)
         self.one_hot = config.inputs == "one-hot" or (config.inputs == "auto" and 2 < K <= 16)
         self.units_per_input = K if self.one_hot else 1
 
