@@ -35,6 +35,15 @@ for _model in IMAGE_MODELS:  # the image-model comparison at equal budget (cpu p
     CASES[f"{_model}-fashion-mnist-256-20m"] = QualityCase(_model, "fashion-mnist", 256, "cpu", 20.0)
     if _model != "made":
         CASES[f"{_model}-photos32-20m"] = QualityCase(_model, "photos32", 256, "cpu", 20.0)
+# MADE's cpu preset (1000-1000 hidden, direct connections) is sized for binary data: at 256 levels its output layer
+# alone would hold 784 x 256 x 1000 weights, so the 256-level comparison uses one 500-unit layer, no direct path.
+CASES["made-fashion-mnist-256-20m"] = QualityCase(
+    "made", "fashion-mnist", 256, "cpu", 20.0, hparams={"hidden": (500,), "direct": False}
+)
+# Class-conditional Gated PixelCNN (label embedding); compare with gated-pixelcnn-fashion-mnist-256-20m.
+CASES["gated-pixelcnn-fashion-mnist-256-class-20m"] = QualityCase(
+    "gated-pixelcnn", "fashion-mnist", 256, "cpu", 20.0, hparams={"num_classes": 10}
+)
 
 
 def run_case(name: str, out_root: Path, minutes: float | None = None, progress: bool = True) -> dict[str, Any]:
