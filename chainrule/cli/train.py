@@ -28,6 +28,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="cpu or cuda")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast for training")
+    p.add_argument("--ema", type=float, metavar="DECAY", help="evaluate and keep an EMA of the weights (e.g. 0.999)")
     p.add_argument(
         "--train-set",
         dest="train_overrides",
@@ -52,6 +53,7 @@ def train_settings(args: argparse.Namespace) -> dict:
         "seed": args.seed,
         "device": args.device,
         "bf16": True if args.bf16 else None,
+        "ema": args.ema,
     }
     settings.update({k: v for k, v in named.items() if v is not None})
     if "device" in settings:

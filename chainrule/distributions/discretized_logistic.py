@@ -14,6 +14,8 @@ the density at the bin centre when the difference of CDFs underflows.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -45,6 +47,15 @@ def bin_log_prob(level: Tensor, levels: int, mean: Tensor, log_scale: Tensor) ->
     first = level <= 0
     last = level >= levels - 1
     return torch.where(first, F.logsigmoid(upper), torch.where(last, F.logsigmoid(-lower), middle))
+
+
+def dequantized_log_density(level: Tensor, noise: Tensor, levels: int, mean: Tensor, log_scale: Tensor) -> Tensor:
+    """log-density, per unit of level, of a logistic(mean, exp(log_scale)) at the point `noise` ∈ [0, 1) of the way
+    through the bin of `level` (the bins of `bin_log_prob`, each of width 2/(K-1) on [-1, 1])."""
+    half = 1.0 / (levels - 1)
+    y = level.to(mean.dtype) * (2 * half) - 1.0 + (2 * noise.to(mean.dtype) - 1) * half
+    z = (y - mean) * torch.exp(-log_scale)
+    return -z - 2 * F.softplus(-z) - log_scale + math.log(2 * half)
 
 
 class DiscretizedLogisticMixture(LikelihoodHead):
@@ -105,24 +116,34 @@ class DiscretizedLogisticMixture(LikelihoodHead):
     def _scaled(self, xc: Tensor) -> Tensor:
         return xc.float() * (2.0 / (self.levels - 1)) - 1.0
 
-    def _component_log_probs(self, params: Tensor, xc: Tensor) -> tuple[Tensor, Tensor]:
-        """Log mixture weights (..., M) and per-channel component log-probs of xc: (..., C, M)."""
+    def _component_log_probs(self, params: Tensor, xc: Tensor, noise: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Log mixture weights (..., M) and per-channel component log-probs of xc: (..., C, M). With `noise`
+        (..., C) in [0, 1): log-densities of the dequantized values x + noise instead of bin masses."""
         log_weights, means, log_scales, coeffs = self._unpack(params)
         scaled = self._scaled(xc)
-        per_channel = [
-            bin_log_prob(
-                xc[..., c : c + 1],
-                self.levels,
-                self._shifted_mean(means, coeffs, scaled, c),
-                log_scales[..., c, :],
-            )
-            for c in range(self.channels)
-        ]
+        per_channel = []
+        for c in range(self.channels):
+            mean, log_scale = self._shifted_mean(means, coeffs, scaled, c), log_scales[..., c, :]
+            if noise is None:
+                per_channel.append(bin_log_prob(xc[..., c : c + 1], self.levels, mean, log_scale))
+            else:
+                per_channel.append(
+                    dequantized_log_density(xc[..., c : c + 1], noise[..., c : c + 1], self.levels, mean, log_scale)
+                )
         return log_weights, torch.stack(per_channel, dim=-2)
 
     def log_prob(self, params: Tensor, x: Tensor) -> Tensor:
+        return self._conditionals(params, x, None)
+
+    def dequantized_log_prob(self, params: Tensor, x: Tensor, noise: Tensor) -> Tensor:
+        """Per-dimension log-density, in units of one level, of the continuous mixture at the uniformly
+        dequantized data x + noise (noise in [0, 1), shaped like x). Its sum is a lower bound on the discrete
+        log p(x) of the same parameters (Jensen over each bin, and the edge bins here stop at the last level)."""
+        return self._conditionals(params, x, noise)
+
+    def _conditionals(self, params: Tensor, x: Tensor, noise: Tensor | None) -> Tensor:
         xc = self._channels_last(x)
-        log_weights, comp = self._component_log_probs(params, xc)
+        log_weights, comp = self._component_log_probs(params, xc, None if noise is None else self._channels_last(noise))
         # log p(x_≤c) for every c, by the running sum over channels inside each component
         upto = torch.logsumexp(log_weights.unsqueeze(-2) + comp.cumsum(dim=-2), dim=-1)  # (..., C)
         cond = upto - F.pad(upto[..., :-1], (1, 0))

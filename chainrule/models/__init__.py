@@ -3,7 +3,14 @@
 available() → registry names; create(name, shape=..., levels=..., **hparams); load(dir).
 """
 
-from chainrule.models import gated_pixelcnn, made, pixelcnn, pixelrnn  # noqa: F401  (registers the families)
+from chainrule.models import (  # noqa: F401  (registers the families)
+    gated_pixelcnn,
+    made,
+    pixelcnn,
+    pixelcnnpp,
+    pixelrnn,
+    pixelsnail,
+)
 from chainrule.models.base import MODELS, AutoregressiveModel, create, load
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from chainrule.distributions import discrete_head
+from chainrule.distributions import DiscretizedLogisticMixture, discrete_head
 from chainrule.errors import ConfigError
 from chainrule.models.base import AutoregressiveModel, check_shape_levels
 
@@ -68,3 +68,57 @@ class ConditionEmbedding(nn.Module):
             return 0.0
         table = self.classes if not torch.is_floating_point(cond) else self.vector
         return table(cond)[:, :, None, None]
+
+
+class MixtureImageModel(ImageModel):
+    """Base of PixelCNN++ and PixelSNAIL: the network is causal over whole pixels (a pixel's parameters depend on
+    earlier pixels only) and a discretized logistic mixture head orders the colour channels inside the pixel, with
+    the linear R → G → B coupling of PixelCNN++ for colour data.
+
+    With `objective="dequantized"` the model trains on the continuous mixture density of uniformly dequantized
+    data instead (the PixelCNN++ paper's comparison); likelihood, evaluation and sampling stay discrete.
+    """
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        self.head = DiscretizedLogisticMixture(self.levels, config.components, self.colours)
+        self.params_per_dim = self.head.params_per_position
+
+    @property
+    def out_channels(self) -> int:
+        return self.params_per_dim
+
+    def to_params(self, out: Tensor) -> Tensor:
+        """(B, P, H, W) → (B, 1, H, W, P) for grey, (B, H, W, P) for colour (the coupled head's layout)."""
+        params = out.permute(0, 2, 3, 1)
+        return params.unsqueeze(1) if self.colours == 1 else params
+
+    def network_input(self, x: Tensor) -> Tensor:
+        """Scaled pixels plus a channel of ones, so that the zero padding of the causal convolutions differs from
+        data: (B, C + 1, H, W)."""
+        scaled = self.encode(x)
+        return torch.cat([scaled, torch.ones_like(scaled[:, :1])], dim=1)
+
+    def dequantized_log_prob(self, x: Tensor, cond: Tensor | None = None, generator=None) -> Tensor:
+        """(B,) log-density (per level units) of x + u, u ~ U[0, 1)^D: a lower bound on log p(x) of the continuous
+        variant."""
+        noise = torch.rand(x.shape, generator=generator, device=x.device)
+        return self.head.dequantized_log_prob(self(x, cond), x, noise).flatten(1).sum(1)
+
+    def training_log_prob(self, x: Tensor, cond: Tensor | None, step: int) -> Tensor:
+        if self.config.objective == "dequantized":
+            return self.dequantized_log_prob(x, cond)
+        return super().training_log_prob(x, cond, step)
+
+
+def check_mixture_config(config: Any) -> None:
+    """Validate the fields PixelCNN++ and PixelSNAIL share."""
+    check_image_config(config.shape, config.levels, {})
+    if config.components < 1 or config.channels < 1:
+        raise ConfigError(f"components={config.components} and channels={config.channels} must be ≥ 1")
+    if not 0 <= config.dropout < 1:
+        raise ConfigError(f"dropout={config.dropout} must be in [0, 1)")
+    if config.objective not in ("discrete", "dequantized"):
+        raise ConfigError(f"objective={config.objective!r}; choose discrete or dequantized")
+    if config.num_classes < 0 or config.cond_dim < 0:
+        raise ConfigError("num_classes and cond_dim must be ≥ 0")

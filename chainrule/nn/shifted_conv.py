@@ -54,3 +54,62 @@ class HorizontalConv(nn.Conv2d):
 
     def forward(self, x: Tensor) -> Tensor:
         return F.conv2d(F.pad(x, self.pad), self.weight * self.mask, self.bias)
+
+
+# --- the two-stream building blocks of PixelCNN++ (Salimans et al. 2017, arXiv 1701.05517) -------------------
+# Conventions: a "down" map at (i, j) depends on input rows < i (after a `down_shift` of its first layer) and a
+# "down-right" map at (i, j) on the positions before (i, j) in raster order. Down-shifted convolutions read rows
+# i-kh+1 .. i, columns centred on j; down-right-shifted ones rows i-kh+1 .. i and columns j-kw+1 .. j. Both
+# properties survive these layers, strided ones (a coarse (i, j) stands for the fine position (2i, 2j)) and the
+# matching transposed ones (the fine (r, s) reads the coarse (r // 2, s // 2)).
+
+
+def right_shift(x: Tensor) -> Tensor:
+    """Move a (B, C, H, W) map one column right (zeros enter at the left)."""
+    return F.pad(x, (1, 0, 0, 0))[:, :, :, :-1]
+
+
+class DownShiftedConv2d(nn.Conv2d):
+    """Kernel (kh, kw), kw odd: output (i, j) reads rows i-kh+1 .. i, columns j-kw//2 .. j+kw//2 (stride s: of the
+    input position (s·i, s·j))."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: tuple[int, int] = (2, 3), stride: int = 1):
+        super().__init__(in_channels, out_channels, kernel, stride=stride)
+        kh, kw = kernel
+        self.pad = (kw // 2, kw // 2, kh - 1, 0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(F.pad(x, self.pad))
+
+
+class DownRightShiftedConv2d(nn.Conv2d):
+    """Kernel (kh, kw): output (i, j) reads rows i-kh+1 .. i, columns j-kw+1 .. j (stride s: of (s·i, s·j))."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: tuple[int, int] = (2, 2), stride: int = 1):
+        super().__init__(in_channels, out_channels, kernel, stride=stride)
+        kh, kw = kernel
+        self.pad = (kw - 1, 0, kh - 1, 0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(F.pad(x, self.pad))
+
+
+class DownShiftedDeconv2d(nn.ConvTranspose2d):
+    """2x up-sampling: fine (r, s) reads coarse row r // 2 and columns around s // 2; cropped to `size`."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: tuple[int, int] = (2, 3)) -> None:
+        super().__init__(in_channels, out_channels, kernel, stride=2)
+
+    def forward(self, x: Tensor, size: tuple[int, int]) -> Tensor:  # type: ignore[override]
+        left = self.kernel_size[1] // 2
+        return super().forward(x)[:, :, : size[0], left : left + size[1]]
+
+
+class DownRightShiftedDeconv2d(nn.ConvTranspose2d):
+    """2x up-sampling: fine (r, s) reads coarse (r // 2, s // 2) only (kernel 2x2); cropped to `size`."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(in_channels, out_channels, (2, 2), stride=2)
+
+    def forward(self, x: Tensor, size: tuple[int, int]) -> Tensor:  # type: ignore[override]
+        return super().forward(x)[:, :, : size[0], : size[1]]

@@ -48,8 +48,10 @@ def save(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     loop_state: dict[str, Any],
+    extra: dict[str, torch.Tensor] | None = None,
 ) -> Path:
-    """Write a complete checkpoint for `step` and point `latest.json` at it."""
+    """Write a complete checkpoint for `step` and point `latest.json` at it; `extra` tensors (the EMA weights)
+    go to `extra.safetensors`."""
     directory.mkdir(parents=True, exist_ok=True)
     folder = directory / f"step-{step:09d}"
     if folder.exists():
@@ -59,6 +61,8 @@ def save(
     tensors, groups = optimizer_tensors(optimizer)
     tensors["rng.torch"] = torch.get_rng_state()
     serialization.write_tensors(folder / "optimizer.safetensors", tensors)
+    if extra:
+        serialization.write_tensors(folder / "extra.safetensors", extra)
     serialization.write_json(folder / "state.json", {**loop_state, "param_groups": groups})
     serialization.write_json(directory / POINTER, {"folder": folder.name, "step": step})
     for old in directory.glob("step-*"):
@@ -71,8 +75,11 @@ def exists(directory: Path) -> bool:
     return (directory / POINTER).is_file()
 
 
-def load(directory: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
-    """Restore the latest checkpoint into `model` and `optimizer`; returns the loop state.
+def load(
+    directory: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Restore the latest checkpoint into `model` and `optimizer`; returns the loop state and the extra tensors
+    ({} when none were saved).
 
     Raises:
         CheckpointError: when there is none or it is corrupt.
@@ -91,4 +98,5 @@ def load(directory: Path, model: torch.nn.Module, optimizer: torch.optim.Optimiz
     torch.set_rng_state(tensors.pop("rng.torch"))
     state = serialization.read_json(folder / "state.json")
     restore_optimizer(optimizer, tensors, state.pop("param_groups"))
-    return state
+    extra = serialization.read_tensors(folder / "extra.safetensors") if (folder / "extra.safetensors").exists() else {}
+    return state, extra

@@ -25,6 +25,8 @@ class TrainConfig:
         checkpoint_every: write a resumable checkpoint every N steps (and at every validation and the end).
         max_bad_steps: consecutive non-finite losses tolerated (skipped) before training stops.
         log_every: steps per metrics.csv row.
+        ema: decay of an exponential moving average of the weights, used for validation, the saved model and
+            the test (0 = off; 0.999-0.9999 typical).
     """
 
     epochs: int = 0
@@ -44,6 +46,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     max_bad_steps: int = 20
     log_every: int = 50
+    ema: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("epochs", "steps", "warmup_steps", "eval_every", "max_bad_steps"):
@@ -54,6 +57,8 @@ class TrainConfig:
                 raise ConfigError(f"{name}={getattr(self, name)} must be ≥ 1")
         if self.minutes < 0 or self.lr <= 0 or self.grad_clip < 0 or not 0 <= self.final_lr_fraction <= 1:
             raise ConfigError("minutes ≥ 0, lr > 0, grad_clip ≥ 0 and 0 ≤ final_lr_fraction ≤ 1 are required")
+        if not 0 <= self.ema < 1:
+            raise ConfigError(f"ema={self.ema} must be in [0, 1) (0 = off)")
         if not (self.device == "cpu" or self.device.startswith("cuda")):
             raise ConfigError(f"device={self.device!r}; choose cpu or cuda")
 

@@ -1,6 +1,7 @@
 """The one training loop: maximum likelihood for every model of the contract in `models/base.py`.
 
-AdamW with warm-up + cosine, gradient clipping, a budget in epochs / steps / minutes, validation with the best
+AdamW with warm-up + cosine, gradient clipping, an optional EMA of the weights (validated, kept and tested in place
+of the raw ones), a budget in epochs / steps / minutes, validation with the best
 weights kept in the run directory, resumable checkpoints, a NaN/inf guard, optional bf16 autocast, a progress
 bar, `metrics.csv` and `loss.png`. The test split is evaluated once, at the end, with the best weights.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from chainrule.errors import TrainingError
 from chainrule.models import AutoregressiveModel
 from chainrule.train import checkpoint
 from chainrule.train.config import TrainConfig
+from chainrule.train.ema import ExponentialMovingAverage
 from chainrule.train.evaluate import evaluate
 from chainrule.train.metrics import MetricsLog
 from chainrule.train.schedules import warmup_cosine
@@ -57,6 +60,7 @@ class Trainer:
             "bad_steps": 0,
         }
         self.running: list[float] = []
+        self.ema = ExponentialMovingAverage(model, config.ema) if config.ema else None
         n = len(splits["train"])
         self.steps_per_epoch = math.ceil(n / config.batch_size)
         limits = [s for s in (config.steps, config.budget_epochs * self.steps_per_epoch) if s]
@@ -88,7 +92,13 @@ class Trainer:
         """
         self.out.mkdir(parents=True, exist_ok=True)
         if resume:
-            self.state.update(checkpoint.load(self.out / "checkpoint", self.model, self.optimizer))
+            state, extra = checkpoint.load(self.out / "checkpoint", self.model, self.optimizer)
+            self.state.update(state)
+            if self.ema is not None:
+                try:
+                    self.ema.load(extra)
+                except ValueError as err:
+                    raise TrainingError(f"cannot resume {self.out}: {err}") from None
             log.info("resumed at step %d", self.state["step"])
         self.metrics = MetricsLog(self.out / "metrics.csv", self.state["step"] if resume else None)
         self.started = time.monotonic() - self.state["seconds"]
@@ -160,6 +170,8 @@ class Trainer:
             self.bad_step(step)
             return
         self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update(model)
         self.state["bad_steps"] = 0
         self.running.append(float(loss.detach()) / math.log(2))
         if self.state["step"] % config.log_every == 0:
@@ -188,14 +200,19 @@ class Trainer:
             **extra,
         )
 
+    def evaluation_weights(self) -> AbstractContextManager:
+        """The weights that are validated, kept and tested: the EMA ones when enabled."""
+        return self.ema.applied(self.model) if self.ema is not None else nullcontext()
+
     def validate(self) -> float:
-        result = evaluate(self.model, self.splits["val"], self.config.eval_batch_size)
+        with self.evaluation_weights():
+            result = evaluate(self.model, self.splits["val"], self.config.eval_batch_size)
+            if result["bpd"] < self.state["best_val"] or not self.has_best():
+                self.state["best_val"] = result["bpd"]
+                self.model.save(self.out)
         self.state["validated_at"] = self.state["step"]
         self.log_row(val_bpd=f"{result['bpd']:.5f}")
         self.metrics.plot(self.out / "loss.png", title=self.splits["train"].description)
-        if result["bpd"] < self.state["best_val"] or not self.has_best():
-            self.state["best_val"] = result["bpd"]
-            self.model.save(self.out)
         log.info("step %d: val %.4f bits/dim", self.state["step"], result["bpd"])
         return result["bpd"]
 
@@ -204,7 +221,8 @@ class Trainer:
 
     def save_checkpoint(self) -> None:
         self.state["seconds"] = self.elapsed()
-        checkpoint.save(self.out / "checkpoint", self.state["step"], self.model, self.optimizer, self.state)
+        extra = self.ema.tensors() if self.ema is not None else None
+        checkpoint.save(self.out / "checkpoint", self.state["step"], self.model, self.optimizer, self.state, extra)
 
     def finish(self) -> dict[str, Any]:
         best = serialization.read_tensors(self.out / "model.safetensors")

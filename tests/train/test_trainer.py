@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import chainrule as cr
+from chainrule import serialization
 from chainrule.errors import CheckpointError, TrainingError
 from chainrule.train import TrainConfig, Trainer, train_model
 from chainrule.train.baseline import independent_nll
@@ -112,3 +113,32 @@ def test_bf16_autocast_training_lowers_the_loss(tmp_path):
     results = trainer(tmp_path / "bf", steps=60, bf16=True).fit()
     uniform = 64 * math.log(2)  # where training starts, near enough
     assert results["test_nats"] < uniform - 10
+
+
+def test_ema_weights_differ_from_the_raw_ones_and_are_the_ones_evaluated_and_kept(tmp_path):
+    from chainrule.train.evaluate import evaluate
+
+    t = trainer(tmp_path / "ema", steps=30, ema=0.9, eval_every=10)
+    results = t.fit()
+    raw = {k: v.clone() for k, v in t.model.state_dict().items()}  # finish() loaded the kept (EMA) weights
+    saved = cr.load(tmp_path / "ema")
+    folder = next((tmp_path / "ema" / "checkpoint").glob("step-*"))
+    checkpoint_raw = serialization.read_tensors(folder / "model.safetensors")
+    name = next(iter(t.ema.shadow))
+    assert not torch.allclose(checkpoint_raw[name], t.ema.shadow[name])  # the average is not the last step
+    kept = saved.state_dict()
+    assert torch.equal(kept[name], raw[name])
+    assert evaluate(saved, splits()["test"])["nats"] == pytest.approx(results["test_nats"], rel=1e-6)
+    with t.ema.applied(t.model):
+        assert torch.equal(t.model.state_dict()[name], t.ema.shadow[name])
+    assert torch.equal(t.model.state_dict()[name], raw[name])
+
+
+def test_ema_resumes_from_the_checkpoint(tmp_path):
+    first = trainer(tmp_path / "r", steps=10, ema=0.9)
+    first.fit()
+    again = trainer(tmp_path / "r", steps=20, ema=0.9)
+    again.fit(resume=True)
+    assert again.ema.updates == 20
+    with pytest.raises(cr.errors.ConfigError, match="ema"):
+        TrainConfig(ema=1.0)

@@ -1,0 +1,148 @@
+"""PixelSNAIL (Chen, Mishra, Rohaninejad, Abbeel 2018, "PixelSNAIL: An Improved Autoregressive Generative Model",
+arXiv 1712.09763).
+
+One down-right stream (each position sees the pixels before it in raster order), started as in PixelCNN++, then
+`blocks` blocks of: `resnets` gated residual blocks of 2x2 down-right-shifted convolutions (local context), and
+causal multi-head self-attention in which each pixel reads every earlier pixel (global context, so no blind spot).
+Queries come from [stream, position]; keys and values from [stream, pixels, position], where position is the
+(row, column) of each pixel scaled to [-1, 1]. A 1x1 gated residual block merges the attention output into the
+stream. The same discretized logistic mixture head as PixelCNN++.
+
+Deviations: queries, keys and values are 1x1 projections of those inputs (the paper passes them through gated
+residual blocks first); no separate skip path from the stream input to each block's output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from chainrule.errors import ConfigError
+from chainrule.models.base import register
+from chainrule.models.image import ConditionEmbedding, MixtureImageModel, check_mixture_config
+from chainrule.nn.attention import CausalImageAttention
+from chainrule.nn.gated_resnet import GatedResNet
+from chainrule.nn.shifted_conv import DownRightShiftedConv2d, DownShiftedConv2d, down_shift, right_shift
+
+
+@dataclass(frozen=True)
+class PixelSNAILConfig:
+    """PixelSNAIL hyper-parameters.
+
+    Attributes:
+        shape, levels: the data: (C, H, W) with K levels.
+        channels: feature maps of the stream.
+        blocks: residual + attention blocks.
+        resnets: gated residual blocks in each block.
+        heads, key_channels, value_channels: the attention (widths over all heads).
+        components: logistic mixture components.
+        dropout: inside every residual block.
+        num_classes / cond_dim: class-conditional / vector-conditional when > 0.
+        objective: "discrete" or "dequantized" (see PixelCNN++).
+    """
+
+    shape: tuple[int, ...]
+    levels: int
+    channels: int = 256
+    blocks: int = 12
+    resnets: int = 4
+    heads: int = 1
+    key_channels: int = 16
+    value_channels: int = 128
+    components: int = 10
+    dropout: float = 0.0
+    num_classes: int = 0
+    cond_dim: int = 0
+    objective: str = "discrete"
+
+    def __post_init__(self) -> None:
+        check_mixture_config(self)
+        if self.blocks < 1 or self.resnets < 0 or self.heads < 1:
+            raise ConfigError(f"blocks={self.blocks} ≥ 1, resnets={self.resnets} ≥ 0 and heads={self.heads} ≥ 1")
+        if self.key_channels % self.heads or self.value_channels % self.heads:
+            raise ConfigError(f"key_channels and value_channels must be multiples of heads={self.heads}")
+
+
+def positions(height: int, width: int, device: torch.device) -> Tensor:
+    """(2, H, W): each pixel's row and column, scaled to [-1, 1]."""
+    rows = torch.linspace(-1, 1, height, device=device)
+    cols = torch.linspace(-1, 1, width, device=device)
+    return torch.stack(torch.meshgrid(rows, cols, indexing="ij"))
+
+
+class SnailBlock(nn.Module):
+    """Local gated residual blocks, then causal attention merged back by a 1x1 gated residual block."""
+
+    def __init__(self, config: PixelSNAILConfig, colours: int) -> None:
+        super().__init__()
+        f = config.channels
+        down_right = partial(DownRightShiftedConv2d, kernel=(2, 2))
+        self.local = nn.ModuleList(GatedResNet(f, down_right, 0, config.dropout) for _ in range(config.resnets))
+        self.conditions = nn.ModuleList(
+            ConditionEmbedding(config.num_classes, config.cond_dim, 2 * f) for _ in range(config.resnets + 1)
+        )
+        self.attention = CausalImageAttention(
+            f + 2, f + colours + 2, config.key_channels, config.value_channels, config.heads
+        )
+        self.merge = GatedResNet(f, partial(nn.Conv2d, kernel_size=1), config.value_channels, config.dropout)
+
+    def forward(self, ul: Tensor, pixels: Tensor, where: Tensor, cond: Tensor | None) -> Tensor:
+        for block, condition in zip(self.local, self.conditions[:-1], strict=True):
+            ul = block(ul, condition=condition(cond))
+        attended = self.attention(torch.cat([ul, where], dim=1), torch.cat([ul, pixels, where], dim=1))
+        return self.merge(ul, attended, self.conditions[-1](cond))
+
+
+@register(
+    "pixelsnail",
+    config=PixelSNAILConfig,
+    kind="image",
+    tiny=dict(channels=6, blocks=1, resnets=1, heads=2, key_channels=4, value_channels=4, components=2),
+    presets={
+        "cpu": dict(
+            channels=32,
+            blocks=2,
+            resnets=2,
+            heads=2,
+            key_channels=16,
+            value_channels=32,
+            components=5,
+            train=dict(batch_size=32, lr=2e-3),
+        ),
+        "paper": dict(
+            channels=256,
+            blocks=12,
+            resnets=4,
+            heads=1,
+            key_channels=16,
+            value_channels=128,
+            components=10,
+            dropout=0.0,
+            train=dict(batch_size=32, lr=3e-4, ema=0.9995),
+        ),
+    },
+)
+class PixelSNAIL(MixtureImageModel):
+    """long (B, C, H, W) [+ cond] → mixture params."""
+
+    def __init__(self, config: PixelSNAILConfig) -> None:
+        super().__init__(config)
+        f, c = config.channels, self.colours + 3
+        self.init_above = DownShiftedConv2d(c, f, (1, 3))
+        self.init_left = DownRightShiftedConv2d(c, f, (2, 1))
+        self.blocks = nn.ModuleList(SnailBlock(config, self.colours) for _ in range(config.blocks))
+        self.output = nn.Conv2d(f, self.out_channels, 1)
+
+    def forward(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
+        b, _, h, w = x.shape
+        where = positions(h, w, x.device).expand(b, -1, -1, -1)
+        pixels = self.encode(x)
+        x_in = torch.cat([self.network_input(x), where], dim=1)
+        ul = down_shift(self.init_above(x_in)) + right_shift(self.init_left(x_in))
+        for block in self.blocks:
+            ul = block(ul, pixels, where, cond)
+        return self.to_params(self.output(F.elu(ul)))

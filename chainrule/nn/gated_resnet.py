@@ -1,0 +1,52 @@
+"""The gated residual block of PixelCNN++ (Salimans et al. 2017, arXiv 1701.05517), also PixelSNAIL's.
+
+    c = conv(concat_elu(x)) [+ 1x1(concat_elu(a))]      a: an auxiliary input (the other stream, a skip, attention)
+    c = dropout(concat_elu(c))
+    y, g = conv(c) [+ condition]                          two halves
+    out = x + y ⊙ σ(g)
+
+`conv` is any causal convolution class (down- or down-right-shifted), so the block keeps the causal property of
+its convolutions: the output at a position reads x and a at that position and what `conv` sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def concat_elu(x: Tensor) -> Tensor:
+    """ELU of [x, -x] along the channel axis: keeps both signs' information (2C channels out)."""
+    return F.elu(torch.cat([x, -x], dim=1))
+
+
+class GatedResNet(nn.Module):
+    """x (B, F, H, W) [, a (B, A, H, W), condition bias (B, 2F, 1, 1)] → (B, F, H, W).
+
+    Args:
+        channels: F.
+        conv: builds a causal convolution, conv(in_channels, out_channels).
+        aux_channels: A (0 = no auxiliary input).
+        dropout: dropout probability between the two convolutions.
+    """
+
+    def __init__(
+        self, channels: int, conv: Callable[[int, int], nn.Module], aux_channels: int = 0, dropout: float = 0.0
+    ) -> None:
+        super().__init__()
+        self.first = conv(2 * channels, channels)
+        self.aux = nn.Conv2d(2 * aux_channels, channels, 1) if aux_channels else None
+        self.dropout = nn.Dropout(dropout)
+        self.second = conv(2 * channels, 2 * channels)
+
+    def forward(self, x: Tensor, a: Tensor | None = None, condition: Tensor | float = 0.0) -> Tensor:
+        c = self.first(concat_elu(x))
+        if self.aux is not None:
+            if a is None:
+                raise ValueError("this block was built with an auxiliary input; pass a")
+            c = c + self.aux(concat_elu(a))
+        y, g = (self.second(self.dropout(concat_elu(c))) + condition).chunk(2, dim=1)
+        return x + y * torch.sigmoid(g)
