@@ -47,6 +47,7 @@ def run_quality(args: argparse.Namespace) -> int:
             f"| {name} | {row['data']} | {row['budget_minutes']:g} min | {row['steps']} steps | "
             f"{row['parameters']:,} params | test {row['test_nats']:.2f} nats ({row['test_bpd']:.4f} bpd) | "
             f"baseline {row['baseline_nats']:.2f} nats |"
+            + (f" dequantized bound {row['test_dequantized_bpd']:.4f} bpd |" if "test_dequantized_bpd" in row else "")
         )
         if args.verbose:
             print(json.dumps(row, indent=2, default=str))
