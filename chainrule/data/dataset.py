@@ -29,6 +29,9 @@ class Dataset:
         num_classes: number of classes (0 without labels).
         binarize: for levels = 2 from richer data: "threshold" (x > 127 for 8-bit) or "dynamic" (resampled
             each time an example is drawn for training; evaluation uses one fixed sample).
+        tokens: for text, the whole split as one token stream, long (T,); the rows of `raw` are its consecutive
+            chunks (row i + 1 continues row i). None for data of independent examples.
+        vocab: for text, the vocabulary's stored form ("" = bytes, else the characters); None otherwise.
     """
 
     name: str
@@ -39,6 +42,13 @@ class Dataset:
     labels: Tensor | None = None
     num_classes: int = 0
     binarize: Binarize | None = None
+    tokens: Tensor | None = None
+    vocab: str | None = None
+
+    @property
+    def is_stream(self) -> bool:
+        """True for text: rows are consecutive chunks of one stream."""
+        return self.tokens is not None
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -49,6 +59,9 @@ class Dataset:
 
     @property
     def description(self) -> str:
+        if self.tokens is not None:
+            kind = "bytes" if self.vocab == "" else f"{self.levels} characters"
+            return f"{self.name} {self.split} ({len(self.tokens):,} tokens, {kind}; chunks of {self.shape[0]})"
         how = f", {self.binarize} binarization" if self.binarize else ""
         return f"{self.name} {self.split} ({len(self)} x {'x'.join(map(str, self.shape))}, {self.levels} levels{how})"
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from chainrule.data import text
 from chainrule.data.arrays import load_array
 from chainrule.data.dataset import Binarize, Dataset
 from chainrule.data.digits import load_digits
@@ -62,9 +63,19 @@ SOURCES: dict[str, BuiltIn] = {
 }
 
 
+# Text corpora: name → (loader of the split texts, description, install command).
+TEXT_SOURCES: dict[str, tuple[Callable[[], dict[str, str]], str, str]] = {
+    "shakespeare": (
+        text.shakespeare_splits,
+        "Shakespeare's works, 5.06 MB of text; test = Hamlet, Tempest, Twelfth Night",
+        text.INSTALL,
+    ),
+}
+
+
 def available() -> list[str]:
     """Names of the built-in datasets."""
-    return list(SOURCES)
+    return [*SOURCES, *TEXT_SOURCES]
 
 
 def describe_all() -> list[tuple[str, bool, str, str]]:
@@ -77,6 +88,13 @@ def describe_all() -> list[tuple[str, bool, str, str]]:
         except DatasetNotFoundError:
             installed = False
         rows.append((name, installed, entry.about, entry.install))
+    for name, (loader, about, install) in TEXT_SOURCES.items():
+        try:
+            loader()
+            installed = True
+        except DatasetNotFoundError:
+            installed = False
+        rows.append((name, installed, about, install))
     return rows
 
 
@@ -153,17 +171,32 @@ def _datasets(
     }
 
 
-def load_splits(name: str, levels: int | None = None, binarize: Binarize | None = None) -> dict[str, Dataset]:
+def load_splits(
+    name: str,
+    levels: int | None = None,
+    binarize: Binarize | None = None,
+    vocab: str | None = None,
+    length: int | None = None,
+) -> dict[str, Dataset]:
     """The train, val and test splits of a dataset, read once.
 
     Args:
-        name: a built-in name (`available()`) or a path (.npy/.npz, PNG file or folder, IDX folder).
+        name: a built-in name (`available()`) or a path (.npy/.npz, PNG file or folder, IDX folder, a UTF-8 .txt
+            file or a folder of them).
         levels: levels K for the model; None keeps the data's own; 2 from richer data binarizes.
         binarize: "threshold" (default when binarizing) or "dynamic"; only with levels=2.
+        vocab, length: text only: "bytes" (default) or "chars", and the tokens per row (default 256).
 
     Raises:
-        UnknownNameError, DatasetNotFoundError, DataFormatError, ConfigError.
+        UnknownNameError, DatasetNotFoundError, DataFormatError, ConfigError, InputError.
     """
+    if name in TEXT_SOURCES or (name not in SOURCES and text.is_text_path(Path(name))):
+        if levels is not None or binarize is not None:
+            raise ConfigError(f"{name} is text: levels and binarize do not apply (choose vocab bytes or chars)")
+        splits = TEXT_SOURCES[name][0]() if name in TEXT_SOURCES else text.user_splits(Path(name))
+        return text.text_datasets(name, splits, vocab, length)
+    if vocab is not None or length is not None:
+        raise ConfigError(f"vocab and length apply to text data only, not to {name}")
     source, val_size, test_fraction = _read(name)
     return _datasets(name, source, _split(source, val_size, test_fraction), levels, binarize)
 

@@ -4,12 +4,14 @@ available() → registry names; create(name, shape=..., levels=..., **hparams); 
 """
 
 from chainrule.models import (  # noqa: F401  (registers the families)
+    char_rnn,
     gated_pixelcnn,
     made,
     pixelcnn,
     pixelcnnpp,
     pixelrnn,
     pixelsnail,
+    transformer,
 )
 from chainrule.models.base import MODELS, AutoregressiveModel, create, load
 

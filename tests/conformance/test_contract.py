@@ -26,6 +26,11 @@ def cases(shapes):
     return [(n, s, k) for n in NAMES for s, k in shapes if fits(n, s)]
 
 
+def grid(name: str, h: int, w: int) -> tuple[int, ...]:
+    """A small shape with h·w dimensions the model takes: (1, h, w), or (h·w,) for sequence models."""
+    return (h * w,) if MODELS.get(name).kind == "sequence" else (1, h, w)
+
+
 def tiny(name: str, shape, levels, **extra):
     torch.manual_seed(0)
     model = cr.models.create(name, shape=shape, levels=levels, **{**MODELS.get(name).tiny, **extra})
@@ -71,7 +76,7 @@ def test_raster_order_is_rgb_within_pixel():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_sampling_matches_the_model(name):
-    shape, levels = (1, 2, 2), 2
+    shape, levels = grid(name, 2, 2), 2
     model = tiny(name, shape, levels)
     xs = enumerate_space(shape, levels)
     with torch.no_grad():
@@ -83,33 +88,34 @@ def test_sampling_matches_the_model(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_completion_keeps_known_entries_and_samples_the_conditional(name):
-    shape, levels = (1, 2, 2), 2
+    shape, levels = grid(name, 2, 2), 2
     model = tiny(name, shape, levels)
-    known = torch.tensor([[[1, 0], [-1, -1]]]).expand(4000, 1, 2, 2).clone()
-    done = model.sample(4000, known=known, generator=torch.Generator().manual_seed(3))
-    assert torch.equal(done[:, :, 0], known[:, :, 0])
+    known = torch.tensor([1, 0, -1, -1]).reshape(shape).expand(4000, *shape).clone()
+    done = model.sample(4000, known=known, generator=torch.Generator().manual_seed(3)).flatten(1)
+    assert torch.equal(done[:, :2], known.flatten(1)[:, :2])
     xs = enumerate_space(shape, levels)
-    match = (xs[:, 0, 0, 0] == 1) & (xs[:, 0, 0, 1] == 0)
+    flat = xs.flatten(1)
+    match = (flat[:, 0] == 1) & (flat[:, 1] == 0)
     with torch.no_grad():
         joint = model.log_prob(xs[match]).double().exp()
-    codes = done[:, 0, 1, 0] * 2 + done[:, 0, 1, 1]
+    codes = done[:, 2] * 2 + done[:, 3]
     assert chi_square_pvalue(codes, joint / joint.sum()) > 1e-3
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_sampling_is_reproducible_with_a_generator(name):
-    model = tiny(name, (1, 3, 3), 3)
+    model = tiny(name, grid(name, 3, 3), 3)
     a = model.sample(5, generator=torch.Generator().manual_seed(4))
     b = model.sample(5, generator=torch.Generator().manual_seed(4))
-    assert torch.equal(a, b) and a.shape == (5, 1, 3, 3) and int(a.max()) < 3
+    assert torch.equal(a, b) and a.shape == (5, *grid(name, 3, 3)) and int(a.max()) < 3
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_cached_generation_equals_naive(name):
-    model = tiny(name, (1, 3, 3), 2)
+    model = tiny(name, grid(name, 3, 3), 2)
     if not hasattr(model, "init_cache"):
         pytest.skip(f"{name} has no cached generation path yet (naive sampling only)")
-    from chainrule.sampling import sample_cached, sample_naive  # pragma: no cover
+    from chainrule.sampling import sample_cached, sample_naive
 
     g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
     assert torch.equal(sample_naive(model, 4, generator=g1), sample_cached(model, 4, generator=g2))
@@ -117,10 +123,10 @@ def test_cached_generation_equals_naive(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_save_load_round_trip_is_exact(name, tmp_path):
-    model = tiny(name, (1, 3, 3), 4)
+    model = tiny(name, grid(name, 3, 3), 4)
     model.save(tmp_path / "m")
     again = cr.load(tmp_path / "m")
-    x = torch.randint(0, 4, (6, 1, 3, 3))
+    x = torch.randint(0, 4, (6, *grid(name, 3, 3)))
     with torch.no_grad():
         assert torch.equal(model.log_prob(x, reduction="none"), again.log_prob(x, reduction="none"))
     assert again.describe() == model.describe()
@@ -128,19 +134,21 @@ def test_save_load_round_trip_is_exact(name, tmp_path):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_bad_input_is_rejected(name):
-    model = tiny(name, (1, 2, 2), 3)
+    shape = grid(name, 2, 2)
+    model = tiny(name, shape, 3)
     with pytest.raises(cr.errors.InputError, match="shape"):
-        model.log_prob(torch.zeros(2, 1, 3, 3, dtype=torch.long))
+        model.log_prob(torch.zeros(2, *grid(name, 3, 3), dtype=torch.long))
     with pytest.raises(cr.errors.InputError, match="values"):
-        model.log_prob(torch.full((2, 1, 2, 2), 3))
+        model.log_prob(torch.full((2, *shape), 3))
     with pytest.raises(cr.errors.InputError, match="integer"):
-        model.log_prob(torch.zeros(2, 1, 2, 2))
+        model.log_prob(torch.zeros(2, *shape))
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_gradients_reach_parameters_and_loss_falls(name):
-    model = tiny(name, (1, 2, 2), 2).train()
-    x = torch.tensor([[[1, 0], [0, 1]]]).expand(16, 1, 2, 2)
+    shape = grid(name, 2, 2)
+    model = tiny(name, shape, 2).train()
+    x = torch.tensor([1, 0, 0, 1]).reshape(shape).expand(16, *shape)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     first = None
     for step in range(60):

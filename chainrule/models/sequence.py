@@ -1,0 +1,78 @@
+"""What the sequence families (Char-RNN, the Transformer) share: (T,) token data over a vocabulary, a K-way softmax
+per position, the start token, document-level scoring and the generation cache contract.
+
+Inputs are shifted right behind a learned start token (id K), so position t's output predicts x_t from x_<t.
+
+Generation cache (used by `sampling.cached`): `cache = init_cache(n, cond)`, then `cache_step(cache, previous)`
+feeds the previous token (None at the start) and returns log p(next token | everything fed so far): (n, K).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from chainrule.data.vocabulary import Vocabulary
+from chainrule.distributions import Categorical
+from chainrule.errors import ConfigError
+from chainrule.models.base import AutoregressiveModel, check_shape_levels
+
+
+def check_sequence_config(config: Any) -> None:
+    """Validate shape (T,), levels and the vocabulary every sequence config carries."""
+    check_shape_levels(config.shape, config.levels)
+    if len(config.shape) != 1:
+        raise ConfigError(f"shape={tuple(config.shape)} must be (length,) for a sequence model")
+    if config.vocab and len(config.vocab) != config.levels:
+        raise ConfigError(f"the vocabulary has {len(config.vocab)} characters but levels={config.levels}")
+
+
+class SequenceModel(AutoregressiveModel):
+    """Base of the text families. Subclasses implement `forward`, `init_cache`, `cache_step` and
+    `stream_log_probs`."""
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        self.head = Categorical(self.levels)
+        self.start = self.levels  # id of the start token in the input embedding (K + 1 rows)
+
+    @property
+    def length(self) -> int:
+        return self.shape[0]
+
+    @property
+    def vocabulary(self) -> Vocabulary | None:
+        """The text vocabulary saved with the model (None for a model of plain token ids)."""
+        vocab = self.config.vocab
+        if vocab == "" and self.levels == 256:
+            return Vocabulary()
+        return Vocabulary(vocab) if vocab else None
+
+    def shifted(self, x: Tensor) -> Tensor:
+        """Inputs (B, T): the start token, then x_0 .. x_{T-2}."""
+        return torch.cat([torch.full_like(x[:, :1], self.start), x[:, :-1]], dim=1)
+
+    def stream_log_probs(self, tokens: Tensor, batch_size: int = 64) -> Tensor:  # pragma: no cover - abstract
+        """log p(tokens[i] | what the model sees of tokens[:i]) for every token of one long document: (N,)."""
+        raise NotImplementedError
+
+    def init_cache(self, n: int, cond: Tensor | None = None) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def cache_step(self, cache: Any, previous: Tensor | None) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def sample(
+        self,
+        n: int,
+        cond: Tensor | None = None,
+        temperature: float = 1.0,
+        known: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """As `AutoregressiveModel.sample`, through the generation cache (same draws as the naive sampler)."""
+        from chainrule.sampling import sample_cached
+
+        return sample_cached(self, n, cond=cond, temperature=temperature, known=known, generator=generator)

@@ -1,0 +1,73 @@
+"""Pre-norm causal transformer block (GPT-2 style) with optional rotary positions and a key/value cache.
+
+    x = x + Attention(LN(x));  x = x + MLP(LN(x))
+
+Attention is PyTorch's scaled_dot_product_attention, causal. With a cache (a dict holding "k", "v" of shape
+(B, heads, S, d) for the S positions seen so far) the block takes only the new positions and attends to the
+cached ones as well.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def rotary_tables(positions: Tensor, dim: int, base: float = 10000.0) -> tuple[Tensor, Tensor]:
+    """cos, sin tables (L, dim / 2) of rotary position embeddings (Su et al. 2021, arXiv 2104.09864)."""
+    freqs = base ** (-torch.arange(0, dim, 2, device=positions.device, dtype=torch.float32) / dim)
+    angles = positions.float()[:, None] * freqs[None, :]
+    return angles.cos(), angles.sin()
+
+
+def rotate(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """Apply rotary embeddings to (B, heads, L, d) given tables (L, d / 2) (pairs = the two halves)."""
+    a, b = x.float().chunk(2, dim=-1)
+    return torch.cat([a * cos - b * sin, a * sin + b * cos], dim=-1).to(x.dtype)
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, width: int, heads: int, dropout: float = 0.0, rotary: bool = False) -> None:
+        super().__init__()
+        self.heads, self.rotary, self.dropout = heads, rotary, dropout
+        self.qkv = nn.Linear(width, 3 * width)
+        self.proj = nn.Linear(width, width)
+
+    def forward(self, x: Tensor, positions: Tensor, cache: dict[str, Tensor] | None = None) -> Tensor:
+        b, length, width = x.shape
+        q, k, v = (
+            t.reshape(b, length, self.heads, width // self.heads).transpose(1, 2) for t in self.qkv(x).chunk(3, -1)
+        )
+        if self.rotary:
+            cos, sin = rotary_tables(positions, width // self.heads)
+            q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+        causal = True
+        if cache is not None:
+            if "k" in cache:
+                k, v = torch.cat([cache["k"], k], dim=2), torch.cat([cache["v"], v], dim=2)
+                causal = length > 1  # one new position attends to everything cached
+                if causal:  # several new positions after a cached prefix: an explicit mask
+                    past = k.shape[2] - length
+                    mask = torch.ones(length, k.shape[2], dtype=torch.bool, device=x.device).tril(past)
+            cache["k"], cache["v"] = k, v
+        if cache is not None and causal and k.shape[2] != length:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        else:
+            p = self.dropout if self.training else 0.0
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=causal, dropout_p=p)
+        return self.proj(out.transpose(1, 2).reshape(b, length, width))
+
+
+class TransformerBlock(nn.Module):
+    def __init__(self, width: int, heads: int, dropout: float = 0.0, rotary: bool = False) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(width)
+        self.attention = CausalSelfAttention(width, heads, dropout, rotary)
+        self.norm2 = nn.LayerNorm(width)
+        self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, positions: Tensor, cache: dict[str, Tensor] | None = None) -> Tensor:
+        x = x + self.drop(self.attention(self.norm1(x), positions, cache))
+        return x + self.drop(self.mlp(self.norm2(x)))

@@ -1,0 +1,94 @@
+"""Cached ancestral sampling: the model keeps what it computed for the prefix (recurrent state, attention keys and
+values) and each step costs one position's work. Draws from the same random stream as `sample_naive`, so with the
+same generator both give the same samples.
+
+Models opt in with `init_cache(n, cond)` and `cache_step(cache, previous)` (see `models/sequence.py`); the
+order must be the natural one (0, 1, ..., D - 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from chainrule.distributions.base import sample_from_log_probs
+from chainrule.errors import InputError
+from chainrule.sampling.naive import start_tensor
+
+
+def top_k_filter(log_probs: Tensor, k: int | None) -> Tensor:
+    """Keep the k most likely values (renormalised); None or k ≥ K keeps all."""
+    if not k or k >= log_probs.shape[-1]:
+        return log_probs
+    kth = log_probs.topk(k, dim=-1).values[..., -1:]
+    return torch.log_softmax(log_probs.masked_fill(log_probs < kth, float("-inf")), dim=-1)
+
+
+@torch.inference_mode()
+def sample_cached(
+    model,
+    n: int,
+    cond: Tensor | None = None,
+    temperature: float = 1.0,
+    known: Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Draw (or complete) n samples, long (n, *shape), with the model's generation cache."""
+    if n < 1 or temperature <= 0:
+        raise InputError(f"n={n} must be ≥ 1 and temperature={temperature} positive")
+    device = next(model.parameters()).device
+    model.check_cond(cond, n)
+    x, unknown = start_tensor(model, n, known, device)
+    was_training = model.training
+    model.train(False)
+    try:
+        flat_x, flat_unknown = x.view(n, -1), unknown.view(n, -1)
+        cache, previous = model.init_cache(n, cond), None
+        for t in range(model.dims):
+            log_probs = model.cache_step(cache, previous)
+            todo = flat_unknown[:, t]
+            if bool(todo.any()):
+                draw = sample_from_log_probs(log_probs, temperature, generator)
+                flat_x[:, t] = torch.where(todo, draw.to(device), flat_x[:, t])
+            previous = flat_x[:, t]
+    finally:
+        model.train(was_training)
+    return x
+
+
+@torch.inference_mode()
+def generate(
+    model,
+    prompt: Tensor,
+    length: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+    on_token: Callable[[int], None] | None = None,
+) -> Tensor:
+    """Continue one token sequence: `prompt` long (P,) (may be empty), then `length` new tokens, any length (the
+    model's cache handles what lies past its context). Calls `on_token(id)` for every new token (streaming).
+    Returns the new tokens, long (length,)."""
+    if length < 0 or temperature <= 0:
+        raise InputError(f"length={length} must be ≥ 0 and temperature={temperature} positive")
+    if top_k is not None and top_k < 1:
+        raise InputError(f"top_k={top_k} must be ≥ 1")
+    was_training = model.training
+    model.train(False)
+    try:
+        cache = model.init_cache(1)
+        log_probs = model.cache_step(cache, None)
+        for token in prompt.tolist():
+            log_probs = model.cache_step(cache, torch.tensor([token]))
+        out = []
+        for _ in range(length):
+            draw = sample_from_log_probs(top_k_filter(log_probs, top_k), temperature, generator)
+            out.append(int(draw[0]))
+            if on_token is not None:
+                on_token(out[-1])
+            log_probs = model.cache_step(cache, draw)
+    finally:
+        model.train(was_training)
+    return torch.tensor(out, dtype=torch.long)
