@@ -18,6 +18,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--data", help="dataset name (see `chainrule datasets`) or a path (.npy/.npz, PNG or IDX folder)")
     p.add_argument("--levels", type=int, help="levels K the model sees (2 binarizes; default: the data's own)")
     p.add_argument("--binarize", choices=["threshold", "dynamic"], help="binarization with --levels 2")
+    p.add_argument("--vocab", choices=["bytes", "chars"], help="text: raw UTF-8 bytes (default) or characters")
+    p.add_argument("--length", type=int, help="text: tokens per training chunk / context (default 256)")
     p.add_argument("--preset", help="named hyper-parameters of the model, e.g. cpu or paper")
     p.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE", help="model hyper-parameter")
     p.add_argument("--epochs", type=int, help="budget in epochs")
@@ -74,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         train=train_settings(args),
         resume=args.resume,
         progress=not args.quiet,
+        vocab=args.vocab,
+        length=args.length,
     )
     print(
         f"{results['data']}: test {results['test_nats']:.2f} nats/example, {results['test_bpd']:.4f} bits/dim "

@@ -20,6 +20,8 @@ def evaluate(
     Returns:
         {"nats": nats per example, "bpd": bits per dimension, "examples": N}.
     """
+    if dataset.is_stream and hasattr(model, "stream_log_probs") and not dequantized:
+        return evaluate_stream(model, dataset, batch_size)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -41,3 +43,21 @@ def evaluate(
         model.train(was_training)
     nats = -total / len(dataset)
     return {"nats": nats, "bpd": nats / (model.dims * math.log(2)), "examples": len(dataset)}
+
+
+@torch.inference_mode()
+def evaluate_stream(model: AutoregressiveModel, dataset: Dataset, batch_size: int = 64) -> dict[str, float]:
+    """A text split scored as one document (every token, with the context the model's `stream_log_probs` gives).
+
+    Returns:
+        {"nats": nats per chunk of T tokens, "bpd": bits per token (bits/char for characters or ASCII bytes),
+        "examples": tokens}.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        total = float(model.stream_log_probs(dataset.tokens, batch_size).double().sum())
+    finally:
+        model.train(was_training)
+    per_token = -total / len(dataset.tokens)
+    return {"nats": per_token * model.dims, "bpd": per_token / math.log(2), "examples": len(dataset.tokens)}

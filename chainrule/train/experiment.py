@@ -18,7 +18,7 @@ from chainrule import serialization
 from chainrule.data import load_splits
 from chainrule.errors import CheckpointError, ConfigError
 from chainrule.models import create, presets
-from chainrule.models.base import from_description
+from chainrule.models.base import MODELS, from_description
 from chainrule.train.config import TrainConfig
 from chainrule.train.trainer import Trainer
 from chainrule.version import __version__
@@ -57,8 +57,11 @@ def train_model(
     train: dict[str, Any] | None = None,
     resume: bool = False,
     progress: bool = True,
+    vocab: str | None = None,
+    length: int | None = None,
 ) -> dict[str, Any]:
-    """Train a model and return its test results (see `Trainer.fit`).
+    """Train a model and return its test results (see `Trainer.fit`). `vocab` ("bytes" or "chars") and `length`
+    (tokens per chunk) apply to text data.
 
     With `resume`, everything is read back from `out/run.json`; budget fields in `train` may extend it.
 
@@ -71,22 +74,29 @@ def train_model(
         data_spec = info["data"]
         train_settings = {**info["train"], **(train or {})}
         config = cfg.from_dict(TrainConfig, train_settings)
-        splits = load_splits(data_spec["name"], data_spec["levels"], data_spec["binarize"])
+        if data_spec.get("vocab") is not None:
+            splits = load_splits(data_spec["name"], vocab=data_spec["vocab"], length=data_spec["length"])
+        else:
+            splits = load_splits(data_spec["name"], data_spec["levels"], data_spec["binarize"])
         net = from_description(info["model"])
     else:
         if model is None or data is None:
             raise ConfigError("train needs a model and a dataset (or --resume with an existing run directory)")
         if (out / RUN_FILE).exists():
             raise ConfigError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-        splits = load_splits(data, levels, binarize)
+        splits = load_splits(data, levels, binarize, vocab, length)
         first = splits["train"]
         model_args, preset_train = model_hparams(model, preset, hparams or {})
+        if first.vocab is not None and "vocab" in cfg.field_names(MODELS.get(model).config):
+            model_args["vocab"] = first.vocab  # the vocabulary is saved with the model
         config = cfg.from_dict(TrainConfig, {**preset_train, **(train or {})})
         torch.manual_seed(config.seed)
         net = create(model, shape=first.shape, levels=first.levels, **model_args)
         if net.num_classes and (first.labels is None or net.num_classes < first.num_classes):
             raise ConfigError(f"num_classes={net.num_classes}, but {data} has {first.num_classes or 'no'} classes")
         data_spec = {"name": data, "levels": first.levels, "binarize": first.binarize}
+        if first.is_stream:
+            data_spec.update(vocab="bytes" if first.vocab == "" else "chars", length=first.shape[0])
         info = {"chainrule": __version__, "model": net.describe(), "data": data_spec, "preset": preset}
     info["train"] = cfg.to_dict(config)
     out.mkdir(parents=True, exist_ok=True)

@@ -33,6 +33,17 @@ log = logging.getLogger(__name__)
 RESULTS_FILE = "results.json"
 
 
+def stream_order(rows: int, batch_size: int) -> torch.Tensor:
+    """Row order for truncated BPTT over a token stream cut into `rows` consecutive chunks: the chunks are dealt
+    into `batch_size` contiguous streams, and batch k holds chunk k of every stream, so that each batch continues
+    the previous one row by row."""
+    per_stream = rows // batch_size
+    if per_stream == 0:
+        return torch.arange(rows)
+    grid = torch.arange(per_stream * batch_size).reshape(batch_size, per_stream)
+    return grid.t().reshape(-1)
+
+
 class Trainer:
     """Trains `model` on `splits` ("train", "val", "test" datasets), writing into the run directory `out`."""
 
@@ -61,6 +72,7 @@ class Trainer:
         }
         self.running: list[float] = []
         self.ema = ExponentialMovingAverage(model, config.ema) if config.ema else None
+        self.carries_state = splits["train"].is_stream and getattr(model, "carries_state", False)
         n = len(splits["train"])
         self.steps_per_epoch = math.ceil(n / config.batch_size)
         limits = [s for s in (config.steps, config.budget_epochs * self.steps_per_epoch) if s]
@@ -127,7 +139,11 @@ class Trainer:
         train, batch_size, config = self.splits["train"], self.config.batch_size, self.config
         while not self.done():
             epoch = self.state["epoch"]
-            order = torch.randperm(len(train), generator=torch.Generator().manual_seed(config.seed * 7919 + epoch))
+            if self.carries_state:  # consecutive chunks of B parallel streams; the model carries its state
+                order = stream_order(len(train), batch_size)
+                self.model.reset_carry()  # type: ignore[operator]
+            else:
+                order = torch.randperm(len(train), generator=torch.Generator().manual_seed(config.seed * 7919 + epoch))
             while self.state["batch"] < self.steps_per_epoch and not self.done():
                 b = self.state["batch"]
                 self.train_step(train, order[b * batch_size : (b + 1) * batch_size])
