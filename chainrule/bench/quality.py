@@ -24,6 +24,8 @@ class QualityCase:
     minutes: float
     binarize: str | None = None
     hparams: dict[str, Any] = field(default_factory=dict)
+    vocab: str | None = None  # text: "bytes" or "chars"
+    length: int | None = None  # text: tokens per chunk
 
 
 CASES = {
@@ -49,6 +51,11 @@ for _model in ("pixelcnn++", "pixelsnail"):
 CASES["pixelcnn++-fashion-mnist-256-dequantized-20m"] = QualityCase(
     "pixelcnn++", "fashion-mnist", 256, "cpu", 20.0, hparams={"objective": "dequantized"}
 )
+# Text: bits per character on the Shakespeare test split (Hamlet, Tempest, Twelfth Night), byte vocabulary.
+for _model in ("char-rnn", "transformer"):
+    CASES[f"{_model}-shakespeare-20m"] = QualityCase(
+        _model, "shakespeare", None, "cpu", 20.0, vocab="bytes", length=256
+    )
 # Class-conditional Gated PixelCNN (label embedding); compare with gated-pixelcnn-fashion-mnist-256-20m.
 CASES["gated-pixelcnn-fashion-mnist-256-class-20m"] = QualityCase(
     "gated-pixelcnn", "fashion-mnist", 256, "cpu", 20.0, hparams={"num_classes": 10}
@@ -70,8 +77,10 @@ def run_case(name: str, out_root: Path, minutes: float | None = None, progress: 
         hparams=case.hparams,
         train={"minutes": budget},
         progress=progress,
+        vocab=case.vocab,
+        length=case.length,
     )
-    splits = load_splits(case.data, case.levels, case.binarize)
+    splits = load_splits(case.data, case.levels, case.binarize, case.vocab, case.length)
     baseline = independent_nll(splits["train"], splits["test"])
     row = {"case": name, "budget_minutes": budget, "baseline_nats": baseline["nats"], **results}
     if case.hparams.get("objective") == "dequantized":  # the bound the continuous model was trained on

@@ -3,6 +3,7 @@ one optimizer step = forward + backward + AdamW update, on real batches; optiona
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from typing import Any
@@ -42,6 +43,19 @@ def sample_seconds(model, n: int = 16, repeats: int = 1) -> float:
     return statistics.median(times)
 
 
+def generation_rates(model, tokens: int) -> dict[str, float]:
+    """Tokens/s generating `tokens` tokens (one sequence) with the model's cache and without it."""
+    from chainrule.sampling import generate, generate_naive
+
+    rates = {}
+    for label, fn in (("cached", generate), ("uncached", generate_naive)):
+        start = time.perf_counter()
+        fn(model, torch.zeros(0, dtype=torch.long), tokens, generator=torch.Generator().manual_seed(0))
+        rates[f"{label}_tokens_per_s"] = tokens / (time.perf_counter() - start)
+    rates["cache_speedup"] = rates["cached_tokens_per_s"] / rates["uncached_tokens_per_s"]
+    return rates
+
+
 def measure(
     model_name: str,
     data: str,
@@ -51,9 +65,11 @@ def measure(
     steps: int = 10,
     device: str = "cpu",
     sample: int = 0,
+    generate_tokens: int = 0,
 ) -> dict[str, Any]:
     """Examples/s for fp32 and bf16 training of `model_name` at `preset` on batches of `data`; with `sample` > 0,
-    also the seconds to draw that many samples."""
+    also the seconds to draw that many samples; with `generate_tokens` > 0 (sequence models), tokens/s generated
+    with and without the cache."""
     train = load_splits(data, levels)["train"]
     x = train.x[:batch_size].to(device)
     hparams = {k: v for k, v in presets(model_name)[preset].items() if k != "train"}
@@ -66,4 +82,7 @@ def measure(
     row["bf16_over_fp32"] = row["bf16_examples_per_s"] / row["fp32_examples_per_s"]
     if sample:
         row["sample_seconds"] = sample_seconds(model.eval(), sample)
+    if generate_tokens:
+        row.update(generation_rates(model.eval(), generate_tokens))
+    row["tokens_per_example"] = math.prod(train.shape)
     return row

@@ -24,13 +24,20 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     t = kinds.add_parser("throughput", help="training examples/s, fp32 vs bf16")
     t.add_argument("--model", default="made", choices=available())
     t.add_argument("--data", default="fashion-mnist")
-    t.add_argument("--levels", type=int, default=2)
+    t.add_argument("--levels", type=int, help="levels K (default: the data's own; not for text)")
     t.add_argument("--preset", default="cpu")
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--steps", type=int, default=10)
     t.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     t.add_argument("--device", default="cpu")
     t.add_argument("--sample", type=int, default=0, metavar="N", help="also time drawing N samples")
+    t.add_argument(
+        "--generate",
+        type=int,
+        default=0,
+        metavar="N",
+        help="sequence models: tokens/s generating N tokens, cache on/off",
+    )
     t.set_defaults(run=run_throughput)
 
 
@@ -59,7 +66,15 @@ def run_throughput(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     print(f"machine: {describe(args.device)}")
     row = throughput.measure(
-        args.model, args.data, args.levels, args.preset, args.batch_size, args.steps, args.device, args.sample
+        args.model,
+        args.data,
+        args.levels,
+        args.preset,
+        args.batch_size,
+        args.steps,
+        args.device,
+        args.sample,
+        args.generate,
     )
     sampled = f" {args.sample} samples in {row['sample_seconds']:.1f} s |" if args.sample else ""
     print(
@@ -67,4 +82,10 @@ def run_throughput(args: argparse.Namespace) -> int:
         f"| fp32 {row['fp32_examples_per_s']:.0f} ex/s | bf16 {row['bf16_examples_per_s']:.0f} ex/s | "
         f"bf16/fp32 {row['bf16_over_fp32']:.2f} |{sampled}"
     )
+    if args.generate:
+        print(
+            f"| tokens/s training fp32 {row['fp32_examples_per_s'] * row['tokens_per_example']:.0f} | "
+            f"generating {args.generate}: cached {row['cached_tokens_per_s']:.1f} tokens/s, uncached "
+            f"{row['uncached_tokens_per_s']:.1f} tokens/s, speed-up {row['cache_speedup']:.1f}x |"
+        )
     return 0

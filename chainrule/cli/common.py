@@ -40,6 +40,8 @@ def run_data(run_dir: str, split: str, data: str | None = None) -> Dataset:
             raise CheckpointError(f"{run_dir} has no run.json; name the data with --data") from None
         spec = {"name": data, "levels": None, "binarize": None}
     name = data or spec["name"]
+    if spec.get("vocab") is not None:  # text
+        return load_splits(name, vocab=spec["vocab"], length=spec["length"])[split if split != "all" else "test"]
     if split == "all":
         return load(name, "all", spec["levels"], spec["binarize"])
     return load_splits(name, spec["levels"], spec["binarize"])[split]

@@ -6,11 +6,11 @@ import argparse
 import logging
 import sys
 
-from chainrule.cli import bench, complete, datasets, demo, evaluate, sample, train
+from chainrule.cli import bench, complete, datasets, demo, evaluate, sample, score, train
 from chainrule.errors import ChainruleError
 from chainrule.version import __version__
 
-COMMANDS = (train, evaluate, sample, complete, datasets, demo, bench)
+COMMANDS = (train, evaluate, sample, complete, score, datasets, demo, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

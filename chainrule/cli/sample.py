@@ -1,22 +1,29 @@
-"""`chainrule sample`: draw samples from a trained model into a PNG grid."""
+"""`chainrule sample`: draw samples from a trained model: images into a PNG grid, text streamed to the terminal
+(and to a file with -o)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import torch
 
 from chainrule.cli.common import add_device, generator, load_model
 from chainrule.errors import InputError
 from chainrule.media import save_grid
+from chainrule.sampling import generate
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("sample", help="draw samples", description="Sample from a trained model.")
     p.add_argument("run_dir", help="run directory")
     p.add_argument("-n", type=int, default=16, help="number of samples (default 16)")
-    p.add_argument("-o", "--output", default="samples.png", help="output PNG (default samples.png)")
+    p.add_argument("-o", "--output", help="output file (images: default samples.png; text: also printed)")
     p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--prompt", default="", help="text models: text to continue")
+    p.add_argument("--length", type=int, default=500, help="text models: tokens to generate (default 500)")
+    p.add_argument("--top-k", type=int, help="text models: draw from the k most likely tokens only")
     p.add_argument("--class", dest="label", type=int, help="class id for class-conditional models")
     p.add_argument("--per-class", type=int, metavar="N", help="a grid of N samples for every class (one row each)")
     p.add_argument("--seed", type=int, help="random seed (default: fresh)")
@@ -26,6 +33,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     model = load_model(args.run_dir, args.device)
+    if getattr(model, "vocabulary", None) is not None:
+        return sample_text(model, args)
+    if args.prompt or args.top_k:
+        raise InputError("--prompt and --top-k apply to text models")
+    args.output = args.output or "samples.png"
     n, columns, cond = args.n, None, None
     if args.per_class:
         if not model.num_classes:
@@ -37,4 +49,42 @@ def run(args: argparse.Namespace) -> int:
     x = model.sample(n, cond=cond, temperature=args.temperature, generator=generator(args.seed, args.device))
     save_grid(x, model.levels, args.output, columns=columns)
     print(f"wrote {n} samples to {args.output}")
+    return 0
+
+
+def sample_text(model, args: argparse.Namespace) -> int:
+    """Continue `--prompt` by `--length` tokens, streaming the text to stdout as it is drawn."""
+    vocabulary = model.vocabulary
+    prompt = vocabulary.encode(args.prompt, "the prompt")
+    pending = bytearray()  # bytes of a UTF-8 character not yet complete
+
+    def show(token: int) -> None:
+        if vocabulary.is_bytes:
+            pending.append(token)
+            try:
+                text = pending.decode("utf-8")
+            except UnicodeDecodeError:
+                if len(pending) < 4:
+                    return
+                text = pending.decode("utf-8", errors="replace")
+            pending.clear()
+        else:
+            text = vocabulary.decode([token])
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    sys.stdout.write(args.prompt)
+    tokens = generate(
+        model,
+        prompt,
+        args.length,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        generator=generator(args.seed, args.device),
+        on_token=show,
+    )
+    sys.stdout.write("\n")
+    if args.output:
+        Path(args.output).write_text(args.prompt + vocabulary.decode(tokens), encoding="utf-8")
+        print(f"wrote {args.output}")
     return 0

@@ -54,6 +54,11 @@ class SequenceModel(AutoregressiveModel):
         """Inputs (B, T): the start token, then x_0 .. x_{T-2}."""
         return torch.cat([torch.full_like(x[:, :1], self.start), x[:, :-1]], dim=1)
 
+    def window_start(self, consumed: int, start: int) -> int:
+        """Generation: index of the first past token the model conditions on, once `consumed` tokens have been
+        fed and the window began at `start`. Unbounded memory (recurrent models): always 0."""
+        return start
+
     def stream_log_probs(self, tokens: Tensor, batch_size: int = 64) -> Tensor:  # pragma: no cover - abstract
         """log p(tokens[i] | what the model sees of tokens[:i]) for every token of one long document: (N,)."""
         raise NotImplementedError

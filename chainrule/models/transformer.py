@@ -124,8 +124,14 @@ class Transformer(SequenceModel):
 
     # --- generation ---------------------------------------------------------------------------------------
 
+    def window_start(self, consumed: int, start: int) -> int:
+        """Past the context (start token + tokens ≥ T), restart the window at the last T/2 - 1 tokens."""
+        if 1 + consumed - start > self.length:
+            return consumed - (self.length - self.stride - 1)
+        return start
+
     def init_cache(self, n: int, cond: Tensor | None = None) -> dict[str, Any]:
-        return {"n": n, "history": [], "blocks": [{} for _ in self.blocks], "filled": 0}
+        return {"n": n, "history": [], "blocks": [{} for _ in self.blocks], "filled": 0, "start": 0}
 
     def cache_step(self, cache: dict[str, Any], previous: Tensor | None) -> Tensor:
         device = next(self.parameters()).device
@@ -134,12 +140,12 @@ class Transformer(SequenceModel):
         else:
             token = previous.to(device)
             cache["history"].append(token)
-        if cache["filled"] == self.length:  # full: restart from the start token and the last T/2 tokens
-            keep = torch.stack(cache["history"][-(self.length - self.stride) + 1 :], dim=1)
-            cache["blocks"] = [{} for _ in self.blocks]
-            inputs = torch.cat([keep.new_full((cache["n"], 1), self.start), keep], dim=1)
+        start = self.window_start(len(cache["history"]), cache["start"])
+        if start != cache["start"]:  # the window moved: rebuild the cache from the start token and its tokens
+            kept = torch.stack(cache["history"][start:], dim=1)
+            inputs = torch.cat([kept.new_full((cache["n"], 1), self.start), kept], dim=1)
+            cache.update(start=start, blocks=[{} for _ in self.blocks], filled=inputs.shape[1])
             logits = self.run(inputs, 0, cache["blocks"])
-            cache["filled"] = inputs.shape[1]
             return F.log_softmax(logits[:, -1].float(), dim=-1)
         logits = self.run(token[:, None], cache["filled"], cache["blocks"])
         cache["filled"] += 1

@@ -76,3 +76,37 @@ def sample_naive(
     finally:
         model.train(was_training)
     return x
+
+
+@torch.inference_mode()
+def generate_naive(
+    model,
+    prompt: Tensor,
+    length: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """`sampling.generate` without the cache: every new token re-reads its whole window of past tokens (the same
+    window the cache holds, `model.window_start`) in one full pass. Same random stream, same draws."""
+    from chainrule.sampling.cached import top_k_filter
+
+    if length < 0 or temperature <= 0:
+        raise InputError(f"length={length} must be ≥ 0 and temperature={temperature} positive")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.train(False)
+    history, start, out = prompt.tolist(), 0, []
+    for consumed in range(1, len(history) + 1):  # the window moves as the prompt is fed, token by token
+        start = model.window_start(consumed, start)
+    try:
+        for _ in range(length):
+            x = torch.tensor([history[start:] + [0]], device=device)  # the last entry is only a placeholder
+            log_probs = torch.log_softmax(model(x)[:, -1].float(), dim=-1)
+            draw = sample_from_log_probs(top_k_filter(log_probs, top_k), temperature, generator)
+            history.append(int(draw[0]))
+            out.append(history[-1])
+            start = model.window_start(len(history), start)
+    finally:
+        model.train(was_training)
+    return torch.tensor(out, dtype=torch.long)

@@ -172,3 +172,55 @@ def test_complete_a_user_png_file(run_dir, tmp_path, capsys):
     Image.fromarray(np.zeros((5, 5), dtype=np.uint8)).save(tmp_path / "small.png")
     assert main(["complete", str(run_dir), str(tmp_path / "small.png"), "-o", str(tmp_path / "d.png")]) == 2
     assert "does not fit the model" in one_error_line(capsys)
+
+
+@pytest.fixture(scope="module")
+def text_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("text")
+    (folder / "play.txt").write_text(
+        "".join(f"ROMEO {i}: but soft, what light through yonder window\n" for i in range(60))
+    )
+    out = folder / "run"
+    args = ["train", "--model", "char-rnn", "--data", str(folder / "play.txt"), "--vocab", "chars", "--length", "32"]
+    args += ["--set", "hidden=16", "--set", "layers=1", "--steps", "30", "--batch-size", "8", "--out", str(out)]
+    assert main([*args, "--quiet"]) == 0
+    return folder, out
+
+
+def test_text_sample_streams_a_continuation_of_the_prompt(text_run, capsys, tmp_path):
+    _, out = text_run
+    assert (
+        main(
+            [
+                "sample",
+                str(out),
+                "--prompt",
+                "ROMEO",
+                "--length",
+                "40",
+                "--top-k",
+                "3",
+                "--seed",
+                "0",
+                "-o",
+                str(tmp_path / "s.txt"),
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    written = (tmp_path / "s.txt").read_text()
+    assert written.startswith("ROMEO") and len(written) == 45 and printed.startswith(written)
+
+
+def test_text_score_prints_bits_per_char_and_rejects_unknown_characters(text_run, capsys):
+    folder, out = text_run
+    assert main(["score", str(out), str(folder / "play.txt")]) == 0
+    row = capsys.readouterr().out.splitlines()[-1].split()
+    assert 0 < float(row[-2]) < 8
+    (folder / "greek.txt").write_text("λόγος")
+    assert main(["score", str(out), str(folder / "greek.txt")]) == 2
+    assert "not in the model" in one_error_line(capsys)
+    assert main(["sample", str(out), "--prompt", "λ"]) == 2
+    assert "prompt" in one_error_line(capsys)
+    assert main(["eval", str(out)]) == 0

@@ -133,3 +133,15 @@ def test_shakespeare_split_by_works():
     sizes = {s: len(d.tokens) for s, d in splits.items()}
     assert sum(sizes.values()) == 5_057_198
     assert sizes["test"] == 387_257 and sizes["val"] == 225_781
+
+
+@pytest.mark.parametrize("name", ["char-rnn", "transformer"])
+def test_cached_generation_equals_uncached_past_the_context(name):
+    from chainrule.sampling import generate_naive
+
+    model = build(name, length=6)
+    prompt = torch.tensor([1, 2, 3, 4, 5, 6, 0, 1])  # longer than the context already
+    for seed in range(3):
+        fast = generate(model, prompt, 20, temperature=0.9, generator=torch.Generator().manual_seed(seed))
+        slow = generate_naive(model, prompt, 20, temperature=0.9, generator=torch.Generator().manual_seed(seed))
+        assert torch.equal(fast, slow)
