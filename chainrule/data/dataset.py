@@ -32,6 +32,9 @@ class Dataset:
         tokens: for text, the whole split as one token stream, long (T,); the rows of `raw` are its consecutive
             chunks (row i + 1 continues row i). None for data of independent examples.
         vocab: for text, the vocabulary's stored form ("" = bytes, else the characters); None otherwise.
+        audio: for audio, {"rate": Hz, "encoding": "mulaw" | "pcm8" | "pcm16", "files": count}; None otherwise.
+        random_crops: streams only: training batches are crops of the row length at random offsets of `tokens`
+            (when `batch` gets a generator) instead of the fixed rows.
     """
 
     name: str
@@ -44,6 +47,8 @@ class Dataset:
     binarize: Binarize | None = None
     tokens: Tensor | None = None
     vocab: str | None = None
+    audio: dict | None = None
+    random_crops: bool = False
 
     @property
     def is_stream(self) -> bool:
@@ -59,6 +64,12 @@ class Dataset:
 
     @property
     def description(self) -> str:
+        if self.audio is not None:
+            a = self.audio
+            return (
+                f"{self.name} {self.split} ({len(self.tokens):,} samples = {len(self.tokens) / a['rate']:.0f} s from "
+                f"{a['files']} files, {a['rate']} Hz {a['encoding']}; crops of {self.shape[0]})"
+            )
         if self.tokens is not None:
             kind = "bytes" if self.vocab == "" else f"{self.levels} characters"
             return f"{self.name} {self.split} ({len(self.tokens):,} tokens, {kind}; chunks of {self.shape[0]})"
@@ -66,7 +77,7 @@ class Dataset:
         return f"{self.name} {self.split} ({len(self)} x {'x'.join(map(str, self.shape))}, {self.levels} levels{how})"
 
     def __post_init__(self) -> None:
-        self.fixed = self.convert(self.raw).to(torch.uint8)
+        self.fixed = self.convert(self.raw).to(torch.uint8 if self.levels <= 256 else torch.int32)
 
     def convert(self, raw: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Raw values → model levels (long). Dynamic binarization draws from `generator`, or from one fixed seed
@@ -81,6 +92,10 @@ class Dataset:
     def batch(self, index: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor | None]:
         """Examples at `index` as (x long (b, *shape), labels long (b,) or None). With `generator`, dynamic
         binarization draws a fresh sample; otherwise the fixed evaluation sample is returned."""
+        if generator is not None and self.random_crops and self.tokens is not None:
+            length = self.shape[0]
+            starts = torch.randint(0, len(self.tokens) - length + 1, (len(index),), generator=generator)
+            return self.tokens[starts[:, None] + torch.arange(length)], None
         if generator is not None and self.binarize == "dynamic":
             x = self.convert(self.raw[index], generator)
         else:

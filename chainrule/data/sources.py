@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from chainrule.data import text
+from chainrule.data import audio, text
 from chainrule.data.arrays import load_array
 from chainrule.data.dataset import Binarize, Dataset
 from chainrule.data.digits import load_digits
@@ -73,9 +73,14 @@ TEXT_SOURCES: dict[str, tuple[Callable[[], dict[str, str]], str, str]] = {
 }
 
 
+AUDIO_SOURCES: dict[str, tuple[Callable[[], Path], str, str]] = {
+    "speech": (audio.speech_folder, "568 recorded English prompts, 8 kHz, 25.5 min; split by file", audio.INSTALL),
+}
+
+
 def available() -> list[str]:
     """Names of the built-in datasets."""
-    return [*SOURCES, *TEXT_SOURCES]
+    return [*SOURCES, *TEXT_SOURCES, *AUDIO_SOURCES]
 
 
 def describe_all() -> list[tuple[str, bool, str, str]]:
@@ -88,7 +93,7 @@ def describe_all() -> list[tuple[str, bool, str, str]]:
         except DatasetNotFoundError:
             installed = False
         rows.append((name, installed, entry.about, entry.install))
-    for name, (loader, about, install) in TEXT_SOURCES.items():
+    for name, (loader, about, install) in {**TEXT_SOURCES, **AUDIO_SOURCES}.items():
         try:
             loader()
             installed = True
@@ -177,6 +182,8 @@ def load_splits(
     binarize: Binarize | None = None,
     vocab: str | None = None,
     length: int | None = None,
+    encoding: str | None = None,
+    rate: int | None = None,
 ) -> dict[str, Dataset]:
     """The train, val and test splits of a dataset, read once.
 
@@ -185,11 +192,20 @@ def load_splits(
             file or a folder of them).
         levels: levels K for the model; None keeps the data's own; 2 from richer data binarizes.
         binarize: "threshold" (default when binarizing) or "dynamic"; only with levels=2.
-        vocab, length: text only: "bytes" (default) or "chars", and the tokens per row (default 256).
+        vocab, length: text only: "bytes" (default) or "chars", and the tokens per row (default 256; audio: the
+            training crop length, default 4096).
+        encoding, rate: audio only: "mulaw" (default), "pcm8" or "pcm16", and the sample rate (default 8000).
 
     Raises:
         UnknownNameError, DatasetNotFoundError, DataFormatError, ConfigError, InputError.
     """
+    if name in AUDIO_SOURCES or (name not in SOURCES and audio.is_audio_path(Path(name))):
+        if levels is not None or binarize is not None or vocab is not None:
+            raise ConfigError(f"{name} is audio: levels, binarize and vocab do not apply (choose an encoding)")
+        folder = AUDIO_SOURCES[name][0]() if name in AUDIO_SOURCES else Path(name)
+        return audio.audio_datasets(name, folder, encoding, rate, length)
+    if encoding is not None or rate is not None:
+        raise ConfigError(f"encoding and rate apply to audio data only, not to {name}")
     if name in TEXT_SOURCES or (name not in SOURCES and text.is_text_path(Path(name))):
         if levels is not None or binarize is not None:
             raise ConfigError(f"{name} is text: levels and binarize do not apply (choose vocab bytes or chars)")

@@ -12,6 +12,7 @@ from chainrule.models import (  # noqa: F401  (registers the families)
     pixelrnn,
     pixelsnail,
     transformer,
+    wavenet,
 )
 from chainrule.models.base import MODELS, AutoregressiveModel, create, load
 
