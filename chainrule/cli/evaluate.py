@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from chainrule.cli.common import add_device, load_model, run_data
 from chainrule.errors import InputError
@@ -25,5 +26,11 @@ def run(args: argparse.Namespace) -> int:
     if data.shape != model.shape or data.levels != model.levels:
         raise InputError(f"{data.description} does not fit the model (shape {model.shape}, {model.levels} levels)")
     result = evaluate(model, data, args.batch_size)
-    print(f"{data.description}: {result['nats']:.3f} nats/example, {result['bpd']:.4f} bits/dim")
+    if data.audio is not None:
+        per_second = result["bpd"] * math.log(2) * data.audio["rate"]
+        print(f"{data.description}: {result['bpd']:.4f} bits/sample, {per_second:,.0f} nats per second of audio")
+    elif data.is_stream:
+        print(f"{data.description}: {result['bpd']:.4f} bits per token (character or byte)")
+    else:
+        print(f"{data.description}: {result['nats']:.3f} nats/example, {result['bpd']:.4f} bits/dim")
     return 0

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from chainrule.cli.audio_io import is_audio_model, write_generated
 from chainrule.cli.common import add_device, generator, load_model
 from chainrule.errors import InputError
 from chainrule.media import save_grid
@@ -18,12 +19,13 @@ from chainrule.sampling import generate
 def add_parser(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("sample", help="draw samples", description="Sample from a trained model.")
     p.add_argument("run_dir", help="run directory")
-    p.add_argument("-n", type=int, default=16, help="number of samples (default 16)")
+    p.add_argument("-n", type=int, help="number of samples (default 16 images, 1 audio clip)")
     p.add_argument("-o", "--output", help="output file (images: default samples.png; text: also printed)")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--prompt", default="", help="text models: text to continue")
     p.add_argument("--length", type=int, default=500, help="text models: tokens to generate (default 500)")
     p.add_argument("--top-k", type=int, help="text models: draw from the k most likely tokens only")
+    p.add_argument("--seconds", type=float, default=1.0, help="audio models: length of each clip (default 1)")
     p.add_argument("--class", dest="label", type=int, help="class id for class-conditional models")
     p.add_argument("--per-class", type=int, metavar="N", help="a grid of N samples for every class (one row each)")
     p.add_argument("--seed", type=int, help="random seed (default: fresh)")
@@ -35,10 +37,22 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.run_dir, args.device)
     if getattr(model, "vocabulary", None) is not None:
         return sample_text(model, args)
+    if is_audio_model(model):
+        gen = generator(args.seed, args.device)
+        write_generated(
+            model,
+            torch.zeros(0, dtype=torch.long),
+            args.seconds,
+            args.n or 1,
+            args.output or "samples.wav",
+            args.temperature,
+            gen,
+        )
+        return 0
     if args.prompt or args.top_k:
         raise InputError("--prompt and --top-k apply to text models")
     args.output = args.output or "samples.png"
-    n, columns, cond = args.n, None, None
+    n, columns, cond = args.n or 16, None, None
     if args.per_class:
         if not model.num_classes:
             raise InputError("--per-class needs a class-conditional model (trained with --set num_classes=N)")

@@ -5,7 +5,8 @@ target rate, and encoded (`data.mulaw`). A split is the concatenation of its fil
 
 `speech`: the 568 WAV prompts (8 kHz, 16-bit, one speaker) under /usr/share/asterisk/sounds/en_US_f_Allison
 (or $CHAINRULE_SPEECH), split by file: sorted by relative path, every 10th file (index ≡ 9 mod 10) is test,
-index ≡ 4 mod 10 validation, the rest train. A user folder of WAV files is split the same way (at least 3 files).
+index ≡ 4 mod 10 validation, the rest train. A user folder of WAV files is split the same way (at least 3 files;
+under 10, the last file is test and the one before it validation).
 
 Training draws random crops of a fixed length from the train stream (`Dataset.random_crops`); evaluation scores
 each split as one stream.
@@ -69,6 +70,10 @@ def wav_files(folder: Path) -> list[Path]:
 
 
 def split_files(files: list[Path]) -> dict[str, list[Path]]:
+    """Every 10th file (index 9 mod 10) test, index 4 mod 10 validation; under 10 files: the last one test, the
+    one before it validation."""
+    if len(files) < 10:
+        return {"train": files[:-2], "val": files[-2:-1], "test": files[-1:]}
     return {
         "train": [f for i, f in enumerate(files) if i % 10 not in (4, 9)],
         "val": [f for i, f in enumerate(files) if i % 10 == 4],

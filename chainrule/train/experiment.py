@@ -59,9 +59,11 @@ def train_model(
     progress: bool = True,
     vocab: str | None = None,
     length: int | None = None,
+    encoding: str | None = None,
+    rate: int | None = None,
 ) -> dict[str, Any]:
     """Train a model and return its test results (see `Trainer.fit`). `vocab` ("bytes" or "chars") and `length`
-    (tokens per chunk) apply to text data.
+    (tokens per chunk) apply to text data; `encoding`, `rate` and `length` (crop) to audio.
 
     With `resume`, everything is read back from `out/run.json`; budget fields in `train` may extend it.
 
@@ -76,6 +78,10 @@ def train_model(
         config = cfg.from_dict(TrainConfig, train_settings)
         if data_spec.get("vocab") is not None:
             splits = load_splits(data_spec["name"], vocab=data_spec["vocab"], length=data_spec["length"])
+        elif data_spec.get("encoding") is not None:
+            splits = load_splits(
+                data_spec["name"], length=data_spec["length"], encoding=data_spec["encoding"], rate=data_spec["rate"]
+            )
         else:
             splits = load_splits(data_spec["name"], data_spec["levels"], data_spec["binarize"])
         net = from_description(info["model"])
@@ -84,18 +90,22 @@ def train_model(
             raise ConfigError("train needs a model and a dataset (or --resume with an existing run directory)")
         if (out / RUN_FILE).exists():
             raise ConfigError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-        splits = load_splits(data, levels, binarize, vocab, length)
+        splits = load_splits(data, levels, binarize, vocab, length, encoding, rate)
         first = splits["train"]
         model_args, preset_train = model_hparams(model, preset, hparams or {})
         if first.vocab is not None and "vocab" in cfg.field_names(MODELS.get(model).config):
             model_args["vocab"] = first.vocab  # the vocabulary is saved with the model
+        if first.audio is not None and "rate" in cfg.field_names(MODELS.get(model).config):
+            model_args.update(rate=first.audio["rate"], encoding=first.audio["encoding"])  # to write WAV files
         config = cfg.from_dict(TrainConfig, {**preset_train, **(train or {})})
         torch.manual_seed(config.seed)
         net = create(model, shape=first.shape, levels=first.levels, **model_args)
         if net.num_classes and (first.labels is None or net.num_classes < first.num_classes):
             raise ConfigError(f"num_classes={net.num_classes}, but {data} has {first.num_classes or 'no'} classes")
         data_spec = {"name": data, "levels": first.levels, "binarize": first.binarize}
-        if first.is_stream:
+        if first.audio is not None:
+            data_spec.update(encoding=first.audio["encoding"], rate=first.audio["rate"], length=first.shape[0])
+        elif first.is_stream:
             data_spec.update(vocab="bytes" if first.vocab == "" else "chars", length=first.shape[0])
         info = {"chainrule": __version__, "model": net.describe(), "data": data_spec, "preset": preset}
     info["train"] = cfg.to_dict(config)

@@ -224,3 +224,30 @@ def test_text_score_prints_bits_per_char_and_rejects_unknown_characters(text_run
     assert main(["sample", str(out), "--prompt", "λ"]) == 2
     assert "prompt" in one_error_line(capsys)
     assert main(["eval", str(out)]) == 0
+
+
+def test_audio_train_sample_complete_and_eval(tmp_path, capsys):
+    import torch
+
+    from chainrule.data.audio import read_wav, write_wav
+
+    folder = tmp_path / "wavs"
+    folder.mkdir()
+    t = torch.arange(3000) / 8000
+    for i in range(6):
+        write_wav(folder / f"c{i}.wav", 0.3 * torch.sin(2 * torch.pi * (200 + 50 * i) * t), 8000)
+    out = tmp_path / "run"
+    args = ["train", "--model", "wavenet", "--data", str(folder), "--length", "256", "--set", "channels=8"]
+    args += ["--set", "skip_channels=8", "--set", "hidden=8", "--set", "layers=4", "--set", "stacks=1"]
+    assert main([*args, "--steps", "5", "--batch-size", "4", "--out", str(out), "--quiet"]) == 0
+    assert main(["sample", str(out), "--seconds", "0.05", "-o", str(tmp_path / "s.wav"), "--seed", "0"]) == 0
+    samples, rate = read_wav(tmp_path / "s.wav")
+    assert rate == 8000 and len(samples) == 400
+    assert main(["complete", str(out), str(folder / "c0.wav"), "--seconds", "0.02", "-o", str(tmp_path / "c.wav")]) == 0
+    assert len(read_wav(tmp_path / "c.wav")[0]) == 3000 + 160
+    capsys.readouterr()
+    assert main(["eval", str(out)]) == 0
+    assert "bits/sample" in capsys.readouterr().out
+    (tmp_path / "bad.wav").write_text("no audio here")
+    assert main(["complete", str(out), str(tmp_path / "bad.wav")]) == 2
+    assert "not a readable audio" in one_error_line(capsys)
