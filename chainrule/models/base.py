@@ -144,6 +144,7 @@ class AutoregressiveModel(nn.Module):
         temperature: float = 1.0,
         known: Tensor | None = None,
         generator: torch.Generator | None = None,
+        cache: bool = True,
     ) -> Tensor:
         """Draw n samples: long (n, *shape).
 
@@ -153,10 +154,13 @@ class AutoregressiveModel(nn.Module):
             temperature: divides the log-probabilities of every conditional (1 = the model).
             known: optional long (n, *shape), -1 marking unknown entries; known entries are kept (completion).
             generator: torch.Generator for reproducible draws.
+            cache: use the model's generation cache when it has one (`init_cache`); False = the naive path, one
+                full pass per dimension (the reference; both give the same samples for the same generator).
         """
-        from chainrule.sampling import sample_naive  # sampling is written against this contract
+        from chainrule.sampling import sample_cached, sample_naive  # sampling is written against this contract
 
-        return sample_naive(self, n, cond=cond, temperature=temperature, known=known, generator=generator)
+        sampler = sample_cached if cache and hasattr(self, "init_cache") else sample_naive
+        return sampler(self, n, cond=cond, temperature=temperature, known=known, generator=generator)
 
     # --- persistence --------------------------------------------------------------------------------------
 

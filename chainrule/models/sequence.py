@@ -68,16 +68,3 @@ class SequenceModel(AutoregressiveModel):
 
     def cache_step(self, cache: Any, previous: Tensor | None) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
-
-    def sample(
-        self,
-        n: int,
-        cond: Tensor | None = None,
-        temperature: float = 1.0,
-        known: Tensor | None = None,
-        generator: torch.Generator | None = None,
-    ) -> Tensor:
-        """As `AutoregressiveModel.sample`, through the generation cache (same draws as the naive sampler)."""
-        from chainrule.sampling import sample_cached
-
-        return sample_cached(self, n, cond=cond, temperature=temperature, known=known, generator=generator)

@@ -2,8 +2,9 @@
 values) and each step costs one position's work. Draws from the same random stream as `sample_naive`, so with the
 same generator both give the same samples.
 
-Models opt in with `init_cache(n, cond)` and `cache_step(cache, previous)` (see `models/sequence.py`); the
-order must be the natural one (0, 1, ..., D - 1).
+Models opt in with `init_cache(n, cond)` and `cache_step(cache, previous)`: the cache is fed the value of the
+previous dimension in the model's `order` (None at the start) and returns the log-probabilities of the next one
+(see `models/sequence.py`).
 """
 
 from __future__ import annotations
@@ -46,13 +47,13 @@ def sample_cached(
     try:
         flat_x, flat_unknown = x.view(n, -1), unknown.view(n, -1)
         cache, previous = model.init_cache(n, cond), None
-        for t in range(model.dims):
+        for position in model.order.tolist():
             log_probs = model.cache_step(cache, previous)
-            todo = flat_unknown[:, t]
+            todo = flat_unknown[:, position]
             if bool(todo.any()):
                 draw = sample_from_log_probs(log_probs, temperature, generator)
-                flat_x[:, t] = torch.where(todo, draw.to(device), flat_x[:, t])
-            previous = flat_x[:, t]
+                flat_x[:, position] = torch.where(todo, draw.to(device), flat_x[:, position])
+            previous = flat_x[:, position]
     finally:
         model.train(was_training)
     return x

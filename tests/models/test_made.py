@@ -98,3 +98,31 @@ def test_ensemble_sampling_follows_the_ensemble_distribution():
         probs = model.log_prob(enumerate_space((3,), 2)).double().exp()
     draws = model.sample(6000, generator=torch.Generator().manual_seed(1))
     assert chi_square_pvalue(draws[:, 0] * 4 + draws[:, 1] * 2 + draws[:, 2], probs) > 1e-3
+
+
+@pytest.mark.parametrize(
+    "levels,extra",
+    [
+        (2, dict(direct=True)),
+        (5, dict(order="random", num_masks=3)),  # one-hot inputs, an ensemble of masks
+        (20, dict(order="random", direct=True)),  # scalar inputs
+    ],
+)
+def test_incremental_sampling_equals_naive_also_when_completing(levels, extra):
+    from chainrule.sampling import sample_cached, sample_naive
+
+    torch.manual_seed(0)
+    model = cr.models.create("made", shape=(1, 3, 3), levels=levels, hidden=(12, 10), **extra).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(3.0)
+    known = torch.full((6, 1, 3, 3), -1)
+    known[:, 0, 0, :] = torch.randint(0, levels, (6, 3))
+    for k in (None, known):
+        fast = sample_cached(model, 6, known=k, generator=torch.Generator().manual_seed(1))
+        slow = sample_naive(model, 6, known=k, generator=torch.Generator().manual_seed(1))
+        assert torch.equal(fast, slow)
+    assert torch.equal(
+        model.sample(6, generator=torch.Generator().manual_seed(2)),
+        model.sample(6, generator=torch.Generator().manual_seed(2), cache=False),
+    )
