@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from chainrule.bench import quality, throughput
+from chainrule.bench import quality, sampling, throughput
 from chainrule.bench.machine import describe
 from chainrule.models import available
 
@@ -39,6 +39,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="sequence models: tokens/s generating N tokens, cache on/off",
     )
     t.set_defaults(run=run_throughput)
+    s = kinds.add_parser("sampling", help="seconds to draw images, naive vs cached")
+    s.add_argument("--models", nargs="+", default=sampling.image_models(), help="default: every image model")
+    s.add_argument("--presets", nargs="+", default=["cpu"], help="default: cpu")
+    s.add_argument("--shapes", nargs="+", default=list(sampling.SHAPES), choices=list(sampling.SHAPES))
+    s.add_argument("-n", type=int, default=16, help="images per draw (default 16)")
+    s.add_argument("--repeats", type=int, default=3, help="median of this many draws (default 3)")
+    s.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    s.set_defaults(run=run_sampling)
 
 
 def run_quality(args: argparse.Namespace) -> int:
@@ -58,6 +66,23 @@ def run_quality(args: argparse.Namespace) -> int:
         )
         if args.verbose:
             print(json.dumps(row, indent=2, default=str))
+    return 0
+
+
+def run_sampling(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"machine: {describe()}")
+    for model in args.models:
+        for preset in args.presets:
+            for shape in args.shapes:
+                row = sampling.measure(model, preset, shape, args.n, args.repeats)
+                cached = f"{row['cached_s']:.2f} s | {row['speedup']:.1f}x" if "cached_s" in row else "no cache | –"
+                print(
+                    f"| {model} {preset} | {shape} | {row['parameters']:,} params | {args.n} images | "
+                    f"naive {row['naive_s']:.2f} s | cached {cached} |",
+                    flush=True,
+                )
     return 0
 
 

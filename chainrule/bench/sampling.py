@@ -1,0 +1,42 @@
+"""Sampling benchmark: seconds to draw n images, naive (one full pass per sub-pixel) vs cached, same model and
+random stream, medians of repeats. Untrained weights: the cost of generation does not depend on them."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+import torch
+
+from chainrule.models import MODELS, create, presets
+
+SHAPES = {"28x28": ((1, 28, 28), 256), "32x32x3": ((3, 32, 32), 256)}
+
+
+def seconds(model, n: int, cache: bool, repeats: int) -> float:
+    times = []
+    for seed in range(repeats):
+        start = time.perf_counter()
+        model.sample(n, generator=torch.Generator().manual_seed(seed), cache=cache)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def measure(model_name: str, preset: str, shape_name: str, n: int = 16, repeats: int = 3) -> dict[str, Any]:
+    """Naive and cached seconds for `n` samples of `model_name` at `preset` on images of `shape_name`."""
+    shape, levels = SHAPES[shape_name]
+    hparams = {k: v for k, v in presets(model_name)[preset].items() if k != "train"}
+    torch.manual_seed(0)
+    model = create(model_name, shape=shape, levels=levels, **hparams).eval()
+    row: dict[str, Any] = {"model": model_name, "preset": preset, "shape": shape_name, "n": n}
+    row["parameters"] = sum(p.numel() for p in model.parameters())
+    row["naive_s"] = seconds(model, n, False, repeats)
+    if hasattr(model, "init_cache"):
+        row["cached_s"] = seconds(model, n, True, repeats)
+        row["speedup"] = row["naive_s"] / row["cached_s"]
+    return row
+
+
+def image_models() -> list[str]:
+    return [name for name in MODELS.names() if MODELS.get(name).kind in ("image", "any")]
