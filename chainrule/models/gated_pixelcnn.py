@@ -14,6 +14,7 @@ Deviation: the output head is two 1x1 layers (ReLU) on the horizontal stack, as 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -126,3 +127,52 @@ class GatedPixelCNN(ImageModel):
         for layer in self.layers:
             v, h = layer(v, h, cond)
         return self.to_params(self.output(torch.relu(self.hidden(torch.relu(h)))))
+
+    # --- cached generation: row by row for the vertical stack, one row band for the horizontal stack -----------
+
+    def init_cache(self, n: int, cond: Tensor | None = None) -> dict[str, Any]:
+        """Generation state: the image so far, and per layer the vertical stack's pre-activations and outputs of the
+        finished rows. A step recomputes only the horizontal stack on the current row (W positions instead of
+        H·W); each finished row adds one row of the vertical stack per layer."""
+        device = self.output.weight.device
+        c, h, w = self.shape
+        f = self.config.channels
+        return {
+            "t": 0,
+            "cond": cond,
+            "x": torch.zeros(n, c, h, w, dtype=torch.long, device=device),
+            "v_pre": [torch.zeros(n, 2 * f, h, w, device=device) for _ in self.layers],
+            "v_out": [torch.zeros(n, f, h, w, device=device) for _ in self.layers],
+            "rows_done": 0,
+        }
+
+    def _finish_row(self, cache: dict[str, Any], row: int) -> None:
+        """Vertical stack of every layer at `row` (all pixels of rows ≤ row are known)."""
+        k = [layer.vertical.kernel_size[0] - 1 for layer in self.layers]  # rows above each layer reads
+        below = self.encode(cache["x"])
+        for i, layer in enumerate(self.layers):
+            top = max(0, row - k[i])
+            pre = layer.vertical(below[:, :, top : row + 1])[:, :, -1:]
+            cache["v_pre"][i][:, :, row : row + 1] = pre
+            cache["v_out"][i][:, :, row : row + 1] = gate(pre + layer.v_cond(cache["cond"]))
+            below = cache["v_out"][i]
+
+    def cache_step(self, cache: dict[str, Any], previous: Tensor | None) -> Tensor:
+        t, shape = cache["t"], self.shape
+        if previous is not None:
+            index = torch.unravel_index(self.order[t - 1], shape)
+            cache["x"][(slice(None), *index)] = previous.to(cache["x"].device)
+        channel, row, col = (int(i) for i in torch.unravel_index(self.order[t], shape))
+        while cache["rows_done"] < row:
+            self._finish_row(cache, cache["rows_done"])
+            cache["rows_done"] += 1
+        cond = cache["cond"]
+        h = self.encode(cache["x"][:, :, row : row + 1])
+        for i, layer in enumerate(self.layers):
+            above = cache["v_pre"][i][:, :, row - 1 : row] if row else torch.zeros_like(cache["v_pre"][i][:, :, :1])
+            h_pre = layer.horizontal(h) + layer.link(above) + layer.h_cond(cond)
+            h_new = layer.out(gate(h_pre))
+            h = h + h_new if layer.residual else h_new
+        params = self.to_params(self.output(torch.relu(self.hidden(torch.relu(h)))))
+        cache["t"] = t + 1
+        return self.head.log_probs_at(params, cache["x"][:, :, row : row + 1], (channel, 0, col))

@@ -107,3 +107,19 @@ def test_image_model_bad_configs_and_inputs(name):
         model.log_prob(torch.full((2, 3, 4, 4), 4))
     with pytest.raises(InputError, match="unconditional"):
         model.log_prob(torch.zeros(2, 3, 4, 4, dtype=torch.long), torch.tensor([0, 1]))
+
+
+@pytest.mark.parametrize("name", [n for n in IMAGE_MODELS if hasattr(build(n), "init_cache")])
+@pytest.mark.parametrize("shape,levels", [((1, 5, 4), 3), ((3, 3, 4), 4)])
+def test_cached_generation_equals_naive_grey_rgb_known_and_class(name, shape, levels):
+    from chainrule.sampling import sample_cached, sample_naive
+
+    model = build(name, shape=shape, levels=levels, num_classes=3)
+    labels = torch.tensor([0, 2, 1])
+    known = torch.full((3, *shape), -1)
+    known[:, :, 0] = torch.randint(0, levels, known[:, :, 0].shape)  # the first row given
+    known[1, :, 2, 1] = 1  # and one pixel further down
+    for k in (None, known):
+        fast = sample_cached(model, 3, cond=labels, known=k, generator=torch.Generator().manual_seed(7))
+        slow = sample_naive(model, 3, cond=labels, known=k, generator=torch.Generator().manual_seed(7))
+        assert torch.equal(fast, slow)
