@@ -12,6 +12,7 @@ first layer, as a bias, for class-conditional runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -90,3 +91,49 @@ class PixelCNN(ImageModel):
         for block in self.blocks:
             h = block(h)
         return self.to_params(self.output(torch.relu(self.hidden(torch.relu(h)))))
+
+    # --- cached generation: finished rows are kept per layer; a step recomputes only the current row ------------
+
+    def init_cache(self, n: int, cond: Tensor | None = None) -> dict[str, Any]:
+        """Generation state: the image so far, the first layer's input rows, and per block the input of its k×k
+        convolution for every finished row. A step computes each layer on the current row only."""
+        device = self.output.weight.device
+        _, h, w = self.shape
+        width = self.config.channels
+        return {
+            "t": 0,
+            "cond": cond,
+            "x": torch.zeros(n, *self.shape, dtype=torch.long, device=device),
+            "inner": [torch.zeros(n, width, h, w, device=device) for _ in self.blocks],
+            "rows_done": 0,
+        }
+
+    def _row(self, cache: dict[str, Any], row: int, keep: bool) -> Tensor:
+        """The network's last hidden map on `row` (B, 2h, 1, W), from the rows above kept in the cache; with
+        `keep`, store this row's block inputs (the row is complete)."""
+        reach = self.first.kernel_size[0] // 2
+        x = self.encode(cache["x"][:, :, max(0, row - reach) : row + 1])
+        s = self.first(x)[:, :, -1:] + self.condition(cache["cond"])
+        for b, block in enumerate(self.blocks):
+            r = block.reduce(torch.relu(s))
+            up = block.conv.kernel_size[0] // 2
+            above = cache["inner"][b][:, :, max(0, row - up) : row]
+            c = block.conv(torch.relu(torch.cat([above, r], dim=2)))[:, :, -1:]
+            if keep:
+                cache["inner"][b][:, :, row : row + 1] = r
+            s = s + block.expand(torch.relu(c))
+        return s
+
+    def cache_step(self, cache: dict[str, Any], previous: Tensor | None) -> Tensor:
+        t = cache["t"]
+        if previous is not None:
+            index = torch.unravel_index(self.order[t - 1], self.shape)
+            cache["x"][(slice(None), *index)] = previous.to(cache["x"].device)
+        channel, row, col = (int(i) for i in torch.unravel_index(self.order[t], self.shape))
+        while cache["rows_done"] < row:
+            self._row(cache, cache["rows_done"], keep=True)
+            cache["rows_done"] += 1
+        s = self._row(cache, row, keep=False)
+        params = self.to_params(self.output(torch.relu(self.hidden(torch.relu(s)))))
+        cache["t"] = t + 1
+        return self.head.log_probs_at(params, cache["x"][:, :, row : row + 1], (channel, 0, col))
