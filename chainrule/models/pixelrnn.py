@@ -12,6 +12,7 @@ LSTM's input-to-state convolution is 1 x k (masked B) on the current row.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -20,7 +21,7 @@ from chainrule.errors import ConfigError
 from chainrule.models.base import register
 from chainrule.models.image import ImageModel, check_image_config
 from chainrule.nn.masked_conv import MaskedConv2d
-from chainrule.nn.recurrent import DiagonalBiLSTM, RowLSTM
+from chainrule.nn.recurrent import DiagonalBiLSTM, RowLSTM, lstm_update, neighbours
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,47 @@ TINY = dict(channels=6, layers=2, kernel=3, first_kernel=3, hidden=12)
 class RowLSTMModel(PixelRNN):
     def make_layer(self, config: PixelRNNConfig) -> nn.Module:
         return RowLSTM(2 * config.channels, config.channels, config.kernel, self.colours)
+
+    # --- cached generation: the LSTM state of the last finished row; a step computes the current row only -------
+
+    def init_cache(self, n: int, cond: Tensor | None = None) -> dict[str, Any]:
+        device = self.output.weight.device
+        width, f = self.shape[2], self.config.channels
+        zero = torch.zeros(n, width, f, device=device)
+        return {
+            "t": 0,
+            "x": torch.zeros(n, *self.shape, dtype=torch.long, device=device),
+            "state": [(zero, zero) for _ in self.recurrent],  # (h, c) of the last finished row, (n, W, F)
+            "rows_done": 0,
+        }
+
+    def _row(self, cache: dict[str, Any], row: int, keep: bool) -> Tensor:
+        """The residual stream on `row` (n, 2h, 1, W) from the states of the row above; with `keep`, the row is
+        complete and its states replace them."""
+        reach = self.first.kernel_size[0] // 2
+        stream = self.first(self.encode(cache["x"][:, :, max(0, row - reach) : row + 1]))[:, :, -1:]
+        for i, (layer, residual) in enumerate(zip(self.recurrent, self.residual, strict=True)):
+            h, c = cache["state"][i]
+            gates = layer.input_to_state(stream)[:, :, 0].transpose(1, 2)  # (n, W, 4F)
+            h, c = lstm_update(gates + layer.state_to_state(neighbours(h, 1, 1)), c)
+            if keep:
+                cache["state"][i] = (h, c)
+            stream = stream + residual(h.transpose(1, 2)[:, :, None])
+        return stream
+
+    def cache_step(self, cache: dict[str, Any], previous: Tensor | None) -> Tensor:
+        t = cache["t"]
+        if previous is not None:
+            index = torch.unravel_index(self.order[t - 1], self.shape)
+            cache["x"][(slice(None), *index)] = previous.to(cache["x"].device)
+        channel, row, col = (int(i) for i in torch.unravel_index(self.order[t], self.shape))
+        while cache["rows_done"] < row:
+            self._row(cache, cache["rows_done"], keep=True)
+            cache["rows_done"] += 1
+        stream = self._row(cache, row, keep=False)
+        params = self.to_params(self.output(torch.relu(self.hidden(torch.relu(stream)))))
+        cache["t"] = t + 1
+        return self.head.log_probs_at(params, cache["x"][:, :, row : row + 1], (channel, 0, col))
 
 
 @register("diagonal-bilstm", config=PixelRNNConfig, kind="image", tiny=TINY, presets=PRESETS)

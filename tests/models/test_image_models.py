@@ -114,8 +114,9 @@ def test_image_model_bad_configs_and_inputs(name):
 def test_cached_generation_equals_naive_grey_rgb_known_and_class(name, shape, levels):
     from chainrule.sampling import sample_cached, sample_naive
 
-    model = build(name, shape=shape, levels=levels, num_classes=3)
-    labels = torch.tensor([0, 2, 1])
+    conditional = "num_classes" in cr.config.field_names(MODELS.get(name).config)
+    model = build(name, shape=shape, levels=levels, **(dict(num_classes=3) if conditional else {}))
+    labels = torch.tensor([0, 2, 1]) if conditional else None
     known = torch.full((3, *shape), -1)
     known[:, :, 0] = torch.randint(0, levels, known[:, :, 0].shape)  # the first row given
     known[1, :, 2, 1] = 1  # and one pixel further down
