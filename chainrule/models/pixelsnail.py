@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -25,7 +26,7 @@ from chainrule.errors import ConfigError
 from chainrule.models.base import register
 from chainrule.models.image import ConditionEmbedding, MixtureImageModel, check_mixture_config
 from chainrule.nn.attention import CausalImageAttention
-from chainrule.nn.gated_resnet import GatedResNet
+from chainrule.nn.gated_resnet import GatedResNet, concat_elu
 from chainrule.nn.shifted_conv import DownRightShiftedConv2d, DownShiftedConv2d, down_shift, right_shift
 
 
@@ -146,3 +147,81 @@ class PixelSNAIL(MixtureImageModel):
         for block in self.blocks:
             ul = block(ul, pixels, where, cond)
         return self.to_params(self.output(F.elu(ul)))
+
+    # --- cached generation: per-layer rows above, attention keys/values of finished rows --------------------------
+
+    def init_cache(self, n: int, cond: Tensor | None = None) -> dict[str, Any]:
+        """Generation state: the image so far; for every 2-row convolution the input row above the current one;
+        for every attention the keys/values of all finished rows. A step computes the current row only and its
+        attention reads the cached keys instead of recomputing the whole prefix."""
+        device = self.output.weight.device
+        return {
+            "t": 0,
+            "cond": cond,
+            "x": torch.zeros(n, *self.shape, dtype=torch.long, device=device),
+            "above": {},  # name → the input row of a convolution at the row above, (n, C, 1, W)
+            "kv": [[] for _ in self.blocks],  # per block: the keys/values of finished rows, (n, Ckv, W) each
+            "rows_done": 0,
+        }
+
+    def _conv_row(self, cache: dict[str, Any], name: str, conv: nn.Module, current: Tensor, keep: bool) -> Tensor:
+        """A down-right / down-shifted convolution of height ≤ 2 on the current row, reading the cached row above."""
+        above = cache["above"].get(name, torch.zeros_like(current))
+        if keep:
+            cache["above"][name] = current
+        return conv(torch.cat([above, current], dim=2))[:, :, -1:]
+
+    def _resnet_row(self, cache, name, block: GatedResNet, x, keep, a=None, condition=0.0) -> Tensor:
+        c = self._conv_row(cache, name + ".first", block.first, concat_elu(x), keep)
+        if block.aux is not None:
+            c = c + block.aux(concat_elu(a))
+        y, g = (self._conv_row(cache, name + ".second", block.second, concat_elu(c), keep) + condition).chunk(2, 1)
+        return x + y * torch.sigmoid(g)
+
+    def _row(self, cache: dict[str, Any], row: int, keep: bool) -> Tensor:
+        n, (_, height, width), cond = cache["x"].shape[0], self.shape, cache["cond"]
+        where = positions(height, width, cache["x"].device)[:, row : row + 1].expand(n, -1, -1, -1)
+        pixels = self.encode(cache["x"][:, :, row : row + 1])
+        x_in = torch.cat([self.network_input(cache["x"][:, :, row : row + 1]), where], dim=1)
+        above = cache["above"].get("x_in")
+        ul = right_shift(self._conv_row(cache, "x_in", self.init_left, x_in, keep))
+        if above is not None:  # the down-shifted start reads the row above only
+            ul = ul + self.init_above(above)
+        for b, block in enumerate(self.blocks):
+            for r, (resnet, condition) in enumerate(zip(block.local, block.conditions[:-1], strict=True)):
+                ul = self._resnet_row(cache, f"{b}.{r}", resnet, ul, keep, condition=condition(cond))
+            ul = block.merge(ul, self._attend_row(cache, b, block, ul, pixels, where, keep), block.conditions[-1](cond))
+        return ul
+
+    def _attend_row(self, cache, b: int, block: SnailBlock, ul, pixels, where, keep: bool) -> Tensor:
+        """The attention output on the current row: each pixel reads the start entry, the cached rows and the
+        pixels before it in this row."""
+        attention = block.attention
+        n, _, _, width = ul.shape
+        q = attention.query(torch.cat([ul, where], dim=1)).flatten(2)
+        kv_row = attention.key_value(torch.cat([ul, pixels, where], dim=1)).flatten(2)
+        start = attention.start.to(kv_row.dtype)[None, :, None].expand(n, -1, 1)
+        kv = torch.cat([start, *cache["kv"][b], kv_row], dim=2)  # entry s + 1 holds position s
+        if keep:
+            cache["kv"][b].append(kv_row)
+        k, v = kv.split([attention.key_channels, kv.shape[1] - attention.key_channels], dim=1)
+        seen = kv.shape[2] - width  # entries every query of this row may read; query j adds j more
+        mask = (
+            torch.arange(kv.shape[2], device=ul.device)[None, :] < seen + torch.arange(width, device=ul.device)[:, None]
+        )
+        heads = attention.split_heads
+        out = F.scaled_dot_product_attention(heads(q), heads(k), heads(v), attn_mask=mask)
+        return out.transpose(2, 3).reshape(n, -1, 1, width)
+
+    def cache_step(self, cache: dict[str, Any], previous: Tensor | None) -> Tensor:
+        t = cache["t"]
+        if previous is not None:
+            index = torch.unravel_index(self.order[t - 1], self.shape)
+            cache["x"][(slice(None), *index)] = previous.to(cache["x"].device)
+        channel, row, col = (int(i) for i in torch.unravel_index(self.order[t], self.shape))
+        while cache["rows_done"] < row:
+            self._row(cache, cache["rows_done"], keep=True)
+            cache["rows_done"] += 1
+        params = self.to_params(self.output(F.elu(self._row(cache, row, keep=False))))
+        cache["t"] = t + 1
+        return self.head.log_probs_at(params, cache["x"][:, :, row : row + 1], (channel, 0, col))
