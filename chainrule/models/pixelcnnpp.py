@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -24,7 +25,7 @@ from torch import Tensor, nn
 from chainrule.errors import ConfigError
 from chainrule.models.base import register
 from chainrule.models.image import ConditionEmbedding, MixtureImageModel, check_mixture_config
-from chainrule.nn.gated_resnet import GatedResNet
+from chainrule.nn.gated_resnet import GatedResNet, concat_elu
 from chainrule.nn.shifted_conv import (
     DownRightShiftedConv2d,
     DownRightShiftedDeconv2d,
@@ -149,3 +150,100 @@ class PixelCNNPP(MixtureImageModel):
                 size = us[-1].shape[-2:]
                 u, ul = self.u_grow[scale - 1](u, size), self.ul_grow[scale - 1](ul, size)
         return self.to_params(self.output(F.elu(ul)))
+
+    # --- cached generation --------------------------------------------------------------------------------------
+    # A coarse row q at scale s depends on fine rows ≤ q·2^s only (strided convolutions read rows 2q-1, 2q; the
+    # transposed ones give fine row r from coarse row r // 2). So, generating fine row i, every scale has one current
+    # row, i >> s; everything above it is final and kept per convolution input, and a step computes one row per
+    # scale and layer. When fine row i is complete, the rows it computed are kept.
+
+    def init_cache(self, n: int, cond: Tensor | None = None) -> dict[str, Any]:
+        device = self.output.weight.device
+        return {
+            "t": 0,
+            "cond": cond,
+            "x": torch.zeros(n, *self.shape, dtype=torch.long, device=device),
+            "rows": {},  # (name, row) → a kept row (n, C, 1, W_s)
+            "rows_done": 0,
+        }
+
+    def _row(self, cache: dict[str, Any], i: int, keep: bool) -> Tensor:
+        now: dict[tuple[str, int], Tensor] = {}
+
+        def row_of(name: str, r: int, like: Tensor) -> Tensor:
+            if r < 0:
+                return torch.zeros_like(like)
+            return now[(name, r)] if (name, r) in now else cache["rows"][(name, r)]
+
+        def conv2(name: str, conv: nn.Module, current: Tensor, r: int) -> Tensor:
+            """A height-2 convolution at row r: its input row r-1 (kept) and row r (now)."""
+            now[(name, r)] = current
+            return conv(torch.cat([row_of(name, r - 1, current), current], dim=2))[:, :, -1:]
+
+        def resnet(name: str, block: GatedResNet, x: Tensor, r: int, a: Tensor | None, condition) -> Tensor:
+            c = conv2(name + ".first", block.first, concat_elu(x), r)
+            if block.aux is not None:
+                c = c + block.aux(concat_elu(a))
+            y, g = (conv2(name + ".second", block.second, concat_elu(c), r) + condition).chunk(2, dim=1)
+            return x + y * torch.sigmoid(g)
+
+        def pair(name: str, block: StreamPair, u: Tensor, ul: Tensor, r: int, u_skip=None, ul_skip=None):
+            cond = cache["cond"]
+            u = resnet(name + ".u", block.u, u, r, u_skip, block.u_cond(cond))
+            aux = u if ul_skip is None else torch.cat([u, ul_skip], dim=1)
+            return u, resnet(name + ".ul", block.ul, ul, r, aux, block.ul_cond(cond))
+
+        def shrink(conv: nn.Module, upper: Tensor, lower: Tensor) -> Tensor:
+            """A stride-2 convolution's output row q from its input rows 2q-1 and 2q (no top padding needed)."""
+            rows = F.pad(torch.cat([upper, lower], dim=2), (conv.pad[0], conv.pad[1], 0, 0))
+            return F.conv2d(rows, conv.weight, conv.bias, stride=conv.stride)
+
+        x = cache["x"]
+
+        def x_in(r: int) -> Tensor:
+            rows = x[:, :, max(r, 0) : max(r, 0) + 1]
+            return self.network_input(rows) * (1.0 if r >= 0 else 0.0)
+
+        f = self.config.channels
+        zero = torch.zeros(x.shape[0], f, 1, self.shape[2], device=x.device)
+        u = self.u_init(torch.cat([x_in(i - 2), x_in(i - 1)], dim=2))[:, :, -1:] if i else zero
+        ul = right_shift(self.ul_init_left(torch.cat([x_in(i - 1), x_in(i)], dim=2))[:, :, -1:])
+        if i:
+            ul = ul + self.ul_init_above(x_in(i - 1))
+        scales = len(self.up)
+        for s, blocks in enumerate(self.up):
+            r = i >> s
+            if s:
+                prev = f"up{s - 1}.{len(self.up[s - 1])}"
+                u = shrink(self.u_shrink[s - 1], row_of(prev + ".u", 2 * r - 1, u), row_of(prev + ".u", 2 * r, u))
+                ul = shrink(self.ul_shrink[s - 1], row_of(prev + ".ul", 2 * r - 1, ul), row_of(prev + ".ul", 2 * r, ul))
+            now[(f"up{s}.0.u", r)], now[(f"up{s}.0.ul", r)] = u, ul
+            for k, block in enumerate(blocks):
+                u, ul = pair(f"up{s}.{k}.pair", block, u, ul, r)
+                now[(f"up{s}.{k + 1}.u", r)], now[(f"up{s}.{k + 1}.ul", r)] = u, ul
+        for depth, blocks in enumerate(self.down):
+            s = scales - 1 - depth
+            r = i >> s
+            if depth:
+                width = self.shape[2] if s == 0 else now[(f"up{s}.0.u", r)].shape[3]
+                u = self.u_grow[s](u, (2, width))[:, :, r % 2 : r % 2 + 1]
+                ul = self.ul_grow[s](ul, (2, width))[:, :, r % 2 : r % 2 + 1]
+            for k, block in enumerate(blocks):
+                skip = f"up{s}.{len(blocks) - 1 - k}"
+                u, ul = pair(f"down{s}.{k}.pair", block, u, ul, r, now[(skip + ".u", r)], now[(skip + ".ul", r)])
+        if keep:
+            cache["rows"].update(now)
+        return ul
+
+    def cache_step(self, cache: dict[str, Any], previous: Tensor | None) -> Tensor:
+        t = cache["t"]
+        if previous is not None:
+            index = torch.unravel_index(self.order[t - 1], self.shape)
+            cache["x"][(slice(None), *index)] = previous.to(cache["x"].device)
+        channel, row, col = (int(i) for i in torch.unravel_index(self.order[t], self.shape))
+        while cache["rows_done"] < row:
+            self._row(cache, cache["rows_done"], keep=True)
+            cache["rows_done"] += 1
+        params = self.to_params(self.output(F.elu(self._row(cache, row, keep=False))))
+        cache["t"] = t + 1
+        return self.head.log_probs_at(params, cache["x"][:, :, row : row + 1], (channel, 0, col))

@@ -75,3 +75,13 @@ def test_dequantized_evaluation_bounds_the_exact_nll():
     bound = evaluate(model, data, dequantized=True)
     assert bound["bpd"] > exact["bpd"] and bound["examples"] == exact["examples"]
     assert evaluate(model, data, dequantized=True)["nats"] == bound["nats"]  # seeded noise: reproducible
+
+
+@pytest.mark.parametrize("shape", [(1, 7, 5), (3, 6, 6)])
+def test_pixelcnnpp_cached_generation_equals_naive_over_three_scales(shape):
+    from chainrule.sampling import sample_cached, sample_naive
+
+    model = build("pixelcnn++", shape=shape, levels=4, resnets=2, scales=3)
+    fast = sample_cached(model, 3, generator=torch.Generator().manual_seed(1))
+    slow = sample_naive(model, 3, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(fast, slow)
