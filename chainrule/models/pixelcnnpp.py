@@ -32,6 +32,7 @@ from chainrule.nn.shifted_conv import (
     DownShiftedConv2d,
     DownShiftedDeconv2d,
     down_shift,
+    last_row,
     right_shift,
 )
 
@@ -178,7 +179,7 @@ class PixelCNNPP(MixtureImageModel):
         def conv2(name: str, conv: nn.Module, current: Tensor, r: int) -> Tensor:
             """A height-2 convolution at row r: its input row r-1 (kept) and row r (now)."""
             now[(name, r)] = current
-            return conv(torch.cat([row_of(name, r - 1, current), current], dim=2))[:, :, -1:]
+            return last_row(conv, torch.cat([row_of(name, r - 1, current), current], dim=2))
 
         def resnet(name: str, block: GatedResNet, x: Tensor, r: int, a: Tensor | None, condition) -> Tensor:
             c = conv2(name + ".first", block.first, concat_elu(x), r)
@@ -194,9 +195,8 @@ class PixelCNNPP(MixtureImageModel):
             return u, resnet(name + ".ul", block.ul, ul, r, aux, block.ul_cond(cond))
 
         def shrink(conv: nn.Module, upper: Tensor, lower: Tensor) -> Tensor:
-            """A stride-2 convolution's output row q from its input rows 2q-1 and 2q (no top padding needed)."""
-            rows = F.pad(torch.cat([upper, lower], dim=2), (conv.pad[0], conv.pad[1], 0, 0))
-            return F.conv2d(rows, conv.weight, conv.bias, stride=conv.stride)
+            """A stride-2 convolution's output row q from its input rows 2q-1 and 2q."""
+            return last_row(conv, torch.cat([upper, lower], dim=2))
 
         x = cache["x"]
 
@@ -206,8 +206,8 @@ class PixelCNNPP(MixtureImageModel):
 
         f = self.config.channels
         zero = torch.zeros(x.shape[0], f, 1, self.shape[2], device=x.device)
-        u = self.u_init(torch.cat([x_in(i - 2), x_in(i - 1)], dim=2))[:, :, -1:] if i else zero
-        ul = right_shift(self.ul_init_left(torch.cat([x_in(i - 1), x_in(i)], dim=2))[:, :, -1:])
+        u = last_row(self.u_init, torch.cat([x_in(i - 2), x_in(i - 1)], dim=2)) if i else zero
+        ul = right_shift(last_row(self.ul_init_left, torch.cat([x_in(i - 1), x_in(i)], dim=2)))
         if i:
             ul = ul + self.ul_init_above(x_in(i - 1))
         scales = len(self.up)

@@ -27,7 +27,7 @@ from chainrule.models.base import register
 from chainrule.models.image import ConditionEmbedding, MixtureImageModel, check_mixture_config
 from chainrule.nn.attention import CausalImageAttention
 from chainrule.nn.gated_resnet import GatedResNet, concat_elu
-from chainrule.nn.shifted_conv import DownRightShiftedConv2d, DownShiftedConv2d, down_shift, right_shift
+from chainrule.nn.shifted_conv import DownRightShiftedConv2d, DownShiftedConv2d, down_shift, last_row, right_shift
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,7 @@ class PixelSNAIL(MixtureImageModel):
         above = cache["above"].get(name, torch.zeros_like(current))
         if keep:
             cache["above"][name] = current
-        return conv(torch.cat([above, current], dim=2))[:, :, -1:]
+        return last_row(conv, torch.cat([above, current], dim=2))
 
     def _resnet_row(self, cache, name, block: GatedResNet, x, keep, a=None, condition=0.0) -> Tensor:
         c = self._conv_row(cache, name + ".first", block.first, concat_elu(x), keep)

@@ -69,6 +69,13 @@ def right_shift(x: Tensor) -> Tensor:
     return F.pad(x, (1, 0, 0, 0))[:, :, :, :-1]
 
 
+def last_row(conv: nn.Conv2d, rows: Tensor) -> Tensor:
+    """A down(-right)-shifted convolution's output at the last of `rows` (its kh input rows ending there, the row
+    above first; zeros above the image): (B, C_out, 1, W'). One output row, no wasted top padding (generation)."""
+    left, right = conv.pad[0], conv.pad[1]  # type: ignore[index]
+    return F.conv2d(F.pad(rows[:, :, -conv.kernel_size[0] :], (left, right, 0, 0)), conv.weight, conv.bias, conv.stride)
+
+
 class DownShiftedConv2d(nn.Conv2d):
     """Kernel (kh, kw), kw odd: output (i, j) reads rows i-kh+1 .. i, columns j-kw//2 .. j+kw//2 (stride s: of the
     input position (s·i, s·j))."""
