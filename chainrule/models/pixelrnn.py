@@ -131,3 +131,77 @@ class RowLSTMModel(PixelRNN):
 class DiagonalBiLSTMModel(PixelRNN):
     def make_layer(self, config: PixelRNNConfig) -> nn.Module:
         return DiagonalBiLSTM(2 * config.channels, config.channels, self.colours)
+
+    # --- cached generation: pixel by pixel for the forward direction, row by row for the backward one ----------
+    # Forward: h(i, j) from the input at (i, j), h(i-1, j), h(i, j-1) and the cell c(i, j-1). Backward (mirrored,
+    # shifted down): row i reads the backward states of row i-1, computed once that row is finished.
+
+    def init_cache(self, n: int, cond: Tensor | None = None) -> dict[str, Any]:
+        device = self.output.weight.device
+        _, h, w = self.shape
+        f = self.config.channels
+
+        def grid(channels: int) -> Tensor:
+            return torch.zeros(n, h, w, channels, device=device)
+
+        layers = len(self.recurrent)
+        return {
+            "t": 0,
+            "x": torch.zeros(n, *self.shape, dtype=torch.long, device=device),
+            "h": [grid(f) for _ in range(layers)],
+            "c": [grid(f) for _ in range(layers)],
+            "back": [grid(f) for _ in range(layers)],  # backward-direction states, finished rows
+            "stream": [grid(2 * f) for _ in range(layers)],  # each layer's input, finished pixels
+            "done": 0,  # pixels finished, in raster order
+        }
+
+    def _pixel(self, cache: dict[str, Any], i: int, j: int, keep: bool) -> Tensor:
+        """The residual stream at pixel (i, j): (n, 2h, 1, 1); with `keep`, the pixel is complete and its states
+        are stored."""
+        reach = self.first.kernel_size[0] // 2
+        rows = self.encode(cache["x"][:, :, max(0, i - reach) : i + 1])
+        stream = self.first(rows)[:, :, -1:, j : j + 1]
+        for k, (layer, residual) in enumerate(zip(self.recurrent, self.residual, strict=True)):
+            lstm = layer.forward_direction
+            if keep:
+                cache["stream"][k][:, i, j] = stream[:, :, 0, 0]
+            gates = lstm.input_to_state(stream)[:, :, 0, 0]
+            zero = torch.zeros_like(cache["h"][k][:, 0, 0])
+            up = cache["h"][k][:, i - 1, j] if i else zero
+            left, cell = (cache["h"][k][:, i, j - 1], cache["c"][k][:, i, j - 1]) if j else (zero, zero)
+            h, c = lstm_update(gates + lstm.state_to_state(torch.cat([up, left], dim=-1)), cell)
+            if keep:
+                cache["h"][k][:, i, j], cache["c"][k][:, i, j] = h, c
+            back = cache["back"][k][:, i - 1, j] if i else zero
+            stream = stream + residual((h + back)[:, :, None, None])
+        return stream
+
+    def _backward_row(self, cache: dict[str, Any], i: int) -> None:
+        """Backward-direction states of the finished row i, right to left, for every layer."""
+        width = self.shape[2]
+        for k, layer in enumerate(self.recurrent):
+            lstm = layer.backward_direction
+            gates = lstm.input_to_state(cache["stream"][k][:, i].permute(0, 2, 1)[:, :, None])[:, :, 0]
+            zero = torch.zeros_like(cache["back"][k][:, 0, 0])
+            h, c = zero, zero
+            for j in reversed(range(width)):
+                up = cache["back"][k][:, i - 1, j] if i else zero
+                h, c = lstm_update(gates[:, :, j] + lstm.state_to_state(torch.cat([up, h], dim=-1)), c)
+                cache["back"][k][:, i, j] = h
+
+    def cache_step(self, cache: dict[str, Any], previous: Tensor | None) -> Tensor:
+        t, width = cache["t"], self.shape[2]
+        if previous is not None:
+            index = torch.unravel_index(self.order[t - 1], self.shape)
+            cache["x"][(slice(None), *index)] = previous.to(cache["x"].device)
+        channel, row, col = (int(i) for i in torch.unravel_index(self.order[t], self.shape))
+        while cache["done"] < row * width + col:  # finish the pixels before this one
+            i, j = divmod(cache["done"], width)
+            self._pixel(cache, i, j, keep=True)
+            if j == width - 1:
+                self._backward_row(cache, i)
+            cache["done"] += 1
+        stream = self._pixel(cache, row, col, keep=False)
+        params = self.to_params(self.output(torch.relu(self.hidden(torch.relu(stream)))))
+        cache["t"] = t + 1
+        return self.head.log_probs_at(params, cache["x"][:, :, row : row + 1, col : col + 1], (channel, 0, 0))

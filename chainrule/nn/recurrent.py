@@ -59,7 +59,8 @@ class RowLSTM(nn.Module):
 
 class DiagonalLSTM(nn.Module):
     """One direction of the diagonal LSTM: (B, F_in, H, W) → (B, F, H, W); the state at (i, j) sees every pixel
-    (i', j') with i' ≤ i and j' ≤ j (and the current pixel's earlier colour groups)."""
+    (i', j') with i' ≤ i and j' ≤ j (and the current pixel's earlier colour groups). States of the skewed map's
+    padding (off the image) are held at zero, so the first column and row see no phantom neighbours."""
 
     def __init__(self, in_channels: int, channels: int, colours: int) -> None:
         super().__init__()
@@ -70,11 +71,15 @@ class DiagonalLSTM(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         width = x.shape[3]
         inputs = skew(self.input_to_state(x)).permute(0, 3, 2, 1)  # (B, W + H - 1, H, 4F)
-        b, _, height, _ = inputs.shape
+        b, columns, height, _ = inputs.shape
+        # skewed (row r, column s) is the pixel (r, s - r): states off the image stay zero
+        offset = torch.arange(columns, device=x.device)[:, None] - torch.arange(height, device=x.device)[None, :]
+        inside = ((offset >= 0) & (offset < width)).to(inputs.dtype)[:, :, None]  # (W + H - 1, H, 1)
         h = c = inputs.new_zeros(b, height, self.channels)
         out = []
-        for column in inputs.unbind(1):
+        for column, keep in zip(inputs.unbind(1), inside.unbind(0), strict=True):
             h, c = lstm_update(column + self.state_to_state(neighbours(h, 1, 0)), c)
+            h, c = h * keep, c * keep
             out.append(h)
         return unskew(torch.stack(out, dim=1).permute(0, 3, 2, 1), width)
 
