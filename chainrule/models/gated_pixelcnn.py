@@ -138,16 +138,16 @@ class GatedPixelCNN(ImageModel):
         c, h, w = self.shape
         f = self.config.channels
         return {
-            "t": 0,
-            "cond": cond,
-            "x": torch.zeros(n, c, h, w, dtype=torch.long, device=device),
+            **self.new_row_cache(n, cond),
             "v_pre": [torch.zeros(n, 2 * f, h, w, device=device) for _ in self.layers],
             "v_out": [torch.zeros(n, f, h, w, device=device) for _ in self.layers],
-            "rows_done": 0,
         }
 
-    def _finish_row(self, cache: dict[str, Any], row: int) -> None:
-        """Vertical stack of every layer at `row` (all pixels of rows ≤ row are known)."""
+    def cache_row(self, cache: dict[str, Any], row: int, keep: bool) -> Tensor | None:
+        """With `keep`: the vertical stack of every layer at the finished `row`. Otherwise the horizontal stack on
+        `row`, reading the vertical stack of the row above."""
+        if not keep:
+            return self.horizontal_row(cache, row)
         k = [layer.vertical.kernel_size[0] - 1 for layer in self.layers]  # rows above each layer reads
         below = self.encode(cache["x"])
         for i, layer in enumerate(self.layers):
@@ -157,15 +157,10 @@ class GatedPixelCNN(ImageModel):
             cache["v_out"][i][:, :, row : row + 1] = gate(pre + layer.v_cond(cache["cond"]))
             below = cache["v_out"][i]
 
-    def cache_step(self, cache: dict[str, Any], previous: Tensor | None) -> Tensor:
-        t, shape = cache["t"], self.shape
-        if previous is not None:
-            index = torch.unravel_index(self.order[t - 1], shape)
-            cache["x"][(slice(None), *index)] = previous.to(cache["x"].device)
-        channel, row, col = (int(i) for i in torch.unravel_index(self.order[t], shape))
-        while cache["rows_done"] < row:
-            self._finish_row(cache, cache["rows_done"])
-            cache["rows_done"] += 1
+        return None
+
+    def horizontal_row(self, cache: dict[str, Any], row: int) -> Tensor:
+        """The horizontal stack's output on `row` (n, f, 1, W)."""
         cond = cache["cond"]
         h = self.encode(cache["x"][:, :, row : row + 1])
         for i, layer in enumerate(self.layers):
@@ -173,6 +168,4 @@ class GatedPixelCNN(ImageModel):
             h_pre = layer.horizontal(h) + layer.link(above) + layer.h_cond(cond)
             h_new = layer.out(gate(h_pre))
             h = h + h_new if layer.residual else h_new
-        params = self.to_params(self.output(torch.relu(self.hidden(torch.relu(h)))))
-        cache["t"] = t + 1
-        return self.head.log_probs_at(params, cache["x"][:, :, row : row + 1], (channel, 0, col))
+        return h

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from chainrule.distributions import DiscretizedLogisticMixture, discrete_head
@@ -53,6 +54,36 @@ class ImageModel(AutoregressiveModel):
         """(B, C·P, H, W) → (B, C, H, W, P)."""
         b, _, h, w = out.shape
         return out.reshape(b, self.colours, self.params_per_dim, h, w).permute(0, 1, 3, 4, 2)
+
+    # --- row-cached generation, shared by the families that define `init_cache` and `cache_row` ---------------
+    # The cache holds the image so far ("x"), the step "t" and "rows_done"; a family's `cache_row(cache, row, keep)`
+    # computes its last feature map on one row from what it kept of the rows above, and with `keep` (the row is
+    # complete) stores what later rows need.
+
+    def new_row_cache(self, n: int, cond: Tensor | None, **state: Any) -> dict[str, Any]:
+        device = self.output.weight.device
+        x = torch.zeros(n, *self.shape, dtype=torch.long, device=device)
+        return {"t": 0, "cond": cond, "x": x, "rows_done": 0, **state}
+
+    def cache_row(self, cache: dict[str, Any], row: int, keep: bool) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def row_params(self, features: Tensor) -> Tensor:
+        """Head parameters from the last feature map (the two 1x1 output layers)."""
+        return self.to_params(self.output(torch.relu(self.hidden(torch.relu(features)))))
+
+    def cache_step(self, cache: dict[str, Any], previous: Tensor | None) -> Tensor:
+        t = cache["t"]
+        if previous is not None:
+            index = torch.unravel_index(self.order[t - 1], self.shape)
+            cache["x"][(slice(None), *index)] = previous.to(cache["x"].device)
+        channel, row, col = (int(i) for i in torch.unravel_index(self.order[t], self.shape))
+        while cache["rows_done"] < row:
+            self.cache_row(cache, cache["rows_done"], keep=True)
+            cache["rows_done"] += 1
+        params = self.row_params(self.cache_row(cache, row, keep=False))
+        cache["t"] = t + 1
+        return self.head.log_probs_at(params, cache["x"][:, :, row : row + 1], (channel, 0, col))
 
 
 class ConditionEmbedding(nn.Module):
@@ -98,6 +129,9 @@ class MixtureImageModel(ImageModel):
         data: (B, C + 1, H, W)."""
         scaled = self.encode(x)
         return torch.cat([scaled, torch.ones_like(scaled[:, :1])], dim=1)
+
+    def row_params(self, features: Tensor) -> Tensor:
+        return self.to_params(self.output(F.elu(features)))
 
     def dequantized_log_prob(self, x: Tensor, cond: Tensor | None = None, generator=None) -> Tensor:
         """(B,) log-density (per level units) of x + u, u ~ U[0, 1)^D: a lower bound on log p(x) of the continuous

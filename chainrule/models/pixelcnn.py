@@ -101,14 +101,11 @@ class PixelCNN(ImageModel):
         _, h, w = self.shape
         width = self.config.channels
         return {
-            "t": 0,
-            "cond": cond,
-            "x": torch.zeros(n, *self.shape, dtype=torch.long, device=device),
+            **self.new_row_cache(n, cond),
             "inner": [torch.zeros(n, width, h, w, device=device) for _ in self.blocks],
-            "rows_done": 0,
         }
 
-    def _row(self, cache: dict[str, Any], row: int, keep: bool) -> Tensor:
+    def cache_row(self, cache: dict[str, Any], row: int, keep: bool) -> Tensor:
         """The network's last hidden map on `row` (B, 2h, 1, W), from the rows above kept in the cache; with
         `keep`, store this row's block inputs (the row is complete)."""
         reach = self.first.kernel_size[0] // 2
@@ -123,17 +120,3 @@ class PixelCNN(ImageModel):
                 cache["inner"][b][:, :, row : row + 1] = r
             s = s + block.expand(torch.relu(c))
         return s
-
-    def cache_step(self, cache: dict[str, Any], previous: Tensor | None) -> Tensor:
-        t = cache["t"]
-        if previous is not None:
-            index = torch.unravel_index(self.order[t - 1], self.shape)
-            cache["x"][(slice(None), *index)] = previous.to(cache["x"].device)
-        channel, row, col = (int(i) for i in torch.unravel_index(self.order[t], self.shape))
-        while cache["rows_done"] < row:
-            self._row(cache, cache["rows_done"], keep=True)
-            cache["rows_done"] += 1
-        s = self._row(cache, row, keep=False)
-        params = self.to_params(self.output(torch.relu(self.hidden(torch.relu(s)))))
-        cache["t"] = t + 1
-        return self.head.log_probs_at(params, cache["x"][:, :, row : row + 1], (channel, 0, col))

@@ -159,16 +159,12 @@ class PixelCNNPP(MixtureImageModel):
     # scale and layer. When fine row i is complete, the rows it computed are kept.
 
     def init_cache(self, n: int, cond: Tensor | None = None) -> dict[str, Any]:
-        device = self.output.weight.device
         return {
-            "t": 0,
-            "cond": cond,
-            "x": torch.zeros(n, *self.shape, dtype=torch.long, device=device),
+            **self.new_row_cache(n, cond),
             "rows": {},  # (name, row) → a kept row (n, C, 1, W_s)
-            "rows_done": 0,
         }
 
-    def _row(self, cache: dict[str, Any], i: int, keep: bool) -> Tensor:
+    def cache_row(self, cache: dict[str, Any], i: int, keep: bool) -> Tensor:
         now: dict[tuple[str, int], Tensor] = {}
 
         def row_of(name: str, r: int, like: Tensor) -> Tensor:
@@ -234,16 +230,3 @@ class PixelCNNPP(MixtureImageModel):
         if keep:
             cache["rows"].update(now)
         return ul
-
-    def cache_step(self, cache: dict[str, Any], previous: Tensor | None) -> Tensor:
-        t = cache["t"]
-        if previous is not None:
-            index = torch.unravel_index(self.order[t - 1], self.shape)
-            cache["x"][(slice(None), *index)] = previous.to(cache["x"].device)
-        channel, row, col = (int(i) for i in torch.unravel_index(self.order[t], self.shape))
-        while cache["rows_done"] < row:
-            self._row(cache, cache["rows_done"], keep=True)
-            cache["rows_done"] += 1
-        params = self.to_params(self.output(F.elu(self._row(cache, row, keep=False))))
-        cache["t"] = t + 1
-        return self.head.log_probs_at(params, cache["x"][:, :, row : row + 1], (channel, 0, col))

@@ -92,13 +92,11 @@ class RowLSTMModel(PixelRNN):
         width, f = self.shape[2], self.config.channels
         zero = torch.zeros(n, width, f, device=device)
         return {
-            "t": 0,
-            "x": torch.zeros(n, *self.shape, dtype=torch.long, device=device),
+            **self.new_row_cache(n, cond),
             "state": [(zero, zero) for _ in self.recurrent],  # (h, c) of the last finished row, (n, W, F)
-            "rows_done": 0,
         }
 
-    def _row(self, cache: dict[str, Any], row: int, keep: bool) -> Tensor:
+    def cache_row(self, cache: dict[str, Any], row: int, keep: bool) -> Tensor:
         """The residual stream on `row` (n, 2h, 1, W) from the states of the row above; with `keep`, the row is
         complete and its states replace them."""
         reach = self.first.kernel_size[0] // 2
@@ -111,20 +109,6 @@ class RowLSTMModel(PixelRNN):
                 cache["state"][i] = (h, c)
             stream = stream + residual(h.transpose(1, 2)[:, :, None])
         return stream
-
-    def cache_step(self, cache: dict[str, Any], previous: Tensor | None) -> Tensor:
-        t = cache["t"]
-        if previous is not None:
-            index = torch.unravel_index(self.order[t - 1], self.shape)
-            cache["x"][(slice(None), *index)] = previous.to(cache["x"].device)
-        channel, row, col = (int(i) for i in torch.unravel_index(self.order[t], self.shape))
-        while cache["rows_done"] < row:
-            self._row(cache, cache["rows_done"], keep=True)
-            cache["rows_done"] += 1
-        stream = self._row(cache, row, keep=False)
-        params = self.to_params(self.output(torch.relu(self.hidden(torch.relu(stream)))))
-        cache["t"] = t + 1
-        return self.head.log_probs_at(params, cache["x"][:, :, row : row + 1], (channel, 0, col))
 
 
 @register("diagonal-bilstm", config=PixelRNNConfig, kind="image", tiny=TINY, presets=PRESETS)
@@ -146,8 +130,7 @@ class DiagonalBiLSTMModel(PixelRNN):
 
         layers = len(self.recurrent)
         return {
-            "t": 0,
-            "x": torch.zeros(n, *self.shape, dtype=torch.long, device=device),
+            **self.new_row_cache(n, cond),
             "h": [grid(f) for _ in range(layers)],
             "c": [grid(f) for _ in range(layers)],
             "back": [grid(f) for _ in range(layers)],  # backward-direction states, finished rows

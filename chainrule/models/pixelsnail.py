@@ -154,14 +154,10 @@ class PixelSNAIL(MixtureImageModel):
         """Generation state: the image so far; for every 2-row convolution the input row above the current one;
         for every attention the keys/values of all finished rows. A step computes the current row only and its
         attention reads the cached keys instead of recomputing the whole prefix."""
-        device = self.output.weight.device
         return {
-            "t": 0,
-            "cond": cond,
-            "x": torch.zeros(n, *self.shape, dtype=torch.long, device=device),
+            **self.new_row_cache(n, cond),
             "above": {},  # name → the input row of a convolution at the row above, (n, C, 1, W)
             "kv": [[] for _ in self.blocks],  # per block: the keys/values of finished rows, (n, Ckv, W) each
-            "rows_done": 0,
         }
 
     def _conv_row(self, cache: dict[str, Any], name: str, conv: nn.Module, current: Tensor, keep: bool) -> Tensor:
@@ -178,7 +174,7 @@ class PixelSNAIL(MixtureImageModel):
         y, g = (self._conv_row(cache, name + ".second", block.second, concat_elu(c), keep) + condition).chunk(2, 1)
         return x + y * torch.sigmoid(g)
 
-    def _row(self, cache: dict[str, Any], row: int, keep: bool) -> Tensor:
+    def cache_row(self, cache: dict[str, Any], row: int, keep: bool) -> Tensor:
         n, (_, height, width), cond = cache["x"].shape[0], self.shape, cache["cond"]
         where = positions(height, width, cache["x"].device)[:, row : row + 1].expand(n, -1, -1, -1)
         pixels = self.encode(cache["x"][:, :, row : row + 1])
@@ -212,16 +208,3 @@ class PixelSNAIL(MixtureImageModel):
         heads = attention.split_heads
         out = F.scaled_dot_product_attention(heads(q), heads(k), heads(v), attn_mask=mask)
         return out.transpose(2, 3).reshape(n, -1, 1, width)
-
-    def cache_step(self, cache: dict[str, Any], previous: Tensor | None) -> Tensor:
-        t = cache["t"]
-        if previous is not None:
-            index = torch.unravel_index(self.order[t - 1], self.shape)
-            cache["x"][(slice(None), *index)] = previous.to(cache["x"].device)
-        channel, row, col = (int(i) for i in torch.unravel_index(self.order[t], self.shape))
-        while cache["rows_done"] < row:
-            self._row(cache, cache["rows_done"], keep=True)
-            cache["rows_done"] += 1
-        params = self.to_params(self.output(F.elu(self._row(cache, row, keep=False))))
-        cache["t"] = t + 1
-        return self.head.log_probs_at(params, cache["x"][:, :, row : row + 1], (channel, 0, col))
