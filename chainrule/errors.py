@@ -38,3 +38,8 @@ class CheckpointError(ChainruleError, OSError):
 
 class TrainingError(ChainruleError, RuntimeError):
     """Training cannot go on (e.g. the loss stayed NaN/inf); the last good checkpoint is kept."""
+
+
+class CompressedFileError(ChainruleError, ValueError):
+    """A compressed file that cannot be decoded: not one of ours, corrupt or truncated, or made with another model,
+    device type or precision."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from chainrule.bench import quality, sampling, throughput
+from chainrule.bench import compression, quality, sampling, throughput
 from chainrule.bench.machine import describe
 from chainrule.models import available
 
@@ -47,6 +47,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     s.add_argument("--repeats", type=int, default=3, help="median of this many draws (default 3)")
     s.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     s.set_defaults(run=run_sampling)
+    c = kinds.add_parser("compression", help="learned coder vs model NLL vs classic codecs on a run's test split")
+    c.add_argument("runs", nargs="+", help="trained run directories (image, text or audio)")
+    c.add_argument("--limit", type=int, help="first N test images (tokens, samples) only (default: all)")
+    c.add_argument("--device", default="cpu")
+    c.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    c.set_defaults(run=run_compression)
 
 
 def run_quality(args: argparse.Namespace) -> int:
@@ -113,4 +119,31 @@ def run_throughput(args: argparse.Namespace) -> int:
             f"generating {args.generate}: cached {row['cached_tokens_per_s']:.1f} tokens/s, uncached "
             f"{row['uncached_tokens_per_s']:.1f} tokens/s, speed-up {row['cache_speedup']:.1f}x |"
         )
+    return 0
+
+
+def run_compression(args: argparse.Namespace) -> int:
+    if args.limit is not None and args.limit < 1:
+        from chainrule.errors import InputError
+
+        raise InputError(f"--limit {args.limit} must be at least 1")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"machine: {describe(args.device)}")
+    for run in args.runs:
+        row = compression.measure(run, args.limit, args.device, progress=not args.verbose)
+        print(f"\n{row['run']}: {row['data']} ({row['values']:,} values)\n")
+        print("| coder | bits/dim | vs learned |\n|---|---:|---:|")
+        print(f"| model NLL (evaluation) | {row['model_bpd']:.4f} | |")
+        print(f"| model NLL along the coder's walk | {row['walk_bpd']:.4f} | |")
+        print(
+            f"| **learned coder, real file** ({row['bytes']:,} bytes; overhead {100 * row['overhead']:.2f} %; "
+            f"encode {row['encode_per_s']:,.0f}/s, decode {row['decode_per_s']:,.0f}/s) | "
+            f"**{row['coded_bpd']:.4f}** | |"
+        )
+        for name, bpd in row["classic"].items():
+            if isinstance(bpd, str):
+                print(f"| {name} | {bpd} | |")
+            else:
+                print(f"| {name} | {bpd:.4f} | {100 * (1 - row['coded_bpd'] / bpd):.1f} % fewer bits |")
     return 0

@@ -6,17 +6,17 @@ import argparse
 import logging
 import sys
 
-from chainrule.cli import bench, complete, datasets, demo, evaluate, sample, score, train
+from chainrule.cli import bench, complete, compress, datasets, demo, evaluate, sample, score, train
 from chainrule.errors import ChainruleError
 from chainrule.version import __version__
 
-COMMANDS = (train, evaluate, sample, complete, score, datasets, demo, bench)
+COMMANDS = (train, evaluate, sample, complete, score, compress, datasets, demo, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chainrule",
-        description="Autoregressive generative models of discrete data: train, evaluate, sample, complete.",
+        description="Autoregressive generative models of discrete data: train, evaluate, sample, complete, compress.",
     )
     parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")

@@ -16,6 +16,7 @@ from torch import Tensor
 
 from chainrule.distributions.base import sample_from_log_probs
 from chainrule.errors import InputError
+from chainrule.sampling.conditionals import walk_conditionals
 from chainrule.sampling.naive import start_tensor
 
 
@@ -45,15 +46,17 @@ def sample_cached(
     was_training = model.training
     model.train(False)
     try:
-        flat_x, flat_unknown = x.view(n, -1), unknown.view(n, -1)
-        cache, previous = model.init_cache(n, cond), None
-        for position in model.order.tolist():
-            log_probs = model.cache_step(cache, previous)
+        flat_x, flat_unknown, order = x.view(n, -1), unknown.view(n, -1), model.order.tolist()
+
+        def choose(t: int, log_probs: Tensor) -> Tensor:
+            position = order[t]
             todo = flat_unknown[:, position]
             if bool(todo.any()):
                 draw = sample_from_log_probs(log_probs, temperature, generator)
                 flat_x[:, position] = torch.where(todo, draw.to(device), flat_x[:, position])
-            previous = flat_x[:, position]
+            return flat_x[:, position]
+
+        walk_conditionals(model, n, choose, cond=cond)
     finally:
         model.train(was_training)
     return x

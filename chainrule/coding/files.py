@@ -1,0 +1,146 @@
+"""Files ↔ the values a model codes, for `chainrule compress` / `decompress`.
+
+What comes back is lossless on the model's representation:
+- text (a Char-RNN or Transformer): the file's exact bytes (a character vocabulary needs UTF-8 text whose
+  characters it holds; the byte vocabulary takes any file);
+- images (.npy, IDX, a .png file or a folder of them): the same pixel values, array shape and dtype, and PNG
+  names; the files themselves are re-written, so their bytes (PNG compression settings, .npy header) may differ;
+- WAV (a WaveNet): the model's 8-bit codes (μ-law or linear) of the audio resampled to the model's rate; this is
+  itself lossy w.r.t. a 16-bit recording. The output is 16-bit PCM of those codes, and compressing it again gives the
+  same codes.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from chainrule.data.idx import parse_idx
+from chainrule.data.png_folder import read_png
+from chainrule.errors import DataFormatError, InputError
+from chainrule.serialization import atomic_write_bytes
+
+
+def _is_audio(model) -> bool:
+    return hasattr(model.config, "rate") and hasattr(model.config, "encoding")
+
+
+def _vocabulary(model):
+    return None if _is_audio(model) else getattr(model, "vocabulary", None)
+
+
+def read_input(model, path: str | Path) -> tuple[Tensor, dict[str, Any], int]:
+    """The values to code, the facts needed to write them back, and the input's size in bytes.
+
+    Raises:
+        InputError, DataFormatError: an input the model cannot code (wrong kind, shape, characters or levels).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder")
+    if _is_audio(model):
+        from chainrule.data.audio import read_wav
+        from chainrule.data.mulaw import encode
+
+        samples, rate = read_wav(path, model.config.rate)
+        return encode(torch.from_numpy(samples), model.config.encoding), {"kind": "wav", "rate": rate}, _size(path)
+    vocabulary = _vocabulary(model)
+    if vocabulary is not None:
+        if not path.is_file():
+            raise InputError(f"{path} is not a file; a text model compresses one file")
+        data = path.read_bytes()
+        if vocabulary.is_bytes:
+            return torch.tensor(list(data), dtype=torch.long), {"kind": "text"}, len(data)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise InputError(f"{path} is not UTF-8 text (byte {err.start}); this model reads characters") from None
+        return vocabulary.encode(text, str(path)), {"kind": "text"}, len(data)
+    return _read_images(model, path)
+
+
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
+
+
+def _read_images(model, path: Path) -> tuple[Tensor, dict[str, Any], int]:
+    extra: dict[str, Any]
+    if path.is_dir() or path.suffix.lower() == ".png":
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix.lower() == ".png")
+        if not files:
+            raise InputError(f"{path} holds no .png files")
+        images = [read_png(f) for f in files]
+        if len({im.shape for im in images}) > 1:
+            raise InputError(f"{path}: the images differ in size or channels")
+        array = np.stack(images)
+        names = [path.name] if path.is_file() else [f.relative_to(path).as_posix() for f in files]
+        extra = {"kind": "png", "names": names}
+    elif path.suffix.lower() == ".npy":
+        try:
+            array = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as err:
+            raise DataFormatError(f"{path} is not a readable .npy file ({err.__class__.__name__})") from None
+        if array.dtype.kind not in "iub" or array.ndim < 1:
+            raise InputError(f"{path}: need an integer array (N, ...), got {array.dtype} {array.shape}")
+        extra = {"kind": "npy", "shape": list(array.shape), "dtype": array.dtype.str}
+    else:
+        array = parse_idx(path.read_bytes(), str(path))
+        extra = {"kind": "idx"}
+    x = torch.from_numpy(np.ascontiguousarray(array).astype(np.int64))
+    if tuple(x.shape[1:]) != model.shape and x.dim() == len(model.shape) and model.shape[0] == 1:
+        x = x.unsqueeze(1)  # (N, H, W) grey images for a (1, H, W) model
+    if tuple(x.shape[1:]) != model.shape:
+        raise InputError(f"{path} holds data of shape {tuple(array.shape)}; this model codes (N, {model.shape})")
+    if x.numel() and (int(x.min()) < 0 or int(x.max()) >= model.levels):
+        raise InputError(
+            f"{path} has values {int(x.min())}..{int(x.max())}; this model codes 0..{model.levels - 1} "
+            "(compress with a model trained at the data's levels)"
+        )
+    return x, extra, _size(path)
+
+
+def write_output(model, x: Tensor, extra: dict[str, Any], path: str | Path) -> Path:
+    """Write decoded values back in the input's kind (see the module docstring). Returns the path written."""
+    path = Path(path)
+    kind = extra.get("kind")
+    if kind == "text":
+        vocabulary = _vocabulary(model)
+        data = bytes(x.tolist()) if vocabulary.is_bytes else vocabulary.decode(x).encode("utf-8")
+        atomic_write_bytes(path, data)
+    elif kind == "wav":
+        from chainrule.data.audio import write_wav
+        from chainrule.data.mulaw import decode
+
+        write_wav(path, decode(x, model.config.encoding), int(extra["rate"]))
+    elif kind == "npy":
+        buffer = io.BytesIO()
+        np.save(buffer, x.numpy().astype(np.dtype(extra["dtype"])).reshape(extra["shape"]))
+        atomic_write_bytes(path, buffer.getvalue())
+    elif kind == "idx":
+        array = x.numpy().astype(np.uint8)
+        array = array[:, 0] if array.ndim == 4 and array.shape[1] == 1 else array
+        header = bytes([0, 0, 8, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+        atomic_write_bytes(path, header + array.tobytes())
+    elif kind == "png":
+        _write_pngs(x, extra["names"], path)
+    else:
+        raise DataFormatError(f"the compressed file names an unknown data kind {kind!r}")
+    return path
+
+
+def _write_pngs(x: Tensor, names: list[str], path: Path) -> None:
+    single = len(names) == 1 and path.suffix.lower() == ".png"
+    for image, name in zip(x.numpy().astype(np.uint8), names, strict=True):
+        target = path if single else path / name
+        if not single and (Path(name).is_absolute() or ".." in Path(name).parts):
+            raise DataFormatError(f"the compressed file names an unsafe path {name!r}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        Image.fromarray(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)).save(buffer, format="PNG")
+        atomic_write_bytes(target, buffer.getvalue())

@@ -1,0 +1,45 @@
+"""The one step loop that sampling and arithmetic coding share: compute the conditional of the next dimension, let
+the caller choose its value (draw it, read it from the data, or decode it), feed that value back, repeat.
+
+With a generation cache (`init_cache` / `cache_step`) each step costs one position's work; without one, each step
+is a full pass over a tensor that holds the values chosen so far. For the same choices the loop always performs the
+same computations in the same order, which is what lets an arithmetic decoder rebuild the encoder's tables bit for
+bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+Choose = Callable[[int, Tensor], Tensor]
+
+
+@torch.inference_mode()
+def walk_conditionals(model, n: int, choose: Choose, steps: int | None = None, cond: Tensor | None = None) -> None:
+    """Walk the model's order for n rows at once.
+
+    Args:
+        model: an autoregressive model (eval mode is the caller's business).
+        n: rows (examples, or independent segments of a stream).
+        choose: called as choose(t, log_probs) with log p(dimension order[t] = k | the values chosen before), float
+            (n, K); returns the n chosen values, long (n,).
+        steps: number of steps; default: every dimension of the model's shape. Sequence models with a cache
+            accept any number (the cache handles what lies past their training length).
+        cond: optional conditioning, as for `model.sample`.
+    """
+    steps = model.dims if steps is None else steps
+    if hasattr(model, "init_cache"):
+        cache, previous = model.init_cache(n, cond), None
+        for t in range(steps):
+            previous = choose(t, model.cache_step(cache, previous))
+        return
+    if steps > model.dims:
+        raise ValueError(f"{model.registry_name} has no generation cache: at most {model.dims} steps")
+    device = next(model.parameters()).device
+    x = torch.zeros(n, model.dims, dtype=torch.long, device=device)
+    order = model.order.tolist()
+    for t in range(steps):
+        x[:, order[t]] = choose(t, model.next_log_probs(x.view(n, *model.shape), cond, t)).to(device)
