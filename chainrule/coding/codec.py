@@ -25,7 +25,7 @@ from chainrule.coding.tables import PRECISION, coder_probabilities, frequency_ta
 from chainrule.errors import CompressedFileError, InputError
 from chainrule.sampling import walk_conditionals
 
-ARRAY_BLOCK = 256  # examples coded side by side
+ARRAY_BLOCK = 1024  # examples coded side by side
 STREAM_SEGMENT = 16384  # tokens per segment of a stream
 MAX_ROWS = 256
 
@@ -102,7 +102,7 @@ def compress(
         extra: JSON-able facts stored in the header (how the CLI writes the data back as a file).
         original_size: size of the input in bytes, recorded in the header (default: one byte per value, two when
             the model has more than 256 levels).
-        block: examples per block (array) or tokens per segment (stream); default 256 / 16384.
+        block: examples per block (array) or tokens per segment (stream); default 1024 / 16384.
         progress: show a progress bar.
         stats: if given, receives "model_bits": −log2 p(x) under the conditionals the coder used (before the
             tables' rounding), the ideal size the file is compared with.
