@@ -145,5 +145,6 @@ def run_compression(args: argparse.Namespace) -> int:
             if isinstance(bpd, str):
                 print(f"| {name} | {bpd} | |")
             else:
-                print(f"| {name} | {bpd:.4f} | {100 * (1 - row['coded_bpd'] / bpd):.1f} % fewer bits |")
+                saving = 100 * (1 - row["coded_bpd"] / bpd)
+                print(f"| {name} | {bpd:.4f} | {abs(saving):.1f} % {'fewer' if saving >= 0 else 'more'} bits |")
     return 0
