@@ -3,6 +3,7 @@ one optimizer step = forward + backward + AdamW update, on real batches; optiona
 
 from __future__ import annotations
 
+import logging
 import math
 import statistics
 import time
@@ -78,7 +79,13 @@ def measure(
         torch.manual_seed(0)
         model = create(model_name, shape=train.shape, levels=train.levels, **hparams).to(device)
         row["parameters"] = sum(p.numel() for p in model.parameters())
-        row[f"{label}_examples_per_s"] = batch_size / statistics.median(step_seconds(model, x, bf16, steps))
+        try:
+            row[f"{label}_examples_per_s"] = batch_size / statistics.median(step_seconds(model, x, bf16, steps))
+        except RuntimeError as err:  # e.g. oneDNN has no bf16 LSTM on CPUs without bf16 instructions
+            if not bf16:
+                raise
+            logging.getLogger(__name__).warning("bf16 training not supported here: %s", str(err).splitlines()[0])
+            row[f"{label}_examples_per_s"] = float("nan")
     row["bf16_over_fp32"] = row["bf16_examples_per_s"] / row["fp32_examples_per_s"]
     if sample:
         row["sample_seconds"] = sample_seconds(model.eval(), sample)
