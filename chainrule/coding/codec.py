@@ -12,6 +12,7 @@ conditionals. Two layouts:
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import constriction
 import numpy as np
@@ -133,33 +134,37 @@ def compress(
     )
     encoder = constriction.stream.queue.RangeEncoder()
     family = constriction.stream.model.Categorical(perfect=False)
-    work = _blocks(layout, x.shape[0], block)
     if stats is not None:
         stats["model_bits"] = 0.0
-    was_training = model.training
-    model.train(False)
-    try:
-        with tqdm(total=_total_steps(layout, model, work), disable=not progress, unit="step", desc="compress") as bar:
-            for first, rows, _ in work:
-                values, lengths = _rows(layout, model, flat, first, rows, block)
 
-                def code(log_probs: Tensor, active: np.ndarray | None, t: int, values=values) -> None:
-                    symbols = values[:, t] if active is None else values[active, t]
-                    probabilities = coder_probabilities(frequency_tables(log_probs))
-                    encoder.encode(symbols.astype(np.int32), family, probabilities)
-                    if stats is not None:
-                        chosen = log_probs.gather(1, torch.from_numpy(symbols).to(log_probs.device)[:, None])
-                        stats["model_bits"] -= float(chosen.double().sum()) / math.log(2)
+    def code(values: np.ndarray, log_probs: Tensor, active: np.ndarray | None, t: int) -> None:
+        symbols = values[:, t] if active is None else values[active, t]
+        encoder.encode(symbols.astype(np.int32), family, coder_probabilities(frequency_tables(log_probs)))
+        if stats is not None:
+            chosen = log_probs.gather(1, torch.from_numpy(symbols).to(log_probs.device)[:, None])
+            stats["model_bits"] -= float(chosen.double().sum()) / math.log(2)
 
-                _run_block(model, values, lengths, code, bar)
-    finally:
-        model.train(was_training)
+    _code_blocks(model, layout, flat, block, code, "compress", progress, write_back=False)
     payload = encoder.get_compressed().astype("<u4").tobytes()
     return container.pack(header, payload)
 
 
-def _total_steps(layout: str, model, work: list[tuple[int, int, int]]) -> int:
-    return sum(steps if layout == "stream" else model.dims for _, _, steps in work)
+def _code_blocks(model, layout: str, flat: np.ndarray, block: int, code, desc: str, progress: bool, write_back: bool):
+    """Walk every block of the data in eval mode; `code(values, log_probs, active, t)` codes step t of a block (or
+    decodes it into `values`); with `write_back`, each finished block is stored back into `flat`."""
+    work = _blocks(layout, len(flat), block)
+    total = sum(steps if layout == "stream" else model.dims for _, _, steps in work)
+    was_training = model.training
+    model.train(False)
+    try:
+        with tqdm(total=total, disable=not progress, unit="step", desc=desc) as bar:
+            for first, rows, _ in work:
+                values, lengths = _rows(layout, model, flat, first, rows, block)
+                _run_block(model, values, lengths, partial(code, values), bar)
+                if write_back:
+                    _store(layout, model, flat, values, lengths, first, block)
+    finally:
+        model.train(was_training)
 
 
 def decompress(model, blob: bytes, progress: bool = False) -> Tensor:
@@ -181,29 +186,15 @@ def decompress(model, blob: bytes, progress: bool = False) -> Tensor:
     words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
     decoder = constriction.stream.queue.RangeDecoder(words)
     family = constriction.stream.model.Categorical(perfect=False)
-    work = _blocks(layout, count, block)
-    was_training = model.training
-    model.train(False)
-    try:
-        with tqdm(total=_total_steps(layout, model, work), disable=not progress, unit="step", desc="decompress") as bar:
-            for first, rows, _ in work:
-                values, lengths = _rows(layout, model, flat, first, rows, block)
 
-                def code(log_probs: Tensor, active: np.ndarray | None, t: int, values=values) -> None:
-                    probabilities = coder_probabilities(frequency_tables(log_probs))
-                    try:
-                        symbols = decoder.decode(family, probabilities)
-                    except Exception as err:  # constriction reports garbage input as assorted exceptions
-                        raise CompressedFileError(f"the compressed data is corrupt ({err})") from None
-                    if active is None:
-                        values[:, t] = symbols
-                    else:
-                        values[active, t] = symbols
+    def code(values: np.ndarray, log_probs: Tensor, active: np.ndarray | None, t: int) -> None:
+        try:
+            symbols = decoder.decode(family, coder_probabilities(frequency_tables(log_probs)))
+        except Exception as err:  # constriction reports garbage input as assorted exceptions
+            raise CompressedFileError(f"the compressed data is corrupt ({err})") from None
+        values[slice(None) if active is None else active, t] = symbols
 
-                _run_block(model, values, lengths, code, bar)
-                _store(layout, model, flat, values, lengths, first, block)
-    finally:
-        model.train(was_training)
+    _code_blocks(model, layout, flat, block, code, "decompress", progress, write_back=True)
     if container.data_checksum(flat) != header.checksum:
         raise CompressedFileError(
             "the decoded data fails the file's checksum: the file is corrupt, or this machine computes the model's "
