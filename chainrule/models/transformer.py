@@ -131,7 +131,8 @@ class Transformer(SequenceModel):
         return start
 
     def init_cache(self, n: int, cond: Tensor | None = None) -> dict[str, Any]:
-        return {"n": n, "history": [], "blocks": [{} for _ in self.blocks], "filled": 0, "start": 0}
+        blocks = [{"capacity": self.length} for _ in self.blocks]  # key/value buffers, allocated on first use
+        return {"n": n, "history": [], "blocks": blocks, "filled": 0, "start": 0}
 
     def cache_step(self, cache: dict[str, Any], previous: Tensor | None) -> Tensor:
         device = next(self.parameters()).device
@@ -144,7 +145,9 @@ class Transformer(SequenceModel):
         if start != cache["start"]:  # the window moved: rebuild the cache from the start token and its tokens
             kept = torch.stack(cache["history"][start:], dim=1)
             inputs = torch.cat([kept.new_full((cache["n"], 1), self.start), kept], dim=1)
-            cache.update(start=start, blocks=[{} for _ in self.blocks], filled=inputs.shape[1])
+            for block in cache["blocks"]:
+                block["filled"] = 0  # the buffers are kept and overwritten
+            cache.update(start=start, filled=inputs.shape[1])
             logits = self.run(inputs, 0, cache["blocks"])
             return F.log_softmax(logits[:, -1].float(), dim=-1)
         logits = self.run(token[:, None], cache["filled"], cache["blocks"])

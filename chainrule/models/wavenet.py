@@ -8,7 +8,8 @@ e.g. for 16-bit audio). Conditioning c: a class id (global: speaker / file group
 (local: float (B, local_channels, frames), each frame repeated over `hop` samples).
 
 The conditional of sample t reads the `receptive_field` = (kernel - 1) · stacks · (2^layers - 1) + 1 samples
-before it. Generation keeps a queue of past activations per layer (`nn.causal_conv`): O(layers) per sample.
+before it. Generation keeps a queue of past inputs per layer (`nn.causal_conv.StackQueues`): O(layers) per sample,
+with all layers' past taps read in one gather and multiplied in one batched product.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from chainrule.distributions import Categorical, DiscretizedLogisticMixture
 from chainrule.errors import ConfigError, InputError
 from chainrule.models.base import check_shape_levels, register
 from chainrule.models.sequence import SequenceModel
-from chainrule.nn.causal_conv import CausalConv1d
+from chainrule.nn.causal_conv import CausalConv1d, StackQueues
 from chainrule.nn.gated import gate
 
 
@@ -181,37 +182,54 @@ class WaveNet(SequenceModel):
     # --- fast generation ----------------------------------------------------------------------------------
 
     def init_cache(self, n: int, cond: Tensor | None = None) -> dict[str, Any]:
-        device = next(self.parameters()).device
+        """Queues of past layer inputs, the step's weights as matrices (taken once here, so a step is a few
+        matrix products per layer) and buffers for the layer inputs and gated outputs of the current step."""
+        weight = self.embed.weight
         self.check_cond(cond, n)
+        layers, c = len(self.convs), self.config.channels
+        now, past = zip(*(conv.step_weights() for conv in self.convs), strict=True)
+        inputs, gated = weight.new_zeros(layers, n, c), weight.new_zeros(n, layers, c)  # this step's, per layer
         return {
             "n": n,
             "t": 0,
-            "queues": [conv.new_queue(n, device) for conv in self.convs],
+            "queues": StackQueues(self.convs, n, weight.device, weight.dtype),
             "cond": cond,
+            "now": now,
+            "past": torch.stack(past),  # (layers, (k-1)·C, 2C)
+            "conv_bias": torch.stack([conv.bias for conv in self.convs])[:, None],  # (layers, 1, 2C)
+            "residual": [(res.weight[:, :, 0].t(), res.bias) for res in self.residual],
+            "skip": torch.cat([skip.weight[:, :, 0].t() for skip in self.skip]),  # (layers · C, S)
+            "skip_bias": sum(skip.bias for skip in self.skip),
+            "inputs": inputs,
+            "input_views": inputs.unbind(0),
+            "gated": gated,
+            "gated_views": gated.unbind(1),
+            "dummy": torch.zeros(n, 1, dtype=torch.long, device=weight.device),
         }
 
     def cache_step(self, cache: dict[str, Any], previous: Tensor | None) -> Tensor:
-        device = next(self.parameters()).device
-        t = cache["t"]
-        token = torch.full((cache["n"],), self.start, device=device) if previous is None else previous.to(device)
-        h = self.embed(token)
+        device, t, n = cache["dummy"].device, cache["t"], cache["n"]
+        token = torch.full((n,), self.start, device=device) if previous is None else previous.to(device)
+        inputs, gated = cache["inputs"], cache["gated"]
+        torch.index_select(self.embed.weight, 0, token, out=cache["input_views"][0])
+        # every layer's contribution from its past inputs, in one batched product
+        z_past = torch.baddbmm(cache["conv_bias"], cache["queues"].past(t), cache["past"])
         cond = cache["cond"]
-        biases = None
         if cond is not None:
-            step_cond = (
-                cond[:, :, t // self.config.hop : t // self.config.hop + 1] if cond.dtype.is_floating_point else cond
-            )
-            biases = self.conditioning(step_cond, 1)
-        skips = 0.0
-        for i, (conv, res, skip) in enumerate(zip(self.convs, self.residual, self.skip, strict=True)):
-            z = conv.step(h, cache["queues"][i], t)
-            if biases is not None:
-                z = z + biases[:, i, :, 0]
-            g = gate(z, dim=1)
-            skips = skips + F.linear(g, skip.weight[:, :, 0], skip.bias)
-            h = h + F.linear(g, res.weight[:, :, 0], res.bias)
-        hidden = F.linear(F.relu(skips), self.hidden.weight[:, :, 0], self.hidden.bias)  # type: ignore[arg-type]
+            if cond.dtype.is_floating_point:  # local conditioning: the frame that sample t lies in
+                cond = cond[:, :, t // self.config.hop : t // self.config.hop + 1]
+            z_past = z_past + self.conditioning(cond, 1)[..., 0].transpose(0, 1)
+        h, g = cache["input_views"], cache["gated_views"]
+        last = len(self.convs) - 1
+        for i, (z_i, now) in enumerate(zip(z_past.unbind(0), cache["now"], strict=True)):
+            a, b = torch.addmm(z_i, h[i], now).chunk(2, dim=1)
+            torch.mul(torch.tanh(a), torch.sigmoid(b), out=g[i])
+            if i < last:  # the last layer's residual output is not used
+                w, bias = cache["residual"][i]
+                torch.addmm(h[i], g[i], w, out=h[i + 1]).add_(bias)
+        cache["queues"].push(t, inputs)
+        skips = torch.addmm(cache["skip_bias"], gated.view(n, -1), cache["skip"])
+        hidden = F.linear(F.relu(skips), self.hidden.weight[:, :, 0], self.hidden.bias)
         params = F.linear(F.relu(hidden), self.output.weight[:, :, 0], self.output.bias)
         cache["t"] = t + 1
-        dummy = torch.zeros(cache["n"], 1, dtype=torch.long, device=device)
-        return self.head.log_probs_at(params[:, None], dummy, (0,))
+        return self.head.log_probs_at(params[:, None], cache["dummy"], (0,))

@@ -1,9 +1,11 @@
-"""Causal dilated 1-D convolution (WaveNet, arXiv 1609.03499) and its one-step form for fast generation
-(Paine et al. 2016, arXiv 1611.09482): a ring buffer of the last (k - 1)·d inputs per layer, so a new output
-costs one kernel application instead of a pass over the receptive field.
+"""Causal dilated 1-D convolution (WaveNet, arXiv 1609.03499) and, for fast generation (Paine et al. 2016,
+arXiv 1611.09482), ring buffers of each layer's last (k - 1)·d inputs, so a new output costs one kernel application
+instead of a pass over the receptive field.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -20,17 +22,47 @@ class CausalConv1d(nn.Conv1d):
     def forward(self, x: Tensor) -> Tensor:
         return super().forward(F.pad(x, (self.left, 0)))
 
-    def new_queue(self, batch: int, device: torch.device, dtype: torch.dtype = torch.float32) -> Tensor:
-        """Ring buffer of past inputs for `step`: (B, C_in, (k-1)·d), zeros = the padding before the start."""
-        return torch.zeros(batch, self.in_channels, max(1, self.left), device=device, dtype=dtype)
+    def step_weights(self) -> tuple[Tensor, Tensor]:
+        """The kernel as two matrices for one-step use: (C_in, C_out) for the input at t, and
+        ((k-1)·C_in, C_out) for the inputs at t - d, t - 2d, ..., t - (k-1)·d, in that order."""
+        k = self.kernel_size[0]
+        now = self.weight[:, :, k - 1].t().contiguous()
+        past = torch.cat([self.weight[:, :, k - 1 - j].t() for j in range(1, k)], dim=0)
+        return now, past
 
-    def step(self, x: Tensor, queue: Tensor, t: int) -> Tensor:
-        """Output at time t from the input x (B, C_in) at t and the queue of earlier inputs; stores x in the
-        queue. Equals forward(...)[..., t]. Returns (B, C_out)."""
-        k, d, size = self.kernel_size[0], self.dilation[0], queue.shape[2]
-        out = F.linear(x, self.weight[:, :, k - 1], self.bias)
-        for j in range(1, k):  # tap k-1-j reads the input at t - j·d
-            out = out + F.linear(queue[:, :, (t - j * d) % size], self.weight[:, :, k - 1 - j])
-        if self.left:
-            queue[:, :, t % size] = x
-        return out
+
+class StackQueues:
+    """The past inputs of a stack of causal convolutions (same input width), for one-step generation.
+
+    Each layer has a ring buffer of its last (k-1)·d inputs; all rings live in one tensor, so one step reads every
+    layer's past taps with a single gather (`past`) and stores every layer's new input with a single scatter
+    (`push`). Slots not yet written hold zeros: the padding before the start.
+    """
+
+    def __init__(
+        self, convs: Sequence[CausalConv1d], batch: int, device: torch.device, dtype: torch.dtype = torch.float32
+    ) -> None:
+        sizes = [max(1, conv.left) for conv in convs]
+        offsets = [sum(sizes[:i]) for i in range(len(sizes))]
+        taps = [
+            (offset, j * conv.dilation[0], size)
+            for conv, offset, size in zip(convs, offsets, sizes, strict=True)
+            for j in range(1, conv.kernel_size[0])
+        ]
+        self.layers, self.taps_per_layer = len(convs), len(taps) // len(convs)
+        self.buffer = torch.zeros(batch, sum(sizes), convs[0].in_channels, device=device, dtype=dtype)
+        self._tap_offset, self._tap_lag, self._tap_size = (
+            torch.tensor(column, device=device) for column in zip(*taps, strict=True)
+        )
+        self._offset = torch.tensor(offsets, device=device)
+        self._size = torch.tensor(sizes, device=device)
+
+    def past(self, t: int) -> Tensor:
+        """Inputs at t - j·d for every layer and tap j = 1 .. k-1: (layers, B, (k-1)·C_in)."""
+        slots = self._tap_offset + (t - self._tap_lag).remainder(self._tap_size)
+        batch = self.buffer.shape[0]
+        return self.buffer[:, slots].reshape(batch, self.layers, -1).transpose(0, 1)
+
+    def push(self, t: int, inputs: Tensor) -> None:
+        """Store the inputs at t of every layer, (layers, B, C_in)."""
+        self.buffer[:, self._offset + t % self._size] = inputs.transpose(0, 1)

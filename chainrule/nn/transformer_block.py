@@ -2,9 +2,9 @@
 
     x = x + Attention(LN(x));  x = x + MLP(LN(x))
 
-Attention is PyTorch's scaled_dot_product_attention, causal. With a cache (a dict holding "k", "v" of shape
-(B, heads, S, d) for the S positions seen so far) the block takes only the new positions and attends to the
-cached ones as well.
+Attention is PyTorch's scaled_dot_product_attention, causal. With a cache (a dict holding buffers "k", "v" of shape
+(B, heads, capacity, d), the first "filled" positions written) the block takes only the new positions and attends
+to the cached ones as well.
 """
 
 from __future__ import annotations
@@ -27,6 +27,23 @@ def rotate(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     return torch.cat([a * cos - b * sin, a * sin + b * cos], dim=-1).to(x.dtype)
 
 
+def remember(cache: dict, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+    """Append new keys and values (B, heads, L, d) to the cache's buffers, which are allocated once (for
+    `cache["capacity"]` positions, doubled if ever exceeded) instead of concatenated on every step; return the keys
+    and values of every position so far."""
+    start, end = cache.get("filled", 0), cache.get("filled", 0) + k.shape[2]
+    if "k" not in cache or cache["k"].shape[2] < end:
+        size = max(end, cache.get("capacity", 0), 2 * cache["k"].shape[2] if "k" in cache else 0)
+        for name, new in (("k", k), ("v", v)):
+            buffer = new.new_empty(*new.shape[:2], size, new.shape[3])
+            if start:
+                buffer[:, :, :start] = cache[name][:, :, :start]
+            cache[name] = buffer
+    cache["k"][:, :, start:end], cache["v"][:, :, start:end] = k, v
+    cache["filled"] = end
+    return cache["k"][:, :, :end], cache["v"][:, :, :end]
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, width: int, heads: int, dropout: float = 0.0, rotary: bool = False) -> None:
         super().__init__()
@@ -44,13 +61,11 @@ class CausalSelfAttention(nn.Module):
             q, k = rotate(q, cos, sin), rotate(k, cos, sin)
         causal = True
         if cache is not None:
-            if "k" in cache:
-                k, v = torch.cat([cache["k"], k], dim=2), torch.cat([cache["v"], v], dim=2)
-                causal = length > 1  # one new position attends to everything cached
-                if causal:  # several new positions after a cached prefix: an explicit mask
-                    past = k.shape[2] - length
-                    mask = torch.ones(length, k.shape[2], dtype=torch.bool, device=x.device).tril(past)
-            cache["k"], cache["v"] = k, v
+            past = cache.get("filled", 0)
+            k, v = remember(cache, k, v)
+            causal = length > 1  # one new position attends to everything cached
+            if causal and past:  # several new positions after a cached prefix: an explicit mask
+                mask = torch.ones(length, k.shape[2], dtype=torch.bool, device=x.device).tril(past)
         if cache is not None and causal and k.shape[2] != length:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         else:

@@ -161,6 +161,15 @@ def test_bench_throughput_runs_and_reports(capsys):
     assert "unknown case" in one_error_line(capsys)
 
 
+def test_bench_sampling_estimates_naive_time_from_a_few_passes(capsys):
+    argv = "bench sampling --models pixelcnn --shapes 28x28 -n 1 --repeats 1 --naive-passes 2 --threads 1".split()
+    assert main(argv) == 0
+    row = capsys.readouterr().out.splitlines()[-1]
+    assert row.startswith("| pixelcnn cpu | 28x28 |") and "(estimated)" in row
+    naive, cached = (float(part.split()[1]) for part in row.split("|")[5:7])
+    assert naive > 0 and cached > 0
+
+
 def test_complete_a_user_png_file(run_dir, tmp_path, capsys):
     image = np.zeros((8, 8), dtype=np.uint8)
     image[2:6, 3:5] = 255

@@ -67,6 +67,20 @@ def test_conditioning_changes_the_distribution_and_cached_equals_naive(condition
         model.log_prob(x, torch.zeros(2, 5, 3) if conditioning == "local" else torch.tensor([0, 3]))
 
 
+@pytest.mark.parametrize("kernel, stacks", [(2, 1), (3, 2)])
+def test_each_cached_step_gives_the_conditional_of_the_full_pass(kernel, stacks):
+    model = build(length=60, layers=3, stacks=stacks, kernel=kernel)
+    assert model.receptive_field < 60  # the ring buffers wrap around
+    x = torch.randint(0, 5, (3, 60), generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        full = torch.log_softmax(model(x), dim=-1)
+        cache, previous = model.init_cache(3), None
+        for t in range(60):
+            step = model.cache_step(cache, previous)
+            assert torch.allclose(step, full[:, t], atol=1e-5), t
+            previous = x[:, t]
+
+
 def test_fast_generation_past_the_crop_length_equals_naive_and_streams_score_exactly():
     model = build(length=16, layers=3, stacks=1)
     prompt = torch.randint(0, 5, (20,), generator=torch.Generator().manual_seed(2))
