@@ -1,5 +1,8 @@
-"""Throughput benchmark: training examples per second (fp32 and bf16 autocast) at a preset, median of repeats,
-one optimizer step = forward + backward + AdamW update, on real batches; optionally the time to draw samples."""
+"""Throughput benchmark: training examples per second at a preset for each speed variant (fp32, bf16 autocast,
+compiled, channels-last, fused AdamW; `train.speed`), median of repeats, one optimizer step = forward + backward +
+AdamW update on real batches; the FLOPs of one training step counted by torch's flop counter (matrix products and
+convolutions; element-wise work is not counted), the FLOP/s achieved, and that as a fraction of the machine's
+matmul peak measured in the same run. Optionally the time to draw samples and the generation speed."""
 
 from __future__ import annotations
 
@@ -11,18 +14,43 @@ from typing import Any
 
 import torch
 
+from chainrule.bench.machine import peak_matmul_flops
 from chainrule.data import load_splits
 from chainrule.models import create, presets
+from chainrule.train import speed
+from chainrule.train.distributed import LogLikelihood
+
+# speed variants: the settings of `train.speed` (and bf16 autocast) each one turns on
+VARIANTS: dict[str, dict[str, bool]] = {
+    "fp32": {},
+    "bf16": {"bf16": True},
+    "compiled": {"compile": True},
+    "channels-last": {"channels_last": True},
+    "fused": {"fused": True},
+}
 
 
-def step_seconds(model, x: torch.Tensor, bf16: bool, steps: int, warmup: int = 2) -> list[float]:
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+def step_seconds(
+    model,
+    x: torch.Tensor,
+    bf16: bool = False,
+    steps: int = 10,
+    warmup: int = 2,
+    compile: bool = False,
+    channels_last: bool = False,
+    fused: bool = False,
+) -> list[float]:
+    """Seconds of each training step after `warmup` steps (3 more when compiling: the first calls compile)."""
+    model = speed.apply_memory_format(model, channels_last)
+    net = speed.compiled(LogLikelihood(model), compile)
+    optimizer = speed.optimizer(model, 1e-4, fused=fused)
+    warmup += 3 if compile else 0
     model.train()
     times = []
     for i in range(warmup + steps):
         start = time.perf_counter()
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
-            loss = -model.training_log_prob(x, None, i).float().mean()
+            loss = -net(x, None, i).float().mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -31,6 +59,17 @@ def step_seconds(model, x: torch.Tensor, bf16: bool, steps: int, warmup: int = 2
         if i >= warmup:
             times.append(time.perf_counter() - start)
     return times
+
+
+def training_flops(model, x: torch.Tensor) -> float:
+    """FLOPs of one training step (forward + backward) per example, as torch's flop counter counts them."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model.train()
+    with FlopCounterMode(display=False) as counter:
+        (-model.training_log_prob(x, None, 0).float().mean()).backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops() / len(x)
 
 
 def sample_seconds(model, n: int = 16, repeats: int = 1) -> float:
@@ -67,26 +106,37 @@ def measure(
     device: str = "cpu",
     sample: int = 0,
     generate_tokens: int = 0,
+    variants: tuple[str, ...] = ("fp32", "bf16"),
 ) -> dict[str, Any]:
-    """Examples/s for fp32 and bf16 training of `model_name` at `preset` on batches of `data`; with `sample` > 0,
-    also the seconds to draw that many samples; with `generate_tokens` > 0 (sequence models), tokens/s generated
-    with and without the cache."""
+    """Examples/s of each variant (`VARIANTS`) training `model_name` at `preset` on batches of `data`, FLOPs per
+    example and the fraction of the measured fp32 / bf16 matmul peak reached; with `sample` > 0, also the seconds
+    to draw that many samples; with `generate_tokens` > 0 (sequence models), tokens/s generated with and without
+    the cache."""
     train = load_splits(data, levels)["train"]
     x = train.x[:batch_size].to(device)
     hparams = {k: v for k, v in presets(model_name)[preset].items() if k != "train"}
     row: dict[str, Any] = {"model": model_name, "preset": preset, "data": train.description, "batch_size": batch_size}
-    for label, bf16 in (("fp32", False), ("bf16", True)):
+    for label in dict.fromkeys(("fp32", *variants)):
         torch.manual_seed(0)
         model = create(model_name, shape=train.shape, levels=train.levels, **hparams).to(device)
         row["parameters"] = sum(p.numel() for p in model.parameters())
         try:
-            row[f"{label}_examples_per_s"] = batch_size / statistics.median(step_seconds(model, x, bf16, steps))
+            seconds = statistics.median(step_seconds(model, x, steps=steps, **VARIANTS[label]))
+            row[f"{label}_examples_per_s"] = batch_size / seconds
         except RuntimeError as err:  # e.g. oneDNN has no bf16 LSTM on CPUs without bf16 instructions
-            if not bf16:
+            if label == "fp32":
                 raise
-            logging.getLogger(__name__).warning("bf16 training not supported here: %s", str(err).splitlines()[0])
+            logging.getLogger(__name__).warning("%s training not supported here: %s", label, str(err).splitlines()[0])
             row[f"{label}_examples_per_s"] = float("nan")
-    row["bf16_over_fp32"] = row["bf16_examples_per_s"] / row["fp32_examples_per_s"]
+    row["flops_per_example"] = training_flops(model, x)
+    for dtype in ("fp32", "bf16"):
+        row[f"peak_{dtype}_flops"] = peak_matmul_flops(dtype, device)
+    for label in dict.fromkeys(("fp32", *variants)):
+        achieved = row["flops_per_example"] * row[f"{label}_examples_per_s"]
+        row[f"{label}_flops"] = achieved
+        row[f"{label}_of_peak"] = achieved / row["peak_bf16_flops" if label == "bf16" else "peak_fp32_flops"]
+    if "bf16" in variants:
+        row["bf16_over_fp32"] = row["bf16_examples_per_s"] / row["fp32_examples_per_s"]
     if sample:
         row["sample_seconds"] = sample_seconds(model.eval(), sample)
     if generate_tokens:

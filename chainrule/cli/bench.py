@@ -32,6 +32,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     t.add_argument("--device", default="cpu")
     t.add_argument("--sample", type=int, default=0, metavar="N", help="also time drawing N samples")
     t.add_argument(
+        "--variants",
+        nargs="+",
+        default=["fp32", "bf16"],
+        choices=list(throughput.VARIANTS),
+        help="speed settings to time (default: fp32 bf16)",
+    )
+    t.add_argument(
         "--generate",
         type=int,
         default=0,
@@ -114,12 +121,21 @@ def run_throughput(args: argparse.Namespace) -> int:
         args.device,
         args.sample,
         args.generate,
+        tuple(args.variants),
     )
     sampled = f" {args.sample} samples in {row['sample_seconds']:.1f} s |" if args.sample else ""
+    speeds = " | ".join(
+        f"{v} {row[f'{v}_examples_per_s']:.0f} ex/s ({row[f'{v}_examples_per_s'] / row['fp32_examples_per_s']:.2f}x, "
+        f"{row[f'{v}_of_peak']:.1%} of peak)"
+        for v in dict.fromkeys(("fp32", *args.variants))
+    )
     print(
         f"| {row['model']} {row['preset']} | {row['data']} | {row['parameters']:,} params | batch {row['batch_size']} "
-        f"| fp32 {row['fp32_examples_per_s']:.0f} ex/s | bf16 {row['bf16_examples_per_s']:.0f} ex/s | "
-        f"bf16/fp32 {row['bf16_over_fp32']:.2f} |{sampled}"
+        f"| {speeds} |{sampled}"
+    )
+    print(
+        f"| {row['flops_per_example'] / 1e6:,.1f} MFLOP per example (forward + backward) | measured peak: fp32 "
+        f"{row['peak_fp32_flops'] / 1e9:.1f} GFLOP/s, bf16 {row['peak_bf16_flops'] / 1e9:.1f} GFLOP/s |"
     )
     if args.generate:
         print(

@@ -9,7 +9,7 @@ import time
 from chainrule.cli.common import check_device
 from chainrule.config import parse_overrides
 from chainrule.models import available
-from chainrule.train import train_model
+from chainrule.train import distributed, train_model
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -32,6 +32,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="cpu or cuda")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast for training")
+    p.add_argument("--compile", action="store_true", help="torch.compile the training step (pays off on long runs)")
+    p.add_argument("--channels-last", action="store_true", help="NHWC weights for convolutional models")
+    p.add_argument("--fused", action="store_true", help="fused AdamW kernel")
     p.add_argument("--ema", type=float, metavar="DECAY", help="evaluate and keep an EMA of the weights (e.g. 0.999)")
     p.add_argument(
         "--train-set",
@@ -57,6 +60,9 @@ def train_settings(args: argparse.Namespace) -> dict:
         "seed": args.seed,
         "device": args.device,
         "bf16": True if args.bf16 else None,
+        "compile": True if args.compile else None,
+        "channels_last": True if args.channels_last else None,
+        "fused": True if args.fused else None,
         "ema": args.ema,
     }
     settings.update({k: v for k, v in named.items() if v is not None})
@@ -66,7 +72,12 @@ def train_settings(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    out = args.out or f"runs/{args.model}-{str(args.data).replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
+    settings = train_settings(args)
+    ranks, _ = distributed.setup(settings.get("device", "cpu"))  # under torchrun: join the group
+    out = args.out
+    if out is None:  # every process takes rank 0's name
+        stamp = distributed.share(time.strftime("%Y%m%d-%H%M%S"), ranks)
+        out = f"runs/{args.model}-{str(args.data).replace('/', '_')}-{stamp}"
     results = train_model(
         model=args.model,
         data=args.data,
@@ -75,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         binarize=args.binarize,
         preset=args.preset,
         hparams=parse_overrides(args.overrides),
-        train=train_settings(args),
+        train=settings,
         resume=args.resume,
         progress=not args.quiet,
         vocab=args.vocab,
@@ -83,6 +94,9 @@ def run(args: argparse.Namespace) -> int:
         encoding=args.encoding,
         rate=args.rate,
     )
+    distributed.close()
+    if not ranks.main:
+        return 0
     print(
         f"{results['data']}: test {results['test_nats']:.2f} nats/example, {results['test_bpd']:.4f} bits/dim "
         f"after {results['steps']} steps ({results['train_seconds']:.0f} s)"

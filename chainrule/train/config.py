@@ -27,6 +27,8 @@ class TrainConfig:
         log_every: steps per metrics.csv row.
         ema: decay of an exponential moving average of the weights, used for validation, the saved model and
             the test (0 = off; 0.999-0.9999 typical).
+        compile, channels_last, fused: speed options of the training step (see `train.speed`); off by default,
+            as the throughput benchmark found none that pays off on a 2-core CPU (see BENCHMARKS.md).
     """
 
     epochs: int = 0
@@ -47,6 +49,9 @@ class TrainConfig:
     max_bad_steps: int = 20
     log_every: int = 50
     ema: float = 0.0
+    compile: bool = False
+    channels_last: bool = False
+    fused: bool = False
 
     def __post_init__(self) -> None:
         for name in ("epochs", "steps", "warmup_steps", "eval_every", "max_bad_steps"):

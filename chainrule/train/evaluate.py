@@ -8,14 +8,20 @@ import torch
 
 from chainrule.data import Dataset
 from chainrule.models import AutoregressiveModel
+from chainrule.train.distributed import Ranks, total
 
 
 @torch.inference_mode()
 def evaluate(
-    model: AutoregressiveModel, dataset: Dataset, batch_size: int = 256, dequantized: bool = False
+    model: AutoregressiveModel,
+    dataset: Dataset,
+    batch_size: int = 256,
+    dequantized: bool = False,
+    ranks: Ranks | None = None,
 ) -> dict[str, float]:
     """Mean negative log-likelihood over `dataset`; with `dequantized`, the continuous density of x + u instead
     (one seeded uniform draw u per example; models with a `dequantized_log_prob`), an upper bound on the NLL.
+    With `ranks` (data-parallel training), each process scores every world-th example and the sums are reduced.
 
     Returns:
         {"nats": nats per example, "bpd": bits per dimension, "examples": N}.
@@ -25,11 +31,13 @@ def evaluate(
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    total = 0.0
-    generator = torch.Generator(device=device).manual_seed(0)
+    ranks = ranks or Ranks()
+    nats = 0.0
+    generator = torch.Generator(device=device).manual_seed(ranks.rank)
+    mine = torch.arange(ranks.rank, len(dataset), ranks.world)
     try:
-        for start in range(0, len(dataset), batch_size):
-            index = torch.arange(start, min(start + batch_size, len(dataset)))
+        for start in range(0, len(mine), batch_size):
+            index = mine[start : start + batch_size]
             x, y = dataset.batch(index)
             cond = y.to(device) if (y is not None and model.num_classes) else None
             x = x.to(device)
@@ -38,10 +46,10 @@ def evaluate(
                 log_p = model.dequantized_log_prob(x, cond, generator=generator)
             else:
                 log_p = model.log_prob(x, cond)
-            total += float(log_p.double().sum())
+            nats -= float(log_p.double().sum())
     finally:
         model.train(was_training)
-    nats = -total / len(dataset)
+    nats = total([nats], ranks)[0] / len(dataset)
     return {"nats": nats, "bpd": nats / (model.dims * math.log(2)), "examples": len(dataset)}
 
 

@@ -19,6 +19,7 @@ from chainrule.data import load_splits
 from chainrule.errors import CheckpointError, ConfigError
 from chainrule.models import create, presets
 from chainrule.models.base import MODELS, from_description
+from chainrule.train import distributed
 from chainrule.train.config import TrainConfig
 from chainrule.train.trainer import Trainer
 from chainrule.version import __version__
@@ -65,7 +66,8 @@ def train_model(
     """Train a model and return its test results (see `Trainer.fit`). `vocab` ("bytes" or "chars") and `length`
     (tokens per chunk) apply to text data; `encoding`, `rate` and `length` (crop) to audio.
 
-    With `resume`, everything is read back from `out/run.json`; budget fields in `train` may extend it.
+    With `resume`, everything is read back from `out/run.json`; budget fields in `train` may extend it. Under
+    torchrun, every process calls this with the same arguments and trains its shard (`train.distributed`).
 
     Raises:
         ChainruleError subclasses for unknown names, bad settings, missing data or a bad run directory.
@@ -88,7 +90,7 @@ def train_model(
     else:
         if model is None or data is None:
             raise ConfigError("train needs a model and a dataset (or --resume with an existing run directory)")
-        if (out / RUN_FILE).exists():
+        if (out / RUN_FILE).exists():  # every process checks before rank 0 writes (after the barrier below)
             raise ConfigError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
         splits = load_splits(data, levels, binarize, vocab, length, encoding, rate)
         first = splits["train"]
@@ -109,8 +111,11 @@ def train_model(
             data_spec.update(vocab="bytes" if first.vocab == "" else "chars", length=first.shape[0])
         info = {"chainrule": __version__, "model": net.describe(), "data": data_spec, "preset": preset}
     info["train"] = cfg.to_dict(config)
-    out.mkdir(parents=True, exist_ok=True)
-    serialization.write_json(out / RUN_FILE, info)
-    trainer = Trainer(net, splits, config, out, progress=progress)
+    ranks, device = distributed.setup(config.device)
+    if ranks.main:
+        out.mkdir(parents=True, exist_ok=True)
+        serialization.write_json(out / RUN_FILE, info)
+    distributed.wait(ranks)
+    trainer = Trainer(net, splits, dataclasses.replace(config, device=device), out, progress=progress, ranks=ranks)
     results = trainer.fit(resume=resume)
     return {**results, "run": str(out), "train_config": dataclasses.asdict(config)}

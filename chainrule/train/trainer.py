@@ -4,6 +4,10 @@ AdamW with warm-up + cosine, gradient clipping, an optional EMA of the weights (
 of the raw ones), a budget in epochs / steps / minutes, validation with the best
 weights kept in the run directory, resumable checkpoints, a NaN/inf guard, optional bf16 autocast, a progress
 bar, `metrics.csv` and `loss.png`. The test split is evaluated once, at the end, with the best weights.
+
+Under torchrun (`train.distributed`) every process runs this same loop on its shard of each batch, through
+DistributedDataParallel; the processes agree on the budget, on skipping a bad step and on the reported losses, and
+only rank 0 writes files.
 """
 
 from __future__ import annotations
@@ -16,13 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
 from chainrule import serialization
 from chainrule.data import Dataset
 from chainrule.errors import TrainingError
 from chainrule.models import AutoregressiveModel
-from chainrule.train import checkpoint
+from chainrule.train import checkpoint, distributed, speed
 from chainrule.train.config import TrainConfig
 from chainrule.train.ema import ExponentialMovingAverage
 from chainrule.train.evaluate import evaluate
@@ -54,14 +59,18 @@ class Trainer:
         config: TrainConfig,
         out: Path,
         progress: bool = True,
+        ranks: distributed.Ranks | None = None,
     ) -> None:
         self.config = config
+        self.ranks = ranks or distributed.Ranks()
         self.device = torch.device(config.device)
-        self.model = model.to(self.device)
+        self.model = speed.apply_memory_format(model.to(self.device), config.channels_last)
         self.splits = splits
         self.out = Path(out)
-        self.progress = progress
-        self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.progress = progress and self.ranks.main
+        # forward = the training log-likelihood (DDP-wrapped under torchrun, compiled if asked for)
+        self.net = speed.compiled(distributed.wrap(self.model, self.ranks, self.device), config.compile)
+        self.optimizer = speed.optimizer(model, config.lr, config.weight_decay, config.fused)
         self.state: dict[str, Any] = {
             "step": 0,
             "epoch": 0,
@@ -69,11 +78,13 @@ class Trainer:
             "seconds": 0.0,
             "best_val": math.inf,
             "bad_steps": 0,
+            "world": self.ranks.world,
         }
+        self.fraction = 0.0
         self.running: list[float] = []
         self.ema = ExponentialMovingAverage(model, config.ema) if config.ema else None
         self.carries_state = splits["train"].is_stream and getattr(model, "carries_state", False)
-        n = len(splits["train"])
+        n = math.ceil(len(splits["train"]) / self.ranks.world)  # examples per process and epoch
         self.steps_per_epoch = math.ceil(n / config.batch_size)
         limits = [s for s in (config.steps, config.budget_epochs * self.steps_per_epoch) if s]
         self.total_steps = min(limits) if limits else 0
@@ -84,13 +95,15 @@ class Trainer:
         return time.monotonic() - self.started
 
     def progress_fraction(self) -> float:
+        """Share of the budget used; the same on every process (the largest of their clocks)."""
         fractions = [self.state["step"] / self.total_steps] if self.total_steps else []
         if self.config.minutes:
-            fractions.append(self.elapsed() / (60 * self.config.minutes))
+            minutes = distributed.largest(self.elapsed() / (60 * self.config.minutes), self.ranks)
+            fractions.append(minutes)
         return max(fractions, default=0.0)
 
     def done(self) -> bool:
-        return self.progress_fraction() >= 1.0
+        return self.fraction >= 1.0
 
     # --- the loop -----------------------------------------------------------------------------------------
 
@@ -105,6 +118,11 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         if resume:
             state, extra = checkpoint.load(self.out / "checkpoint", self.model, self.optimizer)
+            if state.get("world", 1) != self.ranks.world:
+                raise TrainingError(
+                    f"the checkpoint in {self.out} was written by {state.get('world', 1)} process(es); "
+                    f"resume it with the same number (here {self.ranks.world})"
+                )
             self.state.update(state)
             if self.ema is not None:
                 try:
@@ -112,8 +130,11 @@ class Trainer:
                 except ValueError as err:
                     raise TrainingError(f"cannot resume {self.out}: {err}") from None
             log.info("resumed at step %d", self.state["step"])
-        self.metrics = MetricsLog(self.out / "metrics.csv", self.state["step"] if resume else None)
+        self.metrics = (
+            MetricsLog(self.out / "metrics.csv", self.state["step"] if resume else None) if self.ranks.main else None
+        )
         self.started = time.monotonic() - self.state["seconds"]
+        self.fraction = self.progress_fraction()
         bar = tqdm(
             total=self.total_steps or None,
             initial=self.state["step"],
@@ -139,15 +160,14 @@ class Trainer:
         train, batch_size, config = self.splits["train"], self.config.batch_size, self.config
         while not self.done():
             epoch = self.state["epoch"]
-            if self.carries_state:  # consecutive chunks of B parallel streams; the model carries its state
-                order = stream_order(len(train), batch_size)
+            order = self.epoch_order(epoch)
+            if self.carries_state:
                 self.model.reset_carry()  # type: ignore[operator]
-            else:
-                order = torch.randperm(len(train), generator=torch.Generator().manual_seed(config.seed * 7919 + epoch))
             while self.state["batch"] < self.steps_per_epoch and not self.done():
                 b = self.state["batch"]
                 self.train_step(train, order[b * batch_size : (b + 1) * batch_size])
                 self.state["batch"] = b + 1
+                self.fraction = self.progress_fraction()
                 bar.update(1)
                 if self.running:
                     bar.set_postfix(bpd=f"{sum(self.running) / len(self.running):.4f}", epoch=epoch)
@@ -162,20 +182,37 @@ class Trainer:
                 if step % config.checkpoint_every == 0:
                     self.save_checkpoint()
 
+    def epoch_order(self, epoch: int) -> torch.Tensor:
+        """This process's examples for the epoch, in order: a shard of a permutation seeded by (seed, epoch) (the
+        shards of one batch together are the batch a single process with N times the batch would take); for
+        models that carry state over a stream, consecutive chunks of parallel streams, with no shuffling."""
+        n, ranks = len(self.splits["train"]), self.ranks
+        sampler = DistributedSampler(
+            range(n), ranks.world, ranks.rank, shuffle=not self.carries_state, seed=self.config.seed
+        )
+        sampler.set_epoch(epoch)
+        positions = torch.tensor(list(sampler), dtype=torch.long)
+        if self.carries_state:  # batch k holds chunk k of every stream; each process keeps its own streams
+            return stream_order(n, self.config.batch_size * ranks.world)[positions]
+        return positions
+
     def train_step(self, train: Dataset, index: torch.Tensor) -> None:
-        config, model, step = self.config, self.model, self.state["step"]
-        x, y = train.batch(index, generator=torch.Generator().manual_seed(config.seed * 1_000_003 + step))
+        config, model, step, ranks = self.config, self.model, self.state["step"], self.ranks
+        seed = config.seed * 1_000_003 + step * ranks.world + ranks.rank  # random crops, dynamic binarization
+        x, y = train.batch(index, generator=torch.Generator().manual_seed(seed))
         x = x.to(self.device, non_blocking=True)
         cond = y.to(self.device) if (y is not None and model.num_classes) else None
-        lr = config.lr * warmup_cosine(step, self.progress_fraction(), config.warmup_steps, config.final_lr_fraction)
+        lr = config.lr * warmup_cosine(step, self.fraction, config.warmup_steps, config.final_lr_fraction)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         model.train()
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=config.bf16):
-            log_p = model.training_log_prob(x, cond, step)
+            log_p = self.net(x, cond, step)
         loss = -log_p.float().mean() / model.dims  # nats per dimension
         self.optimizer.zero_grad(set_to_none=True)
         ok = bool(torch.isfinite(loss))
+        if ranks.distributed:  # all skip the step, or none does
+            ok = distributed.total([float(not ok)], ranks)[0] == 0
         if ok:
             loss.backward()
             if config.grad_clip:
@@ -206,8 +243,12 @@ class Trainer:
     # --- bookkeeping --------------------------------------------------------------------------------------
 
     def log_row(self, **extra: float) -> None:
-        train_bpd = f"{sum(self.running) / len(self.running):.5f}" if self.running else ""
+        """A metrics row; the training loss is the mean over the steps since the last row and over processes."""
+        loss_sum, count = distributed.total([sum(self.running), len(self.running)], self.ranks)
+        train_bpd = f"{loss_sum / count:.5f}" if count else ""
         self.running = []
+        if self.metrics is None:
+            return
         self.metrics.append(
             step=self.state["step"],
             epoch=self.state["epoch"],
@@ -222,28 +263,30 @@ class Trainer:
 
     def validate(self) -> float:
         with self.evaluation_weights():
-            result = evaluate(self.model, self.splits["val"], self.config.eval_batch_size)
-            if result["bpd"] < self.state["best_val"] or not self.has_best():
-                self.state["best_val"] = result["bpd"]
-                self.model.save(self.out)
+            result = evaluate(self.model, self.splits["val"], self.config.eval_batch_size, ranks=self.ranks)
+            if result["bpd"] < self.state["best_val"] or not self.state.get("saved_best"):
+                self.state["best_val"], self.state["saved_best"] = result["bpd"], True
+                if self.ranks.main:
+                    self.model.save(self.out)
         self.state["validated_at"] = self.state["step"]
         self.log_row(val_bpd=f"{result['bpd']:.5f}")
-        self.metrics.plot(self.out / "loss.png", title=self.splits["train"].description)
-        log.info("step %d: val %.4f bits/dim", self.state["step"], result["bpd"])
+        if self.metrics is not None:
+            self.metrics.plot(self.out / "loss.png", title=self.splits["train"].description)
+            log.info("step %d: val %.4f bits/dim", self.state["step"], result["bpd"])
         return result["bpd"]
-
-    def has_best(self) -> bool:
-        return (self.out / "model.safetensors").is_file()
 
     def save_checkpoint(self) -> None:
         self.state["seconds"] = self.elapsed()
+        if not self.ranks.main:
+            return
         extra = self.ema.tensors() if self.ema is not None else None
         checkpoint.save(self.out / "checkpoint", self.state["step"], self.model, self.optimizer, self.state, extra)
 
     def finish(self) -> dict[str, Any]:
+        distributed.wait(self.ranks)  # rank 0 has written the best weights
         best = serialization.read_tensors(self.out / "model.safetensors")
         self.model.load_state_dict(best)
-        test = evaluate(self.model, self.splits["test"], self.config.eval_batch_size)
+        test = evaluate(self.model, self.splits["test"], self.config.eval_batch_size, ranks=self.ranks)
         results = {
             "data": self.splits["test"].description,
             "test_nats": test["nats"],
@@ -254,5 +297,6 @@ class Trainer:
             "train_seconds": round(self.state["seconds"], 1),
             "parameters": sum(p.numel() for p in self.model.parameters()),
         }
-        serialization.write_json(self.out / RESULTS_FILE, results)
+        if self.ranks.main:
+            serialization.write_json(self.out / RESULTS_FILE, results)
         return results

@@ -1,0 +1,47 @@
+"""Training speed options, shared by the trainer and the throughput benchmark so that both run the same step.
+
+- `channels_last`: NHWC memory format for the weights of models with 2-D convolutions (oneDNN's preferred layout
+  on CPU, tensor cores' on GPU); activations follow the weights' format.
+- `compile`: `torch.compile` of the training forward (inductor: fused C++/OpenMP loops on CPU, Triton on GPU);
+  pays off only after its compile time, so it is off by default.
+- `fused`: the fused AdamW kernel (one kernel over all parameters instead of one per tensor), where torch has it.
+
+None of them changes the likelihood beyond floating-point rounding; evaluation always runs the plain model.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+
+def has_conv2d(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.Conv2d) for m in model.modules())
+
+
+def apply_memory_format(model: nn.Module, channels_last: bool) -> nn.Module:
+    """The model with channels-last weights when asked for and useful (2-D convolutions present)."""
+    if channels_last and has_conv2d(model):
+        model.to(memory_format=torch.channels_last)
+    return model
+
+
+def optimizer(model: nn.Module, lr: float, weight_decay: float = 0.0, fused: bool = False) -> torch.optim.AdamW:
+    """AdamW, fused when asked for (falls back to the default implementation, with a warning, where torch has no
+    fused kernel for the parameters' device)."""
+    params = list(model.parameters())
+    if fused:
+        try:
+            return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
+        except (RuntimeError, ValueError) as err:
+            log.warning("fused AdamW unavailable here (%s); using the default", str(err).splitlines()[0])
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+
+
+def compiled(net: nn.Module, enabled: bool) -> nn.Module:
+    """`torch.compile(net)` when enabled (the first steps compile; later ones run the compiled kernels)."""
+    return torch.compile(net) if enabled else net
