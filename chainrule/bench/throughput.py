@@ -83,16 +83,21 @@ def sample_seconds(model, n: int = 16, repeats: int = 1) -> float:
     return statistics.median(times)
 
 
-def generation_rates(model, tokens: int) -> dict[str, float]:
-    """Tokens/s generating `tokens` tokens (one sequence) with the model's cache and without it."""
+def generation_rates(model, tokens: int, repeats: int = 3) -> dict[str, float]:
+    """Tokens/s generating `tokens` tokens (one sequence) with the model's cache and without it: medians of
+    `repeats` runs of each, alternated so that both paths see the same machine load."""
     from chainrule.sampling import generate, generate_naive
 
-    rates = {}
-    for label, fn in (("cached", generate), ("uncached", generate_naive)):
-        start = time.perf_counter()
-        fn(model, torch.zeros(0, dtype=torch.long), tokens, generator=torch.Generator().manual_seed(0))
-        rates[f"{label}_tokens_per_s"] = tokens / (time.perf_counter() - start)
-    rates["cache_speedup"] = rates["cached_tokens_per_s"] / rates["uncached_tokens_per_s"]
+    seconds: dict[str, list[float]] = {"cached": [], "uncached": []}
+    for _ in range(repeats):
+        for label, fn in (("cached", generate), ("uncached", generate_naive)):
+            start = time.perf_counter()
+            fn(model, torch.zeros(0, dtype=torch.long), tokens, generator=torch.Generator().manual_seed(0))
+            seconds[label].append(time.perf_counter() - start)
+    rates = {f"{label}_tokens_per_s": tokens / statistics.median(times) for label, times in seconds.items()}
+    rates["cache_speedup"] = statistics.median(
+        u / c for c, u in zip(seconds["cached"], seconds["uncached"], strict=True)
+    )
     return rates
 
 
@@ -116,6 +121,8 @@ def measure(
     x = train.x[:batch_size].to(device)
     hparams = {k: v for k, v in presets(model_name)[preset].items() if k != "train"}
     row: dict[str, Any] = {"model": model_name, "preset": preset, "data": train.description, "batch_size": batch_size}
+    for dtype in ("fp32", "bf16"):  # first, before any compile workers or warm caches
+        row[f"peak_{dtype}_flops"] = peak_matmul_flops(dtype, device)
     for label in dict.fromkeys(("fp32", *variants)):
         torch.manual_seed(0)
         model = create(model_name, shape=train.shape, levels=train.levels, **hparams).to(device)
@@ -129,8 +136,6 @@ def measure(
             logging.getLogger(__name__).warning("%s training not supported here: %s", label, str(err).splitlines()[0])
             row[f"{label}_examples_per_s"] = float("nan")
     row["flops_per_example"] = training_flops(model, x)
-    for dtype in ("fp32", "bf16"):
-        row[f"peak_{dtype}_flops"] = peak_matmul_flops(dtype, device)
     for label in dict.fromkeys(("fp32", *variants)):
         achieved = row["flops_per_example"] * row[f"{label}_examples_per_s"]
         row[f"{label}_flops"] = achieved

@@ -150,6 +150,10 @@ class Transformer(SequenceModel):
             cache.update(start=start, filled=inputs.shape[1])
             logits = self.run(inputs, 0, cache["blocks"])
             return F.log_softmax(logits[:, -1].float(), dim=-1)
-        logits = self.run(token[:, None], cache["filled"], cache["blocks"])
-        cache["filled"] += 1
-        return F.log_softmax(logits[:, 0].float(), dim=-1)
+        position, h = cache["filled"], self.embed(token)
+        if self.position is not None:
+            h = h + self.position.weight[position]
+        for block, block_cache in zip(self.blocks, cache["blocks"], strict=True):
+            h = block.step(h, position, block_cache)
+        cache["filled"] = position + 1
+        return F.log_softmax(self.output(self.norm(h)).float(), dim=-1)

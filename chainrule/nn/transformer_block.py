@@ -73,6 +73,20 @@ class CausalSelfAttention(nn.Module):
             out = F.scaled_dot_product_attention(q, k, v, is_causal=causal, dropout_p=p)
         return self.proj(out.transpose(1, 2).reshape(b, length, width))
 
+    def step(self, x: Tensor, position: int, cache: dict) -> Tensor:
+        """One new position after the cached ones, x (B, width) → (B, width); the same as `forward` on a
+        length-1 input, with 2-D tensors and attention for a single query written out (a few small products
+        instead of the general kernel's set-up, which dominates at this size)."""
+        b, width = x.shape
+        q, k, v = F.linear(x, self.qkv.weight, self.qkv.bias).view(b, 3, self.heads, width // self.heads).unbind(1)
+        if self.rotary:
+            cos, sin = rotary_tables(torch.tensor([position], device=x.device), width // self.heads)
+            q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+        keys, values = remember(cache, k[:, :, None], v[:, :, None])  # (B, heads, S, d)
+        scores = torch.matmul(keys, q[..., None]).squeeze(-1) * (q.shape[-1] ** -0.5)  # (B, heads, S)
+        out = torch.matmul(scores.softmax(dim=-1)[:, :, None], values)  # (B, heads, 1, d)
+        return F.linear(out.reshape(b, width), self.proj.weight, self.proj.bias)
+
 
 class TransformerBlock(nn.Module):
     def __init__(self, width: int, heads: int, dropout: float = 0.0, rotary: bool = False) -> None:
@@ -86,3 +100,10 @@ class TransformerBlock(nn.Module):
     def forward(self, x: Tensor, positions: Tensor, cache: dict[str, Tensor] | None = None) -> Tensor:
         x = x + self.drop(self.attention(self.norm1(x), positions, cache))
         return x + self.drop(self.mlp(self.norm2(x)))
+
+    def step(self, x: Tensor, position: int, cache: dict) -> Tensor:
+        """`forward` for one new position (B, width) after the cached ones (evaluation: no dropout)."""
+        n1, n2, (fc1, _, fc2) = self.norm1, self.norm2, self.mlp
+        x = x + self.attention.step(F.layer_norm(x, n1.normalized_shape, n1.weight, n1.bias, n1.eps), position, cache)
+        h = F.layer_norm(x, n2.normalized_shape, n2.weight, n2.bias, n2.eps)
+        return x + F.linear(F.gelu(F.linear(h, fc1.weight, fc1.bias)), fc2.weight, fc2.bias)

@@ -145,3 +145,15 @@ def test_cached_generation_equals_uncached_past_the_context(name):
         fast = generate(model, prompt, 20, temperature=0.9, generator=torch.Generator().manual_seed(seed))
         slow = generate_naive(model, prompt, 20, temperature=0.9, generator=torch.Generator().manual_seed(seed))
         assert torch.equal(fast, slow)
+
+
+@pytest.mark.parametrize("positions", ["learned", "rotary"])
+def test_each_cached_transformer_step_gives_the_conditional_of_the_full_pass(positions):
+    model = build("transformer", length=12, positions=positions)
+    x = torch.randint(0, 7, (3, 12), generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        full = torch.log_softmax(model(x), dim=-1)
+        cache, previous = model.init_cache(3), None
+        for t in range(12):
+            assert torch.allclose(model.cache_step(cache, previous), full[:, t], atol=1e-5), t
+            previous = x[:, t]
