@@ -27,6 +27,7 @@ VARIANTS: dict[str, dict[str, bool]] = {
     "compiled": {"compile": True},
     "channels-last": {"channels_last": True},
     "fused": {"fused": True},
+    "combined": {"compile": True, "channels_last": True, "fused": True},
 }
 
 

@@ -200,6 +200,8 @@ class Trainer:
         config, model, step, ranks = self.config, self.model, self.state["step"], self.ranks
         seed = config.seed * 1_000_003 + step * ranks.world + ranks.rank  # random crops, dynamic binarization
         x, y = train.batch(index, generator=torch.Generator().manual_seed(seed))
+        if self.device.type == "cuda":  # page-locked, so the copy overlaps with the previous step's kernels
+            x = x.pin_memory()
         x = x.to(self.device, non_blocking=True)
         cond = y.to(self.device) if (y is not None and model.num_classes) else None
         lr = config.lr * warmup_cosine(step, self.fraction, config.warmup_steps, config.final_lr_fraction)
