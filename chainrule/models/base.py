@@ -196,6 +196,17 @@ def from_description(doc: Any) -> AutoregressiveModel:
     return entry.target(cfg.from_dict(entry.config, doc["config"]))
 
 
+def weight_bytes(doc: Any) -> int | None:
+    """Bytes of saved tensors the described model holds, from a build on the meta device (which allocates no
+    memory), or None for a model that cannot be built there (MADE computes its masks while it is built)."""
+    try:
+        with torch.device("meta"):
+            skeleton = from_description(doc)
+    except (RuntimeError, NotImplementedError):
+        return None
+    return sum(t.numel() * t.element_size() for t in skeleton.state_dict().values())
+
+
 def load(directory: str | Path, device: str | torch.device = "cpu") -> AutoregressiveModel:
     """Load a model saved by `save` (or a training run directory), in eval mode.
 
@@ -205,8 +216,16 @@ def load(directory: str | Path, device: str | torch.device = "cpu") -> Autoregre
     directory = Path(directory)
     if not directory.is_dir():
         raise CheckpointError(f"{directory} is not a model directory")
+    doc = serialization.read_json(directory / CONFIG_FILE)
     try:
-        model = from_description(serialization.read_json(directory / CONFIG_FILE))
+        needed = weight_bytes(doc)
+        weights = directory / WEIGHTS_FILE
+        held = weights.stat().st_size if weights.is_file() else 0
+        if needed is not None and needed > held:  # refuse before allocating what the file cannot back
+            raise CheckpointError(
+                f"{directory / CONFIG_FILE} describes {needed:,} bytes of weights, {WEIGHTS_FILE} holds {held:,}"
+            )
+        model = from_description(doc)
     except ConfigError as err:
         raise CheckpointError(f"{directory / CONFIG_FILE}: {err}") from None
     state = serialization.read_tensors(directory / WEIGHTS_FILE)

@@ -86,6 +86,7 @@ def train_model(
             )
         else:
             splits = load_splits(data_spec["name"], data_spec["levels"], data_spec["binarize"])
+        torch.manual_seed(config.seed)  # the same initial weights as the original run (if it never checkpointed)
         net = from_description(info["model"])
     else:
         if model is None or data is None:

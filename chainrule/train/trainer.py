@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
+import threading
 import time
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +50,31 @@ def stream_order(rows: int, batch_size: int) -> torch.Tensor:
         return torch.arange(rows)
     grid = torch.arange(per_stream * batch_size).reshape(batch_size, per_stream)
     return grid.t().reshape(-1)
+
+
+class StopRequested(Exception):
+    """A stop signal arrived; raised between steps, where the state is consistent."""
+
+
+@contextmanager
+def stop_signals(requested: list[int]) -> Iterator[None]:
+    """While training, SIGINT and SIGTERM ask the loop to stop after the current step (`requested` receives the
+    signal number); a second signal interrupts at once. Main thread only (signals cannot be handled elsewhere)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum: int, frame: Any) -> None:
+        if requested:
+            raise KeyboardInterrupt
+        requested.append(signum)
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class Trainer:
@@ -81,6 +109,7 @@ class Trainer:
             "world": self.ranks.world,
         }
         self.fraction = 0.0
+        self.stop_requested: list[int] = []  # the signal that asked training to stop
         self.running: list[float] = []
         self.ema = ExponentialMovingAverage(model, config.ema) if config.ema else None
         self.carries_state = splits["train"].is_stream and getattr(model, "carries_state", False)
@@ -116,6 +145,9 @@ class Trainer:
             TrainingError: when the loss stays non-finite or training is interrupted (a checkpoint is kept).
         """
         self.out.mkdir(parents=True, exist_ok=True)
+        if resume and not checkpoint.exists(self.out / "checkpoint"):
+            log.info("no checkpoint in %s yet (stopped before the first one): starting from step 0", self.out)
+            resume = False
         if resume:
             state, extra = checkpoint.load(self.out / "checkpoint", self.model, self.optimizer)
             if state.get("world", 1) != self.ranks.world:
@@ -145,10 +177,17 @@ class Trainer:
             leave=False,
         )
         try:
-            self.run_epochs(bar)
-        except KeyboardInterrupt:
+            with stop_signals(self.stop_requested):
+                self.run_epochs(bar)
+        except StopRequested:  # SIGINT (Ctrl-C) or SIGTERM, seen between two steps: checkpoint that step
             self.save_checkpoint()
-            raise TrainingError(f"interrupted at step {self.state['step']}; resume with --resume") from None
+            name = signal.Signals(self.stop_requested[0]).name if self.stop_requested else "a signal"
+            raise TrainingError(
+                f"stopped by {name} at step {self.state['step']}; checkpoint saved in {self.out}, "
+                "continue with --resume"
+            ) from None
+        except KeyboardInterrupt:  # a second signal: stop at once, the last periodic checkpoint stays
+            raise TrainingError(f"interrupted; resume from the last checkpoint in {self.out} with --resume") from None
         finally:
             bar.close()
         if self.state.get("validated_at") != self.state["step"]:
@@ -176,11 +215,18 @@ class Trainer:
                     self.state["epoch"], self.state["batch"] = epoch + 1, 0
                     self.validate()
                     self.save_checkpoint()
+                    self.check_stop()
                     break
                 if config.eval_every and step % config.eval_every == 0:
                     self.validate()
                 if step % config.checkpoint_every == 0:
                     self.save_checkpoint()
+                self.check_stop()
+
+    def check_stop(self) -> None:
+        """Between steps: stop if a signal asked for it (on every process, if one of them got it)."""
+        if distributed.largest(float(bool(self.stop_requested)), self.ranks) > 0:
+            raise StopRequested
 
     def epoch_order(self, epoch: int) -> torch.Tensor:
         """This process's examples for the epoch, in order: a shard of a permutation seeded by (seed, epoch) (the
