@@ -1,5 +1,6 @@
 """Throughput benchmark: training examples per second at a preset for each speed variant (fp32, bf16 autocast,
-compiled, channels-last, fused AdamW; `train.speed`), median of repeats, one optimizer step = forward + backward +
+compiled, channels-last, fused AdamW; `train.speed`), medians of steps timed in alternation across the variants
+(this machine's speed drifts between minutes), one optimizer step = forward + backward +
 AdamW update on real batches; the FLOPs of one training step counted by torch's flop counter (matrix products and
 convolutions; element-wise work is not counted), the FLOP/s achieved, and that as a fraction of the machine's
 matmul peak measured in the same run. Optionally the time to draw samples and the generation speed."""
@@ -10,6 +11,7 @@ import logging
 import math
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -31,24 +33,24 @@ VARIANTS: dict[str, dict[str, bool]] = {
 }
 
 
-def step_seconds(
+def training_step(
     model,
     x: torch.Tensor,
     bf16: bool = False,
-    steps: int = 10,
-    warmup: int = 2,
     compile: bool = False,
     channels_last: bool = False,
     fused: bool = False,
-) -> list[float]:
-    """Seconds of each training step after `warmup` steps (3 more when compiling: the first calls compile)."""
+    warmup: int = 2,
+) -> Callable[[int], float]:
+    """A function that runs training step i (forward + backward + AdamW) of `model` on `x` with the given speed
+    settings and returns its seconds; `warmup` steps are run first (3 more when compiling: the first calls
+    compile)."""
     model = speed.apply_memory_format(model, channels_last)
     net = speed.compiled(LogLikelihood(model), compile)
     optimizer = speed.optimizer(model, 1e-4, fused=fused)
-    warmup += 3 if compile else 0
     model.train()
-    times = []
-    for i in range(warmup + steps):
+
+    def step(i: int) -> float:
         start = time.perf_counter()
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
             loss = -net(x, None, i).float().mean()
@@ -57,9 +59,11 @@ def step_seconds(
         optimizer.step()
         if x.device.type == "cuda":
             torch.cuda.synchronize()
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
-    return times
+        return time.perf_counter() - start
+
+    for i in range(warmup + (3 if compile else 0)):
+        step(i)
+    return step
 
 
 def training_flops(model, x: torch.Tensor) -> float:
@@ -124,18 +128,26 @@ def measure(
     row: dict[str, Any] = {"model": model_name, "preset": preset, "data": train.description, "batch_size": batch_size}
     for dtype in ("fp32", "bf16"):  # first, before any compile workers or warm caches
         row[f"peak_{dtype}_flops"] = peak_matmul_flops(dtype, device)
-    for label in dict.fromkeys(("fp32", *variants)):
+    labels = list(dict.fromkeys(("fp32", *variants)))
+    steppers: dict[str, Callable[[int], float]] = {}
+    for label in labels:  # build and warm up every variant (compiling where asked) ...
         torch.manual_seed(0)
         model = create(model_name, shape=train.shape, levels=train.levels, **hparams).to(device)
         row["parameters"] = sum(p.numel() for p in model.parameters())
         try:
-            seconds = statistics.median(step_seconds(model, x, steps=steps, **VARIANTS[label]))
-            row[f"{label}_examples_per_s"] = batch_size / seconds
+            steppers[label] = training_step(model, x, **VARIANTS[label])
         except RuntimeError as err:  # e.g. oneDNN has no bf16 LSTM on CPUs without bf16 instructions
             if label == "fp32":
                 raise
             logging.getLogger(__name__).warning("%s training not supported here: %s", label, str(err).splitlines()[0])
-            row[f"{label}_examples_per_s"] = float("nan")
+    seconds: dict[str, list[float]] = {label: [] for label in steppers}
+    for i in range(steps):  # ... then time them in alternation, so that all see the same machine load
+        for label, step in steppers.items():
+            seconds[label].append(step(10 + i))
+    for label in labels:
+        row[f"{label}_examples_per_s"] = (
+            batch_size / statistics.median(seconds[label]) if label in seconds else math.nan
+        )
     row["flops_per_example"] = training_flops(model, x)
     for label in dict.fromkeys(("fp32", *variants)):
         achieved = row["flops_per_example"] * row[f"{label}_examples_per_s"]
