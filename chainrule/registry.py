@@ -20,6 +20,8 @@ class Entry:
         tiny: hyper-parameters of a tiny instance, used by the conformance tests.
         presets: named hyper-parameter sets, e.g. {"cpu": {...}, "paper": {...}}.
         kind: the data shapes it takes: "any", "image" (C, H, W) or "sequence" (T,).
+        colour_fields: widths that must be multiples of the number of colour channels C (masked channel groups);
+            presets round them up to one for colour data.
     """
 
     name: str
@@ -28,6 +30,7 @@ class Entry:
     tiny: dict[str, Any] = field(default_factory=dict)
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
     kind: str = "any"
+    colour_fields: tuple[str, ...] = ()
 
 
 class Registry:

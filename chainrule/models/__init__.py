@@ -22,9 +22,16 @@ def available() -> list[str]:
     return MODELS.names()
 
 
-def presets(name: str) -> dict[str, dict]:
-    """Named hyper-parameter presets of a family, e.g. {"cpu": {...}, "paper": {...}}."""
-    return dict(MODELS.get(name).presets)
+def presets(name: str, shape: tuple[int, ...] | None = None) -> dict[str, dict]:
+    """Named hyper-parameter presets of a family, e.g. {"cpu": {...}, "paper": {...}}. Given the data `shape`
+    (C, H, W) of colour images, widths that must split into C channel groups are rounded up to a multiple of C
+    (e.g. 32 → 33 channels for RGB)."""
+    entry = MODELS.get(name)
+    colours = shape[0] if shape is not None and len(shape) == 3 and entry.kind == "image" else 1
+    return {
+        preset: {k: -(-v // colours) * colours if k in entry.colour_fields else v for k, v in values.items()}
+        for preset, values in entry.presets.items()
+    }
 
 
 __all__ = ["AutoregressiveModel", "available", "create", "load", "presets", "MODELS"]

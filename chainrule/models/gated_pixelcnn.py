@@ -93,6 +93,7 @@ class GatedLayer(nn.Module):
     "gated-pixelcnn",
     config=GatedPixelCNNConfig,
     kind="image",
+    colour_fields=("channels", "hidden"),
     tiny=dict(channels=6, layers=3, kernel=3, first_kernel=3, hidden=12),
     presets={
         "cpu": dict(channels=32, layers=6, kernel=3, first_kernel=7, hidden=96, train=dict(batch_size=32, lr=2e-3)),

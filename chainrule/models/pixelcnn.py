@@ -68,6 +68,7 @@ class ResidualBlock(nn.Module):
     "pixelcnn",
     config=PixelCNNConfig,
     kind="image",
+    colour_fields=("channels", "hidden"),
     tiny=dict(channels=6, blocks=2, kernel=3, first_kernel=3, hidden=12),
     presets={
         "cpu": dict(channels=32, blocks=6, first_kernel=7, hidden=96, train=dict(batch_size=32, lr=2e-3)),

@@ -80,7 +80,9 @@ PRESETS = {
 TINY = dict(channels=6, layers=2, kernel=3, first_kernel=3, hidden=12)
 
 
-@register("row-lstm", config=PixelRNNConfig, kind="image", tiny=TINY, presets=PRESETS)
+@register(
+    "row-lstm", config=PixelRNNConfig, kind="image", tiny=TINY, presets=PRESETS, colour_fields=("channels", "hidden")
+)
 class RowLSTMModel(PixelRNN):
     def make_layer(self, config: PixelRNNConfig) -> nn.Module:
         return RowLSTM(2 * config.channels, config.channels, config.kernel, self.colours)
@@ -111,7 +113,14 @@ class RowLSTMModel(PixelRNN):
         return stream
 
 
-@register("diagonal-bilstm", config=PixelRNNConfig, kind="image", tiny=TINY, presets=PRESETS)
+@register(
+    "diagonal-bilstm",
+    config=PixelRNNConfig,
+    kind="image",
+    tiny=TINY,
+    presets=PRESETS,
+    colour_fields=("channels", "hidden"),
+)
 class DiagonalBiLSTMModel(PixelRNN):
     def make_layer(self, config: PixelRNNConfig) -> nn.Module:
         return DiagonalBiLSTM(2 * config.channels, config.channels, self.colours)

@@ -35,11 +35,13 @@ def run_info(run_dir: str | Path) -> dict[str, Any]:
     return info
 
 
-def model_hparams(model: str, preset: str | None, overrides: dict[str, Any]) -> tuple[dict, dict]:
-    """Hyper-parameters (model, training) of a preset with overrides applied."""
+def model_hparams(
+    model: str, preset: str | None, overrides: dict[str, Any], shape: tuple[int, ...] | None = None
+) -> tuple[dict, dict]:
+    """Hyper-parameters (model, training) of a preset (fitted to the data `shape`) with overrides applied."""
     chosen: dict[str, Any] = {}
     if preset:
-        table = presets(model)
+        table = presets(model, shape)
         if preset not in table:
             raise ConfigError(f"preset={preset!r} unknown for {model}; available: {', '.join(table) or 'none'}")
         chosen = dict(table[preset])
@@ -95,7 +97,7 @@ def train_model(
             raise ConfigError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
         splits = load_splits(data, levels, binarize, vocab, length, encoding, rate)
         first = splits["train"]
-        model_args, preset_train = model_hparams(model, preset, hparams or {})
+        model_args, preset_train = model_hparams(model, preset, hparams or {}, first.shape)
         if first.vocab is not None and "vocab" in cfg.field_names(MODELS.get(model).config):
             model_args["vocab"] = first.vocab  # the vocabulary is saved with the model
         if first.audio is not None and "rate" in cfg.field_names(MODELS.get(model).config):

@@ -124,3 +124,13 @@ def test_cached_generation_equals_naive_grey_rgb_known_and_class(name, shape, le
         fast = sample_cached(model, 3, cond=labels, known=k, generator=torch.Generator().manual_seed(7))
         slow = sample_naive(model, 3, cond=labels, known=k, generator=torch.Generator().manual_seed(7))
         assert torch.equal(fast, slow)
+
+
+def test_presets_fit_colour_images():
+    from chainrule.models import presets
+
+    grey, rgb = presets("pixelcnn", (1, 8, 8))["cpu"], presets("pixelcnn", (3, 8, 8))["cpu"]
+    assert grey["channels"] == 32 and rgb["channels"] == 33 and rgb["hidden"] % 3 == 0
+    for name in ("pixelcnn", "gated-pixelcnn", "row-lstm", "diagonal-bilstm"):
+        hparams = {k: v for k, v in presets(name, (3, 4, 4))["cpu"].items() if k != "train"}
+        cr.models.create(name, shape=(3, 4, 4), levels=4, **hparams)  # builds without a ConfigError
