@@ -55,4 +55,3 @@ def test_train_and_sampling_import_no_concrete_model():
                 assert not target.startswith("chainrule.models.") or target == "chainrule.models.base", (
                     f"{path.relative_to(ROOT)} imports {target}"
                 )
-

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import torch
 
+from chainrule import zoo
 from chainrule.data import Dataset, load, load_splits
 from chainrule.errors import CheckpointError, ConfigError
 from chainrule.models import AutoregressiveModel
@@ -27,14 +27,14 @@ def check_device(device: str) -> str:
 
 
 def load_model(run_dir: str, device: str = "cpu") -> AutoregressiveModel:
-    """The best model of a run directory (or a directory written by `model.save`)."""
-    return load_model_dir(Path(run_dir), check_device(device))
+    """The best model of a run directory (or a directory written by `model.save`, or `zoo:NAME`)."""
+    return load_model_dir(zoo.resolve(run_dir), check_device(device))
 
 
 def run_data(run_dir: str, split: str, data: str | None = None) -> Dataset:
     """A split of the data a run was trained on (or of `data`, at the run's levels)."""
     try:
-        spec = run_info(run_dir)["data"]
+        spec = run_info(zoo.resolve(run_dir))["data"]
     except CheckpointError:
         if data is None:
             raise CheckpointError(f"{run_dir} has no run.json; name the data with --data") from None

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import chainrule as cr
+from chainrule import serialization
 from chainrule.cli.main import main
 
 
@@ -260,3 +262,18 @@ def test_audio_train_sample_complete_and_eval(tmp_path, capsys):
     (tmp_path / "bad.wav").write_text("no audio here")
     assert main(["complete", str(out), str(tmp_path / "bad.wav")]) == 2
     assert "not a readable audio" in one_error_line(capsys)
+
+
+def test_zoo_names_resolve_to_bundled_models(tmp_path, monkeypatch, capsys):
+    from chainrule import zoo
+
+    model = cr.models.create("made", shape=(1, 4, 4), levels=2, hidden=(8,))
+    model.save(tmp_path / "tiny")
+    entry = {"family": "made", "data": "digits", "command": "chainrule train ...", "train_seconds": 60, "test": "1"}
+    serialization.write_json(tmp_path / "zoo.json", {"tiny": entry})
+    monkeypatch.setattr(zoo, "ZOO_DIR", tmp_path)
+    assert main(["zoo"]) == 0 and "zoo:tiny" in capsys.readouterr().out
+    assert main(["sample", "zoo:tiny", "-n", "4", "-o", str(tmp_path / "s.png"), "--seed", "1"]) == 0
+    assert (tmp_path / "s.png").is_file()
+    assert main(["sample", "zoo:nothing", "-n", "1", "-o", str(tmp_path / "t.png")]) == 2
+    assert "no such zoo model" in one_error_line(capsys)
