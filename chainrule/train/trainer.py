@@ -113,8 +113,7 @@ class Trainer:
         self.running: list[float] = []
         self.ema = ExponentialMovingAverage(model, config.ema) if config.ema else None
         self.carries_state = splits["train"].is_stream and getattr(model, "carries_state", False)
-        n = math.ceil(len(splits["train"]) / self.ranks.world)  # examples per process and epoch
-        self.steps_per_epoch = math.ceil(n / config.batch_size)
+        self.steps_per_epoch = math.ceil(len(self.epoch_order(0)) / config.batch_size)  # per process
         limits = [s for s in (config.steps, config.budget_epochs * self.steps_per_epoch) if s]
         self.total_steps = min(limits) if limits else 0
 
@@ -233,14 +232,14 @@ class Trainer:
         shards of one batch together are the batch a single process with N times the batch would take); for
         models that carry state over a stream, consecutive chunks of parallel streams, with no shuffling."""
         n, ranks = len(self.splits["train"]), self.ranks
+        # streams: batch k holds chunk k of every stream (chunks past the last whole batch are left out), and
+        # each process keeps its own streams
+        base = stream_order(n, self.config.batch_size * ranks.world) if self.carries_state else torch.arange(n)
         sampler = DistributedSampler(
-            range(n), ranks.world, ranks.rank, shuffle=not self.carries_state, seed=self.config.seed
+            range(len(base)), ranks.world, ranks.rank, shuffle=not self.carries_state, seed=self.config.seed
         )
         sampler.set_epoch(epoch)
-        positions = torch.tensor(list(sampler), dtype=torch.long)
-        if self.carries_state:  # batch k holds chunk k of every stream; each process keeps its own streams
-            return stream_order(n, self.config.batch_size * ranks.world)[positions]
-        return positions
+        return base[torch.tensor(list(sampler), dtype=torch.long)]
 
     def train_step(self, train: Dataset, index: torch.Tensor) -> None:
         config, model, step, ranks = self.config, self.model, self.state["step"], self.ranks

@@ -142,3 +142,14 @@ def test_ema_resumes_from_the_checkpoint(tmp_path):
     assert again.ema.updates == 20
     with pytest.raises(cr.errors.ConfigError, match="ema"):
         TrainConfig(ema=1.0)
+
+
+def test_stream_epochs_use_whole_batches_of_parallel_streams(tmp_path):
+    (tmp_path / "t.txt").write_text("".join(f"line {i}: the quick brown fox\n" for i in range(80)))
+    data = cr.data.load_splits(str(tmp_path / "t.txt"), vocab="chars", length=16)
+    rows = len(data["train"])
+    batch = next(b for b in range(3, rows) if rows % b)  # rows not a multiple of the batch
+    model = cr.models.create("char-rnn", shape=(16,), levels=data["train"].levels, hidden=8, layers=1, embedding=4)
+    t = Trainer(model, data, TrainConfig(epochs=1, batch_size=batch, warmup_steps=1), tmp_path / "run", progress=False)
+    t.fit()
+    assert t.steps_per_epoch == rows // batch == t.state["step"]
