@@ -149,12 +149,10 @@ def measure(
             batch_size / statistics.median(seconds[label]) if label in seconds else math.nan
         )
     row["flops_per_example"] = training_flops(model, x)
-    for label in dict.fromkeys(("fp32", *variants)):
+    for label in labels:
         achieved = row["flops_per_example"] * row[f"{label}_examples_per_s"]
         row[f"{label}_flops"] = achieved
         row[f"{label}_of_peak"] = achieved / row["peak_bf16_flops" if label == "bf16" else "peak_fp32_flops"]
-    if "bf16" in variants:
-        row["bf16_over_fp32"] = row["bf16_examples_per_s"] / row["fp32_examples_per_s"]
     if sample:
         row["sample_seconds"] = sample_seconds(model.eval(), sample)
     if generate_tokens:

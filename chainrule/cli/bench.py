@@ -125,7 +125,7 @@ def run_throughput(args: argparse.Namespace) -> int:
     )
     sampled = f" {args.sample} samples in {row['sample_seconds']:.1f} s |" if args.sample else ""
     speeds = " | ".join(
-        f"{v} {row[f'{v}_examples_per_s']:.0f} ex/s ({row[f'{v}_examples_per_s'] / row['fp32_examples_per_s']:.2f}x, "
+        f"{v} {row[f'{v}_examples_per_s']:.3g} ex/s ({row[f'{v}_examples_per_s'] / row['fp32_examples_per_s']:.2f}x, "
         f"{row[f'{v}_of_peak']:.1%} of peak)"
         for v in dict.fromkeys(("fp32", *args.variants))
     )

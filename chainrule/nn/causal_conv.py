@@ -49,7 +49,7 @@ class StackQueues:
             for conv, offset, size in zip(convs, offsets, sizes, strict=True)
             for j in range(1, conv.kernel_size[0])
         ]
-        self.layers, self.taps_per_layer = len(convs), len(taps) // len(convs)
+        self.layers = len(convs)
         self.buffer = torch.zeros(batch, sum(sizes), convs[0].in_channels, device=device, dtype=dtype)
         self._tap_offset, self._tap_lag, self._tap_size = (
             torch.tensor(column, device=device) for column in zip(*taps, strict=True)

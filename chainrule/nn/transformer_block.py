@@ -31,7 +31,8 @@ def remember(cache: dict, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
     """Append new keys and values (B, heads, L, d) to the cache's buffers, which are allocated once (for
     `cache["capacity"]` positions, doubled if ever exceeded) instead of concatenated on every step; return the keys
     and values of every position so far."""
-    start, end = cache.get("filled", 0), cache.get("filled", 0) + k.shape[2]
+    start = cache.get("filled", 0)
+    end = start + k.shape[2]
     if "k" not in cache or cache["k"].shape[2] < end:
         size = max(end, cache.get("capacity", 0), 2 * cache["k"].shape[2] if "k" in cache else 0)
         for name, new in (("k", k), ("v", v)):
