@@ -196,15 +196,36 @@ def from_description(doc: Any) -> AutoregressiveModel:
     return entry.target(cfg.from_dict(entry.config, doc["config"]))
 
 
-def weight_bytes(doc: Any) -> int | None:
-    """Bytes of saved tensors the described model holds, from a build on the meta device (which allocates no
-    memory), or None for a model that cannot be built there (MADE computes its masks while it is built)."""
-    try:
-        with torch.device("meta"):
-            skeleton = from_description(doc)
-    except (RuntimeError, NotImplementedError):
-        return None
-    return sum(t.numel() * t.element_size() for t in skeleton.state_dict().values())
+class _BuildBudget:
+    """While active, tallies the bytes of every parameter and buffer any module registers (and a nominal 1 KB per
+    submodule) and stops the build once they pass `limit`, so a crafted config (a million layers, a 10^10-weight
+    layer) is refused after a few layers instead of running for hours or exhausting memory. The hooks fire when a
+    tensor is registered, before a layer initialises (touches) its weights."""
+
+    def __init__(self, limit: int, what: str):
+        self.limit, self.what, self.used, self.handles = limit, what, 0, []
+
+    def _count(self, nbytes: int) -> None:
+        self.used += nbytes
+        if self.used > self.limit:
+            raise CheckpointError(f"{self.what} describes a model larger than its weights file; refused")
+
+    def _tensor(self, module: nn.Module, name: str, tensor: Tensor | None) -> None:
+        if tensor is not None:
+            self._count(tensor.numel() * tensor.element_size())
+
+    def __enter__(self) -> _BuildBudget:
+        hooks = nn.modules.module
+        self.handles = [
+            hooks.register_module_parameter_registration_hook(self._tensor),
+            hooks.register_module_buffer_registration_hook(self._tensor),
+            hooks.register_module_module_registration_hook(lambda module, name, sub: self._count(1024)),
+        ]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for handle in self.handles:
+            handle.remove()
 
 
 def load(directory: str | Path, device: str | torch.device = "cpu") -> AutoregressiveModel:
@@ -218,14 +239,12 @@ def load(directory: str | Path, device: str | torch.device = "cpu") -> Autoregre
         raise CheckpointError(f"{directory} is not a model directory")
     doc = serialization.read_json(directory / CONFIG_FILE)
     try:
-        needed = weight_bytes(doc)
         weights = directory / WEIGHTS_FILE
         held = weights.stat().st_size if weights.is_file() else 0
-        if needed is not None and needed > held:  # refuse before allocating what the file cannot back
-            raise CheckpointError(
-                f"{directory / CONFIG_FILE} describes {needed:,} bytes of weights, {WEIGHTS_FILE} holds {held:,}"
-            )
-        model = from_description(doc)
+        # Built under a budget of tensor bytes tied to the weights file's size (room for masks, which are built but
+        # not saved): a crafted config cannot make this allocate much more than the file holds.
+        with _BuildBudget(16 * held + (1 << 20), str(directory / CONFIG_FILE)):
+            model = from_description(doc)
     except ConfigError as err:
         raise CheckpointError(f"{directory / CONFIG_FILE}: {err}") from None
     state = serialization.read_tensors(directory / WEIGHTS_FILE)

@@ -103,10 +103,10 @@ class MADE(AutoregressiveModel):
             degrees = hidden_degrees(D, config.hidden, torch.Generator().manual_seed(config.seed * 7919 + m + 1))
             prev = in_deg
             for layer, deg in enumerate(degrees):
-                masks.setdefault(f"mask_{layer}", []).append(hidden_mask(deg, prev).bool())
+                masks.setdefault(f"mask_{layer}", []).append(hidden_mask(deg, prev))
                 prev = deg
-            masks.setdefault("mask_output", []).append(output_mask(out_deg, prev).bool())
-            masks.setdefault("mask_direct", []).append(output_mask(out_deg, in_deg).bool())
+            masks.setdefault("mask_output", []).append(output_mask(out_deg, prev))
+            masks.setdefault("mask_direct", []).append(output_mask(out_deg, in_deg))
         for name, per_mask in masks.items():
             if name != "mask_direct" or config.direct:
                 self.register_buffer(name, torch.stack(per_mask), persistent=False)

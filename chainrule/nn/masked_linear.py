@@ -33,13 +33,13 @@ def hidden_degrees(dims: int, sizes: tuple[int, ...], generator: torch.Generator
 
 
 def hidden_mask(out_degrees: Tensor, in_degrees: Tensor) -> Tensor:
-    """Mask (out, in) letting a unit see units of degree ≤ its own (input→hidden, hidden→hidden)."""
-    return (out_degrees[:, None] >= in_degrees[None, :]).float()
+    """Bool mask (out, in) letting a unit see units of degree ≤ its own (input→hidden, hidden→hidden)."""
+    return out_degrees[:, None] >= in_degrees[None, :]
 
 
 def output_mask(out_degrees: Tensor, in_degrees: Tensor) -> Tensor:
-    """Mask (out, in) letting an output see only units of strictly smaller degree."""
-    return (out_degrees[:, None] > in_degrees[None, :]).float()
+    """Bool mask (out, in) letting an output see only units of strictly smaller degree."""
+    return out_degrees[:, None] > in_degrees[None, :]
 
 
 class MaskedLinear(nn.Linear):
