@@ -35,6 +35,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--compile", action="store_true", help="torch.compile the training step (pays off on long runs)")
     p.add_argument("--channels-last", action="store_true", help="NHWC weights for convolutional models")
     p.add_argument("--fused", action="store_true", help="fused AdamW kernel")
+    p.add_argument(
+        "--tensorboard", action="store_true", help="also log scalars and samples for TensorBoard in OUT/tensorboard"
+    )
     p.add_argument("--ema", type=float, metavar="DECAY", help="evaluate and keep an EMA of the weights (e.g. 0.999)")
     p.add_argument(
         "--train-set",
@@ -63,6 +66,7 @@ def train_settings(args: argparse.Namespace) -> dict:
         "compile": True if args.compile else None,
         "channels_last": True if args.channels_last else None,
         "fused": True if args.fused else None,
+        "tensorboard": True if args.tensorboard else None,
         "ema": args.ema,
     }
     settings.update({k: v for k, v in named.items() if v is not None})

@@ -29,6 +29,8 @@ class TrainConfig:
             the test (0 = off; 0.999-0.9999 typical).
         compile, channels_last, fused: speed options of the training step (see `train.speed`); off by default,
             as the throughput benchmark found none that pays off on a 2-core CPU (see BENCHMARKS.md).
+        tensorboard: also log the scalars and, at each validation, samples as TensorBoard events in
+            `RUN/tensorboard/` (needs the tensorboard package).
     """
 
     epochs: int = 0
@@ -52,6 +54,7 @@ class TrainConfig:
     compile: bool = False
     channels_last: bool = False
     fused: bool = False
+    tensorboard: bool = False
 
     def __post_init__(self) -> None:
         for name in ("epochs", "steps", "warmup_steps", "eval_every", "max_bad_steps"):

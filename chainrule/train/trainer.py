@@ -35,6 +35,7 @@ from chainrule.train.config import TrainConfig
 from chainrule.train.ema import ExponentialMovingAverage
 from chainrule.train.evaluate import evaluate
 from chainrule.train.metrics import MetricsLog
+from chainrule.train.tensorboard import TensorBoardLog
 from chainrule.train.schedules import warmup_cosine
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,11 @@ class Trainer:
         self.metrics = (
             MetricsLog(self.out / "metrics.csv", self.state["step"] if resume else None) if self.ranks.main else None
         )
+        self.board = (
+            TensorBoardLog(self.out / "tensorboard", self.state["step"] if resume else None)
+            if self.config.tensorboard and self.ranks.main
+            else None
+        )
         self.started = time.monotonic() - self.state["seconds"]
         self.fraction = self.progress_fraction()
         bar = tqdm(
@@ -189,9 +195,13 @@ class Trainer:
             raise TrainingError(f"interrupted; resume from the last checkpoint in {self.out} with --resume") from None
         finally:
             bar.close()
-        if self.state.get("validated_at") != self.state["step"]:
-            self.validate()
-        self.save_checkpoint()
+        try:
+            if self.state.get("validated_at") != self.state["step"]:
+                self.validate()
+            self.save_checkpoint()
+        finally:
+            if self.board is not None:
+                self.board.close()
         return self.finish()
 
     def run_epochs(self, bar: tqdm) -> None:
@@ -294,6 +304,8 @@ class Trainer:
         loss_sum, count = distributed.total([sum(self.running), len(self.running)], self.ranks)
         train_bpd = f"{loss_sum / count:.5f}" if count else ""
         self.running = []
+        if self.board is not None:
+            self.board.scalars(self.state["step"], {"train_bpd": train_bpd, **extra})
         if self.metrics is None:
             return
         self.metrics.append(
@@ -315,6 +327,8 @@ class Trainer:
                 self.state["best_val"], self.state["saved_best"] = result["bpd"], True
                 if self.ranks.main:
                     self.model.save(self.out)
+            if self.board is not None:
+                self.board.samples(self.state["step"], self.model, self.config.seed)
         self.state["validated_at"] = self.state["step"]
         self.log_row(val_bpd=f"{result['bpd']:.5f}")
         if self.metrics is not None:

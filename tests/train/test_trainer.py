@@ -153,3 +153,26 @@ def test_stream_epochs_use_whole_batches_of_parallel_streams(tmp_path):
     t = Trainer(model, data, TrainConfig(epochs=1, batch_size=batch, warmup_steps=1), tmp_path / "run", progress=False)
     t.fit()
     assert t.steps_per_epoch == rows // batch == t.state["step"]
+
+
+def test_tensorboard_logs_the_csv_scalars_and_a_sample_grid_per_validation(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    trainer(tmp_path / "run", epochs=2, tensorboard=True).fit()
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"), size_guidance={"images": 0}).Reload()
+    assert {"train_bpd", "val_bpd", "lr"} <= set(events.Tags()["scalars"])
+    rows = [r.split(",") for r in (tmp_path / "run" / "metrics.csv").read_text().splitlines()[1:]]
+    val = {int(r[0]): float(r[5]) for r in rows if r[5]}
+    assert {e.step: round(e.value, 5) for e in events.Scalars("val_bpd")} == pytest.approx(val)
+    grids = events.Images("samples")
+    assert [g.step for g in grids] == sorted(val) and grids[0].width >= 3 * 8 <= grids[0].height  # 8 digits, 3x3
+
+
+def test_tensorboard_without_the_package_is_a_clear_error(tmp_path, monkeypatch):
+    import sys
+
+    from chainrule.errors import ConfigError
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    with pytest.raises(ConfigError, match="needs the tensorboard package"):
+        trainer(tmp_path / "run", steps=2, tensorboard=True).fit()

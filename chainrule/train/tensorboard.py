@@ -1,0 +1,55 @@
+"""TensorBoard logging for the trainer (`--tensorboard`): the metrics.csv scalars and, at every validation, what
+the model generates (a grid of samples for image models, a short continuation for text models), under
+`RUN/tensorboard/`. View with `tensorboard --logdir RUN/tensorboard`. Needs the optional `tensorboard` package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from chainrule.errors import ConfigError
+from chainrule.media import image_grid
+
+SAMPLES = 8  # images drawn at each validation
+TEXT_TOKENS = 200  # characters generated at each validation
+
+
+class TensorBoardLog:
+    """Writes scalars and samples as TensorBoard events into `directory`."""
+
+    def __init__(self, directory: Path, resume_step: int | None = None) -> None:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise ConfigError(
+                "--tensorboard needs the tensorboard package: pip install tensorboard (or 'chainrule[tensorboard]')"
+            ) from None
+        # On resume, events past the checkpoint's step are marked stale so TensorBoard does not draw them twice.
+        self.writer = SummaryWriter(str(directory), purge_step=resume_step)
+
+    def scalars(self, step: int, values: dict[str, float | str]) -> None:
+        for name, value in values.items():
+            if value != "" and value is not None:
+                self.writer.add_scalar(name, float(value), step)
+
+    def samples(self, step: int, model: torch.nn.Module, seed: int = 0) -> None:
+        """Draw from the model as it is now (eval mode, no gradients) and log what it made."""
+        device = next(model.parameters()).device
+        gen = torch.Generator(device=device).manual_seed(seed)
+        with torch.no_grad():
+            vocabulary = getattr(model, "vocabulary", None)
+            if vocabulary is not None:
+                from chainrule.sampling import generate
+
+                tokens = generate(model, torch.zeros(0, dtype=torch.long), TEXT_TOKENS, generator=gen)
+                self.writer.add_text("samples", "    " + vocabulary.decode(tokens).replace("\n", "\n    "), step)
+            elif len(model.shape) == 3 and not getattr(model, "cond_dim", 0):  # images (C, H, W)
+                labels = getattr(model, "num_classes", 0)  # class-conditional: classes 0, 1, 2, ... in turn
+                cond = torch.arange(SAMPLES, device=device) % labels if labels else None
+                grid = image_grid(model.sample(SAMPLES, cond=cond, generator=gen), model.levels)
+                self.writer.add_image("samples", grid, step, dataformats="HWC")
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
