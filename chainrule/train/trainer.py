@@ -35,8 +35,8 @@ from chainrule.train.config import TrainConfig
 from chainrule.train.ema import ExponentialMovingAverage
 from chainrule.train.evaluate import evaluate
 from chainrule.train.metrics import MetricsLog
-from chainrule.train.tensorboard import TensorBoardLog
 from chainrule.train.schedules import warmup_cosine
+from chainrule.train.tensorboard import TensorBoardLog
 
 log = logging.getLogger(__name__)
 RESULTS_FILE = "results.json"
