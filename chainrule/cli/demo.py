@@ -206,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
     for part in (train_made, zoo_images, zoo_text, zoo_audio, compression):
         part(show)
     show.report.paragraph(
-        f"Made by chainrule demo in {time.perf_counter() - show.start:.0f} s; the zoo models are listed by chainrule zoo."
+        f"Made by chainrule demo in {time.perf_counter() - show.start:.0f} s; zoo models: chainrule zoo."
     )
     path = show.report.write(show.out / "report.html")
     print(f"report: {path} (open it in a browser)")
