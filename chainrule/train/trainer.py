@@ -182,6 +182,15 @@ class Trainer:
             leave=False,
         )
         try:
+            self.train_and_checkpoint(bar)
+        finally:  # the TensorBoard event file is flushed and closed however training ends
+            if self.board is not None:
+                self.board.close()
+        return self.finish()
+
+    def train_and_checkpoint(self, bar: tqdm) -> None:
+        """Run the epochs, then validate (unless that step was) and checkpoint the final weights."""
+        try:
             with stop_signals(self.stop_requested):
                 self.run_epochs(bar)
         except StopRequested:  # SIGINT (Ctrl-C) or SIGTERM, seen between two steps: checkpoint that step
@@ -195,14 +204,9 @@ class Trainer:
             raise TrainingError(f"interrupted; resume from the last checkpoint in {self.out} with --resume") from None
         finally:
             bar.close()
-        try:
-            if self.state.get("validated_at") != self.state["step"]:
-                self.validate()
-            self.save_checkpoint()
-        finally:
-            if self.board is not None:
-                self.board.close()
-        return self.finish()
+        if self.state.get("validated_at") != self.state["step"]:
+            self.validate()
+        self.save_checkpoint()
 
     def run_epochs(self, bar: tqdm) -> None:
         train, batch_size, config = self.splits["train"], self.config.batch_size, self.config

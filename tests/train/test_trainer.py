@@ -176,3 +176,18 @@ def test_tensorboard_without_the_package_is_a_clear_error(tmp_path, monkeypatch)
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
     with pytest.raises(ConfigError, match="needs the tensorboard package"):
         trainer(tmp_path / "run", steps=2, tensorboard=True).fit()
+
+
+def test_tensorboard_writer_is_closed_when_training_fails(tmp_path, monkeypatch):
+    from chainrule.train import tensorboard
+
+    closed = []
+    monkeypatch.setattr(tensorboard.TensorBoardLog, "close", lambda self: closed.append(self))
+
+    def broken(self, bar):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(Trainer, "run_epochs", broken)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        trainer(tmp_path / "run", steps=2, tensorboard=True).fit()
+    assert len(closed) == 1
