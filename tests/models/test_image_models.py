@@ -8,6 +8,7 @@ from chainrule.errors import ConfigError, InputError
 from chainrule.models import MODELS
 
 IMAGE_MODELS = [n for n in cr.models.available() if MODELS.get(n).kind == "image"]
+CONDITIONAL_MODELS = [n for n in IMAGE_MODELS if "num_classes" in cr.config.field_names(MODELS.get(n).config)]
 
 
 def build(name, shape=(1, 6, 6), levels=2, **extra):
@@ -65,9 +66,7 @@ def test_rgb_order_inside_a_pixel(name):
     assert not depends(model, (1, 1, 1), (2, 1, 1))  # G does not see B
 
 
-@pytest.mark.parametrize(
-    "name", [n for n in IMAGE_MODELS if "num_classes" in cr.config.field_names(MODELS.get(n).config)]
-)
+@pytest.mark.parametrize("name", CONDITIONAL_MODELS)
 def test_class_conditioning_changes_the_distribution_and_stays_normalised(name):
     from tests.helpers import enumerate_space
 
@@ -84,7 +83,7 @@ def test_class_conditioning_changes_the_distribution_and_stays_normalised(name):
     assert samples.shape == (3, 1, 2, 2)
 
 
-@pytest.mark.parametrize("name", ["pixelcnn", "gated-pixelcnn", "pixelcnn++", "pixelsnail"])
+@pytest.mark.parametrize("name", CONDITIONAL_MODELS)
 def test_a_conditional_model_starts_as_the_unconditional_one(name):
     torch.manual_seed(0)
     model = cr.models.create(name, shape=(1, 3, 3), levels=4, **{**MODELS.get(name).tiny, "num_classes": 5}).eval()
