@@ -55,8 +55,13 @@ def setup(device: str) -> tuple[Ranks, str]:
 
 
 def close() -> None:
-    """Leave the process group (at the end of a distributed run)."""
+    """Leave the process group (at the end of a distributed run).
+
+    Every rank first waits for the others: a rank that tore its gloo threads down while rank 0 was still writing the
+    run directory could abort at exit ("terminate called without an active exception").
+    """
     if dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 
