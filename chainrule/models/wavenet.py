@@ -102,6 +102,9 @@ class WaveNet(SequenceModel):
         self.classes = nn.Embedding(config.num_classes, 2 * c * len(dilations)) if config.num_classes else None
         local = config.local_channels
         self.local = nn.Conv1d(local, 2 * c * len(dilations), 1) if local else None
+        for table in (self.classes, self.local):  # start as the unconditional model (as the image models do)
+            if table is not None:
+                nn.init.zeros_(table.weight)
         self.hidden = nn.Conv1d(config.skip_channels, config.hidden, 1)
         self.output = nn.Conv1d(config.hidden, width, 1)
 

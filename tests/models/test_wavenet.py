@@ -19,7 +19,10 @@ def build(length=40, levels=5, **extra):
     model = cr.models.create("wavenet", shape=(length,), levels=levels, **{**MODELS.get("wavenet").tiny, **extra})
     with torch.no_grad():
         for p in model.parameters():
-            p.mul_(2.0)
+            if p.any():
+                p.mul_(2.0)
+            else:  # the conditioning tables start at zero
+                p.normal_()
     return model.eval()
 
 
@@ -65,6 +68,17 @@ def test_conditioning_changes_the_distribution_and_cached_equals_naive(condition
     assert torch.equal(fast, slow)
     with pytest.raises(InputError):
         model.log_prob(x, torch.zeros(2, 5, 3) if conditioning == "local" else torch.tensor([0, 3]))
+
+
+def test_a_class_conditional_wavenet_starts_as_the_unconditional_one():
+    torch.manual_seed(0)
+    model = cr.models.create("wavenet", shape=(12,), levels=5, **{**MODELS.get("wavenet").tiny, "num_classes": 3})
+    x = torch.randint(0, 5, (3, 12))
+    with torch.no_grad():
+        per_class = [model.log_prob(x, torch.full((3,), k)) for k in range(3)]
+        unconditional = model.log_prob(x)
+    assert torch.equal(per_class[0], per_class[1]) and torch.equal(per_class[0], per_class[2])
+    assert torch.allclose(per_class[0], unconditional)
 
 
 @pytest.mark.parametrize("kernel, stacks", [(2, 1), (3, 2)])
