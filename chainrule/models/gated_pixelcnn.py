@@ -24,6 +24,7 @@ from chainrule.models.base import register
 from chainrule.models.image import ConditionEmbedding, ImageModel, check_image_config
 from chainrule.nn.gated import gate
 from chainrule.nn.masked_conv import MaskedConv2d
+from chainrule.nn.pointwise import PointwiseConv2d
 from chainrule.nn.shifted_conv import HorizontalConv, VerticalConv, down_shift
 
 
@@ -77,16 +78,16 @@ class GatedLayer(nn.Module):
         self.residual = mask_type == "B"
         self.vertical = VerticalConv(in_channels, 2 * channels, kernel)
         self.horizontal = HorizontalConv(in_channels, 2 * channels, kernel, mask_type, colours)  # type: ignore[arg-type]
-        self.link = nn.Conv2d(2 * channels, 2 * channels, 1)
+        self.link = PointwiseConv2d(2 * channels, 2 * channels)
         self.out = MaskedConv2d(channels, channels, 1, "B", colours)
         self.v_cond = ConditionEmbedding(num_classes, cond_dim, 2 * channels)
         self.h_cond = ConditionEmbedding(num_classes, cond_dim, 2 * channels)
 
     def forward(self, v: Tensor, h: Tensor, cond: Tensor | None) -> tuple[Tensor, Tensor]:
         v_pre = self.vertical(v)
-        h_pre = self.horizontal(h) + self.link(down_shift(v_pre)) + self.h_cond(cond)
+        h_pre = self.h_cond.add(self.horizontal(h) + self.link(down_shift(v_pre)), cond)
         h_new = self.out(gate(h_pre))
-        return gate(v_pre + self.v_cond(cond)), (h + h_new if self.residual else h_new)
+        return gate(self.v_cond.add(v_pre, cond)), (h + h_new if self.residual else h_new)
 
 
 @register(
@@ -157,7 +158,7 @@ class GatedPixelCNN(ImageModel):
             top = max(0, row - k[i])
             pre = layer.vertical(below[:, :, top : row + 1])[:, :, -1:]
             cache["v_pre"][i][:, :, row : row + 1] = pre
-            cache["v_out"][i][:, :, row : row + 1] = gate(pre + layer.v_cond(cache["cond"]))
+            cache["v_out"][i][:, :, row : row + 1] = gate(layer.v_cond.add(pre, cache["cond"]))
             below = cache["v_out"][i]
 
         return None
@@ -168,7 +169,7 @@ class GatedPixelCNN(ImageModel):
         h = self.encode(cache["x"][:, :, row : row + 1])
         for i, layer in enumerate(self.layers):
             above = cache["v_pre"][i][:, :, row - 1 : row] if row else torch.zeros_like(cache["v_pre"][i][:, :, :1])
-            h_pre = layer.horizontal(h) + layer.link(above) + layer.h_cond(cond)
+            h_pre = layer.h_cond.add(layer.horizontal(h) + layer.link(above), cond)
             h_new = layer.out(gate(h_pre))
             h = h + h_new if layer.residual else h_new
         return h

@@ -108,6 +108,10 @@ class ConditionEmbedding(nn.Module):
         table = self.classes if not torch.is_floating_point(cond) else self.vector
         return table(cond)[:, :, None, None]
 
+    def add(self, x: Tensor, cond: Tensor | None) -> Tensor:
+        """`x` plus the bias of `cond`: `x` itself, with no extra pass over it, when there is no condition."""
+        return x if cond is None else x + self(cond)
+
 
 class MixtureImageModel(ImageModel):
     """Base of PixelCNN++ and PixelSNAIL: the network is causal over whole pixels (a pixel's parameters depend on
