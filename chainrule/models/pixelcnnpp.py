@@ -26,7 +26,6 @@ from chainrule.errors import ConfigError
 from chainrule.models.base import register
 from chainrule.models.image import ConditionEmbedding, MixtureImageModel, check_mixture_config
 from chainrule.nn.gated_resnet import GatedResNet, concat_elu
-from chainrule.nn.pointwise import PointwiseConv2d
 from chainrule.nn.shifted_conv import (
     DownRightShiftedConv2d,
     DownRightShiftedDeconv2d,
@@ -128,7 +127,7 @@ class PixelCNNPP(MixtureImageModel):
         self.ul_shrink = nn.ModuleList(DownRightShiftedConv2d(f, f, (2, 2), stride=2) for _ in range(between))
         self.u_grow = nn.ModuleList(DownShiftedDeconv2d(f, f, (2, 3)) for _ in range(between))
         self.ul_grow = nn.ModuleList(DownRightShiftedDeconv2d(f, f) for _ in range(between))
-        self.output = PointwiseConv2d(f, self.out_channels)
+        self.output = nn.Conv2d(f, self.out_channels, 1)
 
     def forward(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
         x_in = self.network_input(x)

@@ -27,7 +27,6 @@ from chainrule.models.base import register
 from chainrule.models.image import ConditionEmbedding, MixtureImageModel, check_mixture_config
 from chainrule.nn.attention import CausalImageAttention
 from chainrule.nn.gated_resnet import GatedResNet, concat_elu
-from chainrule.nn.pointwise import PointwiseConv2d
 from chainrule.nn.shifted_conv import DownRightShiftedConv2d, DownShiftedConv2d, down_shift, last_row, right_shift
 
 
@@ -90,7 +89,7 @@ class SnailBlock(nn.Module):
         self.attention = CausalImageAttention(
             f + 2, f + colours + 2, config.key_channels, config.value_channels, config.heads
         )
-        self.merge = GatedResNet(f, PointwiseConv2d, config.value_channels, config.dropout)
+        self.merge = GatedResNet(f, partial(nn.Conv2d, kernel_size=1), config.value_channels, config.dropout)
 
     def forward(self, ul: Tensor, pixels: Tensor, where: Tensor, cond: Tensor | None) -> Tensor:
         for block, condition in zip(self.local, self.conditions[:-1], strict=True):
@@ -137,7 +136,7 @@ class PixelSNAIL(MixtureImageModel):
         self.init_above = DownShiftedConv2d(c, f, (1, 3))
         self.init_left = DownRightShiftedConv2d(c, f, (2, 1))
         self.blocks = nn.ModuleList(SnailBlock(config, self.colours) for _ in range(config.blocks))
-        self.output = PointwiseConv2d(f, self.out_channels)
+        self.output = nn.Conv2d(f, self.out_channels, 1)
 
     def forward(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
         b, _, h, w = x.shape

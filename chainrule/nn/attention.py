@@ -12,8 +12,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from chainrule.nn.pointwise import PointwiseConv2d
-
 
 class CausalImageAttention(nn.Module):
     """queries (B, Cq, H, W), keys/values source (B, Ckv, H, W) → (B, value_channels, H, W).
@@ -31,8 +29,8 @@ class CausalImageAttention(nn.Module):
         if key_channels % heads or value_channels % heads:
             raise ValueError(f"key ({key_channels}) and value ({value_channels}) widths must divide by {heads} heads")
         self.heads = heads
-        self.query = PointwiseConv2d(query_channels, key_channels)
-        self.key_value = PointwiseConv2d(source_channels, key_channels + value_channels)
+        self.query = nn.Conv2d(query_channels, key_channels, 1)
+        self.key_value = nn.Conv2d(source_channels, key_channels + value_channels, 1)
         self.start = nn.Parameter(torch.zeros(key_channels + value_channels))
         self.key_channels = key_channels
 

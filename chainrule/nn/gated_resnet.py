@@ -17,8 +17,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from chainrule.nn.pointwise import PointwiseConv2d
-
 
 def concat_elu(x: Tensor) -> Tensor:
     """ELU of [x, -x] along the channel axis: keeps both signs' information (2C channels out)."""
@@ -40,7 +38,7 @@ class GatedResNet(nn.Module):
     ) -> None:
         super().__init__()
         self.first = conv(2 * channels, channels)
-        self.aux = PointwiseConv2d(2 * aux_channels, channels) if aux_channels else None
+        self.aux = nn.Conv2d(2 * aux_channels, channels, 1) if aux_channels else None
         self.dropout = nn.Dropout(dropout)
         self.second = conv(2 * channels, 2 * channels)
 

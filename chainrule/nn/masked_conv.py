@@ -15,8 +15,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from chainrule.nn.pointwise import pointwise_conv
-
 MaskType = Literal["A", "B"]
 
 
@@ -77,6 +75,4 @@ class MaskedConv2d(nn.Conv2d):
         self.register_buffer("mask", conv_mask((kh, kw), out_groups, in_groups, mask_type), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.kernel_size == (1, 1):
-            return pointwise_conv(x, self.weight * self.mask, self.bias)
         return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
