@@ -24,7 +24,6 @@ from chainrule.models.base import register
 from chainrule.models.image import ConditionEmbedding, ImageModel, check_image_config
 from chainrule.nn.gated import gate
 from chainrule.nn.masked_conv import MaskedConv2d
-from chainrule.nn.pointwise import PointwiseConv2d
 from chainrule.nn.shifted_conv import HorizontalConv, VerticalConv, down_shift
 
 
@@ -78,7 +77,7 @@ class GatedLayer(nn.Module):
         self.residual = mask_type == "B"
         self.vertical = VerticalConv(in_channels, 2 * channels, kernel)
         self.horizontal = HorizontalConv(in_channels, 2 * channels, kernel, mask_type, colours)  # type: ignore[arg-type]
-        self.link = PointwiseConv2d(2 * channels, 2 * channels)
+        self.link = nn.Conv2d(2 * channels, 2 * channels, 1)
         self.out = MaskedConv2d(channels, channels, 1, "B", colours)
         self.v_cond = ConditionEmbedding(num_classes, cond_dim, 2 * channels)
         self.h_cond = ConditionEmbedding(num_classes, cond_dim, 2 * channels)
