@@ -1,4 +1,5 @@
-"""Shared test helpers: enumeration of tiny data spaces and a chi-square goodness-of-fit check."""
+"""Shared test helpers: enumeration of tiny data spaces, a chi-square goodness-of-fit check, and spreading a fresh
+model's parameters so that weak paths still move its output."""
 
 from __future__ import annotations
 
@@ -28,3 +29,14 @@ def chi_square_pvalue(samples: torch.Tensor, probs: torch.Tensor) -> float:
         obs, exp = obs[:-1], exp[:-1]
     exp = exp * obs.sum() / exp.sum()
     return float(stats.chisquare(obs.numpy(), exp.numpy()).pvalue)
+
+
+def spread_parameters(model: torch.nn.Module) -> None:
+    """Move a fresh model's parameters far from zero, so that weak paths still move the output: double them, and
+    fill the ones that start at zero (the conditioning tables) from N(0, 1)."""
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.any():
+                p.mul_(2.0)
+            else:
+                p.normal_()

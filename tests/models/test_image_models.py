@@ -6,6 +6,7 @@ import torch
 import chainrule as cr
 from chainrule.errors import ConfigError, InputError
 from chainrule.models import MODELS
+from tests.helpers import spread_parameters
 
 IMAGE_MODELS = [n for n in cr.models.available() if MODELS.get(n).kind == "image"]
 CONDITIONAL_MODELS = [n for n in IMAGE_MODELS if "num_classes" in cr.config.field_names(MODELS.get(n).config)]
@@ -14,12 +15,7 @@ CONDITIONAL_MODELS = [n for n in IMAGE_MODELS if "num_classes" in cr.config.fiel
 def build(name, shape=(1, 6, 6), levels=2, **extra):
     torch.manual_seed(0)
     model = cr.models.create(name, shape=shape, levels=levels, **{**MODELS.get(name).tiny, **extra}).eval()
-    with torch.no_grad():
-        for p in model.parameters():  # far from zero, so that weak paths still move the output
-            if p.any():
-                p.mul_(2.0)
-            else:  # the conditioning tables start at zero
-                p.normal_()
+    spread_parameters(model)
     return model
 
 

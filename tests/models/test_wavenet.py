@@ -11,18 +11,13 @@ from chainrule.data.mulaw import decode, encode, mulaw_decode, mulaw_encode
 from chainrule.errors import InputError
 from chainrule.models import MODELS
 from chainrule.sampling import generate, generate_naive, sample_cached, sample_naive
-from tests.helpers import enumerate_space
+from tests.helpers import enumerate_space, spread_parameters
 
 
 def build(length=40, levels=5, **extra):
     torch.manual_seed(0)
     model = cr.models.create("wavenet", shape=(length,), levels=levels, **{**MODELS.get("wavenet").tiny, **extra})
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.any():
-                p.mul_(2.0)
-            else:  # the conditioning tables start at zero
-                p.normal_()
+    spread_parameters(model)
     return model.eval()
 
 
