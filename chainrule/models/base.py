@@ -247,6 +247,9 @@ def load(directory: str | Path, device: str | torch.device = "cpu") -> Autoregre
             model = from_description(doc)
     except ConfigError as err:
         raise CheckpointError(f"{directory / CONFIG_FILE}: {err}") from None
+    except (MemoryError, RuntimeError) as err:
+        # one tensor too large to allocate fails inside its layer's constructor, before the budget's hook sees it
+        raise CheckpointError(f"{directory / CONFIG_FILE} describes a model that cannot be built: {err}") from None
     state = serialization.read_tensors(directory / WEIGHTS_FILE)
     expected = model.state_dict()
     if set(state) != set(expected) or any(state[k].shape != expected[k].shape for k in expected):
