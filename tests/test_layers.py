@@ -6,7 +6,7 @@ from pathlib import Path
 import chainrule
 
 LAYERS = [
-    {"errors", "config", "registry", "serialization", "version"},
+    {"errors", "config", "registry", "serialization", "version", "zoo"},
     {"nn", "distributions", "sampling", "data", "media"},
     {"models"},
     {"coding", "train"},

@@ -113,9 +113,11 @@ def compress(
     """
     layout = _layout(model, x)
     if layout == "array":
-        model.check_input(x)
+        x = model.check_input(x)
     elif x.numel() and (int(x.min()) < 0 or int(x.max()) >= model.levels):
         raise InputError(f"tokens must lie in 0..{model.levels - 1}")
+    else:
+        x = x.long()
     block = block or (ARRAY_BLOCK if layout == "array" else STREAM_SEGMENT)
     flat = x.detach().cpu().reshape(x.shape[0], model.dims).numpy() if layout == "array" else x.detach().cpu().numpy()
     device, dtype = container.device_of(model)

@@ -6,6 +6,7 @@ order is not raster, overrides `order`. Likelihood, sampling, completion, saving
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any, Literal
@@ -14,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from chainrule import config as cfg
-from chainrule import serialization
+from chainrule import serialization, zoo
 from chainrule.distributions import LikelihoodHead
 from chainrule.errors import CheckpointError, ConfigError, InputError
 from chainrule.registry import Registry
@@ -81,15 +82,21 @@ class AutoregressiveModel(nn.Module):
 
     # --- likelihood ---------------------------------------------------------------------------------------
 
-    def check_input(self, x: Tensor, cond: Tensor | None = None) -> None:
-        """Raise `InputError` unless x is integer (B, *shape) with values in [0, levels) and cond fits."""
-        if not isinstance(x, Tensor) or x.dtype.is_floating_point or x.dtype == torch.bool:
+    def check_input(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
+        """x as a long tensor, checked: any integer dtype (uint8, int16, int32, int64, ...) of shape (B, *shape)
+        with values in [0, levels), and a fitting cond.
+
+        Raises:
+            InputError: for a float or bool tensor, a wrong shape, values outside the levels or an unfit cond.
+        """
+        if not isinstance(x, Tensor) or x.dtype.is_floating_point or x.dtype.is_complex or x.dtype == torch.bool:
             raise InputError(f"x must be an integer tensor of shape (B, {', '.join(map(str, self.shape))})")
         if tuple(x.shape[1:]) != self.shape:
             raise InputError(f"x has shape {tuple(x.shape)}; this model takes (B, {', '.join(map(str, self.shape))})")
         if x.numel() and (int(x.min()) < 0 or int(x.max()) >= self.levels):
             raise InputError(f"x has values in [{int(x.min())}, {int(x.max())}]; allowed: 0..{self.levels - 1}")
         self.check_cond(cond, x.shape[0])
+        return x.long()
 
     def check_cond(self, cond: Tensor | None, batch: int) -> None:
         """Raise `InputError` unless cond is None, long (B,) class ids or float (B, cond_dim) vectors."""
@@ -110,14 +117,14 @@ class AutoregressiveModel(nn.Module):
         """Exact log-likelihood in nats.
 
         Args:
-            x: long (B, *shape) with values in [0, levels).
+            x: integer (B, *shape) with values in [0, levels), any integer dtype.
             cond: optional long (B,) class ids for conditional models.
             reduction: "sum" → (B,) log p(x); "none" → (B, *shape) log p(x_i | x_<i).
 
         Raises:
             InputError: for a wrong shape, dtype or level range.
         """
-        self.check_input(x, cond)
+        x = self.check_input(x, cond)
         per_dim = self.dim_log_probs(x, cond)
         return per_dim.flatten(1).sum(1) if reduction == "sum" else per_dim
 
@@ -184,8 +191,24 @@ def create(name: str, shape: tuple[int, ...] | list[int], levels: int, **hparams
         ConfigError: for unknown or invalid hyper-parameters.
     """
     entry = MODELS.get(name)
-    config = cfg.from_dict(entry.config, {"shape": tuple(shape), "levels": levels, **hparams})
+    values = {**colour_defaults(entry, tuple(shape), hparams), **hparams}
+    config = cfg.from_dict(entry.config, {"shape": tuple(shape), "levels": levels, **values})
     return entry.target(config)
+
+
+def colour_defaults(entry: Any, shape: tuple[int, ...], given: dict[str, Any]) -> dict[str, int]:
+    """Default widths of `entry.colour_fields` that `given` leaves out, rounded up to a multiple of the C colour
+    channels of image data (C, H, W), so that every family builds with its defaults on grey and colour images.
+    A width the caller gives is kept as it is (and refused by the config when it does not split into C groups)."""
+    if entry.kind != "image" or not entry.colour_fields or entry.config is None or not shape:
+        return {}
+    colours = max(1, int(shape[0]))
+    defaults = {f.name: f.default for f in dataclasses.fields(entry.config)}
+    return {
+        name: -(-defaults[name] // colours) * colours
+        for name in entry.colour_fields
+        if name not in given and isinstance(defaults.get(name), int)
+    }
 
 
 def from_description(doc: Any) -> AutoregressiveModel:
@@ -229,12 +252,13 @@ class _BuildBudget:
 
 
 def load(directory: str | Path, device: str | torch.device = "cpu") -> AutoregressiveModel:
-    """Load a model saved by `save` (or a training run directory), in eval mode.
+    """Load a model saved by `save`, a training run directory or a bundled model `zoo:NAME`, in eval mode.
 
     Raises:
         CheckpointError: missing, corrupt or truncated files, or weights that do not fit the config.
+        UnknownNameError: `zoo:NAME` with a name the zoo does not hold.
     """
-    directory = Path(directory)
+    directory = zoo.resolve(directory)
     if not directory.is_dir():
         raise CheckpointError(f"{directory} is not a model directory")
     doc = serialization.read_json(directory / CONFIG_FILE)

@@ -28,7 +28,7 @@ class TransformerConfig:
     """Transformer hyper-parameters.
 
     Attributes:
-        shape, levels: (T,) context length and vocabulary size K.
+        shape, levels: (T,) context length (T ≥ 3) and vocabulary size K.
         vocab: the text vocabulary ("" = bytes when K = 256, else the characters in id order).
         width, layers, heads: model width, blocks, attention heads (width divisible by heads).
         positions: "learned" (absolute embeddings) or "rotary".
@@ -46,6 +46,9 @@ class TransformerConfig:
 
     def __post_init__(self) -> None:
         check_sequence_config(self)
+        if self.shape[0] < 3:
+            # past the context the cache restarts from the last T/2 - 1 tokens: T < 3 would leave an empty window
+            raise ConfigError(f"shape=({self.shape[0]},): the transformer's context length must be at least 3")
         if self.width < 1 or self.layers < 1 or self.heads < 1 or self.width % self.heads:
             raise ConfigError(f"width={self.width} must be a positive multiple of heads={self.heads}; layers ≥ 1")
         if self.positions not in ("learned", "rotary"):

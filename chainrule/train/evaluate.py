@@ -42,7 +42,7 @@ def evaluate(
             cond = y.to(device) if (y is not None and model.num_classes) else None
             x = x.to(device)
             if dequantized:
-                model.check_input(x, cond)
+                x = model.check_input(x, cond)
                 log_p = model.dequantized_log_prob(x, cond, generator=generator)
             else:
                 log_p = model.log_prob(x, cond)
