@@ -75,7 +75,7 @@ def _read_images(model, path: Path) -> tuple[Tensor, dict[str, Any], int]:
         files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix.lower() == ".png")
         if not files:
             raise InputError(f"{path} holds no .png files")
-        images = [read_png(f) for f in files]
+        images = [read_png(f, model.levels) for f in files]
         if len({im.shape for im in images}) > 1:
             raise InputError(f"{path}: the images differ in size or channels")
         array = np.stack(images)

@@ -107,3 +107,34 @@ def test_mistakes_give_one_line_and_exit_2(image_model, tmp_path, capsys):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1
+
+
+def test_a_16_bit_png_the_model_cannot_represent_is_refused_not_clipped(tmp_path, capsys):
+    run = saved(tmp_path, "pixelcnn", (1, 2, 4), 256)
+    values = np.array([[0, 255, 256, 1000], [30000, 65535, 128, 4096]], dtype=np.uint16)
+    Image.fromarray(values).save(tmp_path / "deep.png")
+    assert main(["compress", run, str(tmp_path / "deep.png"), "-o", str(tmp_path / "deep.crac")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "deep.png" in err and "I;16" in err and "256 levels" in err
+    assert not (tmp_path / "deep.crac").exists()
+
+
+def test_a_16_bit_png_within_the_levels_comes_back_with_its_values(tmp_path):
+    run = saved(tmp_path, "pixelcnn", (1, 2, 4), 256)
+    values = np.array([[0, 255, 17, 100], [3, 5, 128, 200]], dtype=np.uint16)
+    Image.fromarray(values).save(tmp_path / "deep.png")
+    out = round_trip(run, tmp_path / "deep.png", tmp_path, "back.png")
+    assert np.array_equal(np.asarray(Image.open(out)).astype(np.int64), values.astype(np.int64))
+
+
+def test_a_transparent_png_is_refused_and_an_opaque_alpha_is_kept_lossless(tmp_path, capsys):
+    run = saved(tmp_path, "pixelcnn", (3, 2, 2), 256)
+    rgba = np.random.default_rng(3).integers(0, 256, (2, 2, 4)).astype(np.uint8)
+    rgba[..., 3] = 255
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "opaque.png")
+    out = round_trip(run, tmp_path / "opaque.png", tmp_path, "back.png")
+    assert np.array_equal(np.asarray(Image.open(out).convert("RGB")), rgba[..., :3])
+    rgba[0, 0, 3] = 10
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "clear.png")
+    assert main(["compress", run, str(tmp_path / "clear.png"), "-o", str(tmp_path / "c.crac")]) == 2
+    assert "alpha" in capsys.readouterr().err

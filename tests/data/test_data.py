@@ -153,3 +153,12 @@ def test_photos32_cuts_disjoint_patches_and_holds_out_whole_photos(tmp_path, mon
 def test_split_all_keeps_every_example():
     everything = cr.data.load("digits", split="all", levels=2)
     assert len(everything) == 1797 and everything.split == "all"
+
+
+def test_training_data_from_16_bit_pngs_is_refused_not_clipped(tmp_path):
+    from chainrule.data.png_folder import load_png_folder
+    from chainrule.errors import InputError
+
+    Image.fromarray(np.array([[0, 40000], [7, 9]], dtype=np.uint16)).save(tmp_path / "a.png")
+    with pytest.raises(InputError, match=r"a\.png \(mode I;16\) has values up to 40000"):
+        load_png_folder(tmp_path)
