@@ -45,14 +45,19 @@ def test_sigkills_lose_nothing_and_end_with_the_uninterrupted_weights(tmp_path, 
     reference = launch(tmp_path / "straight", "--steps", steps)
     assert reference.wait(timeout=300) == 0, reference.stderr.read()[-2000:]
     out, rng, kills, last = tmp_path / "killed", random.Random(0), 0, -1
-    for _ in range(60):
+    # The checkpoints after which each kill falls are chosen in advance, so the number of kills does not depend on
+    # the machine's speed; each kill lands at a random moment of the step after its checkpoint (also mid-write).
+    targets = sorted(rng.sample(range(1, 2 * int(steps) // 3), kills_wanted))
+    for _ in range(kills_wanted + 5):
         process = launch(out, "--steps", steps)
         if kills < kills_wanted:
-            start = checkpointed_step(out)
-            deadline = time.monotonic() + 120
-            while checkpointed_step(out) == start and process.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.01)  # training (and checkpointing every step) has started
-            time.sleep(rng.uniform(0.0, 0.1))
+            began, start = time.monotonic(), checkpointed_step(out)
+            deadline = began + 120
+            while checkpointed_step(out) < targets[kills] and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.002)
+            reached = checkpointed_step(out)
+            step_time = (time.monotonic() - began) / max(1, reached - start)
+            time.sleep(rng.uniform(0.0, min(0.1, step_time)))
             if process.poll() is None:
                 process.send_signal(signal.SIGKILL)
                 kills += 1
