@@ -22,11 +22,11 @@ from tqdm import tqdm
 
 from chainrule.coding import container
 from chainrule.coding.container import Header
-from chainrule.coding.tables import PRECISION, coder_probabilities, frequency_tables
+from chainrule.coding.tables import coder_probabilities, frequency_tables
 from chainrule.errors import CompressedFileError, InputError
 from chainrule.sampling import walk_conditionals
 
-ARRAY_BLOCK = 1024  # examples coded side by side
+ARRAY_BLOCK = container.ARRAY_BLOCK  # examples coded side by side
 STREAM_SEGMENT = 16384  # tokens per segment of a stream
 MAX_ROWS = 256
 
@@ -121,17 +121,18 @@ def compress(
     block = block or (ARRAY_BLOCK if layout == "array" else STREAM_SEGMENT)
     flat = x.detach().cpu().reshape(x.shape[0], model.dims).numpy() if layout == "array" else x.detach().cpu().numpy()
     device, dtype = container.device_of(model)
+    default_size = x.numel() * (1 if model.levels <= 256 else 2)
     header = Header(
         layout=layout,
-        precision=PRECISION,
         device=device,
         dtype=dtype,
         fingerprint=container.fingerprint(model),
-        levels=model.levels,
-        segment=block,
-        dims=tuple(x.shape),
-        original_size=original_size if original_size is not None else x.numel() * (1 if model.levels <= 256 else 2),
+        count=int(x.shape[0]),
         checksum=container.data_checksum(flat),
+        threads=torch.get_num_threads(),
+        build=container.build_tag(model),
+        segment=block,
+        original_size=None if original_size in (None, default_size) else original_size,
         extra=extra or {},
     )
     encoder = constriction.stream.queue.RangeEncoder()
@@ -146,7 +147,8 @@ def compress(
             chosen = log_probs.gather(1, torch.from_numpy(symbols).to(log_probs.device)[:, None])
             stats["model_bits"] -= float(chosen.double().sum()) / math.log(2)
 
-    _code_blocks(model, layout, flat, block, code, "compress", progress, write_back=False)
+    with container.coding_threads(header.threads):
+        _code_blocks(model, layout, flat, block, code, "compress", progress, write_back=False)
     payload = encoder.get_compressed().astype("<u4").tobytes()
     return container.pack(header, payload)
 
@@ -179,11 +181,9 @@ def decompress(model, blob: bytes, progress: bool = False) -> Tensor:
     header, payload = container.unpack(blob)
     container.check_model(header, model)
     layout, block = header.layout, header.segment
-    if layout == "array" and tuple(header.dims[1:]) != model.shape:
-        raise CompressedFileError(f"the file holds data of shape {header.dims}; this model codes {model.shape}")
-    if header.levels != model.levels or header.precision != PRECISION or len(payload) % 4:
-        raise CompressedFileError("the compressed file does not match this model or chainrule version")
-    count = header.dims[0] if header.dims else 0
+    if len(payload) % 4:
+        raise CompressedFileError("the compressed file's payload is corrupt (not whole 32-bit words)")
+    count = header.count
     flat = np.zeros((count, model.dims) if layout == "array" else count, dtype=np.int64)
     words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
     decoder = constriction.stream.queue.RangeDecoder(words)
@@ -193,16 +193,25 @@ def decompress(model, blob: bytes, progress: bool = False) -> Tensor:
         try:
             symbols = decoder.decode(family, coder_probabilities(frequency_tables(log_probs)))
         except Exception as err:  # constriction reports garbage input as assorted exceptions
-            raise CompressedFileError(f"the compressed data is corrupt ({err})") from None
+            raise CompressedFileError(f"the coder could not decode the payload ({err})") from None
         values[slice(None) if active is None else active, t] = symbols
 
-    _code_blocks(model, layout, flat, block, code, "decompress", progress, write_back=True)
+    try:
+        with container.coding_threads(header.threads):
+            _code_blocks(model, layout, flat, block, code, "decompress", progress, write_back=True)
+    except CompressedFileError as err:
+        raise CompressedFileError(f"{err}; {_what_must_match(header, model)}") from None
     if container.data_checksum(flat) != header.checksum:
-        raise CompressedFileError(
-            "the decoded data fails the file's checksum: the file is corrupt, or this machine computes the model's "
-            "conditionals differently from the one that compressed it"
-        )
-    return torch.from_numpy(flat).reshape(header.dims)
+        raise CompressedFileError(f"the decoded data fails the file's checksum; {_what_must_match(header, model)}")
+    return torch.from_numpy(flat).reshape((count, *model.shape) if layout == "array" else (count,))
+
+
+def _what_must_match(header: Header, model) -> str:
+    return (
+        "the file's CRC held, so this machine computes the model's conditionals differently from the one that "
+        f"compressed it although the header's checks match ({container.build_description(model)}, "
+        f"{header.threads} coding threads): decode with the same PyTorch build on the same kind of CPU"
+    )
 
 
 def _store(layout: str, model, flat: np.ndarray, values: np.ndarray, lengths: np.ndarray, first: int, block: int):

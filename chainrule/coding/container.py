@@ -1,25 +1,36 @@
-"""The compressed file format (little-endian):
+"""The compressed file format, version 2: a 16-byte header for one image, then the coder's payload.
 
-    magic "CRAC" | version u8 | layout u8 | precision u8 | device u8 | dtype u8 | model fingerprint 16 B
-    | levels u32 | segment u32 | ndim u8 | dims u32 × ndim | original size u64 | data checksum 8 B
-    | extra length u32 | extra (JSON, how to write the data back as a file) | payload | CRC-32 of all before, u32
+    magic "cr" | version u8 | flags u8 | threads varint | build u8 | model fingerprint 3 B
+    | [block varint: stream, or flag] | count varint | [original size varint: flag] | [extra: flag, varint length
+    + JSON, how to write the data back as a file] | data checksum 4 B | payload (u32 words) | CRC-16 of all before
+
+flags: bit 0 layout (array / stream), bits 1-2 device type, bits 3-4 parameter dtype, bit 5 original size present,
+bit 6 extra present, bit 7 a block size other than the array layout's default (examples coded side by side, which
+decoding must repeat). The data is (count, *model.shape) for the array layout and (count,) tokens for a stream; the
+per-example shape, the levels and the coder's precision are the model's and the version's, pinned by the
+fingerprint and the version byte.
 
 What decoding needs to match encoding, and what this header pins down:
-- the model: its fingerprint is a hash of its architecture (config.json) and every weight;
-- the device type (cpu / cuda) and the parameters' dtype: the conditionals are recomputed step by step and must be
-  the same floating-point numbers, which a different kind of device or precision does not guarantee.
-A file made under other conditions is refused. The same holds for a different PyTorch build or CPU kind, which the
-header cannot see; there the data checksum catches a mismatch: decoding fails with an error, it never returns wrong
-data.
+- the model: the fingerprint is a hash of its architecture (config.json) and every weight;
+- the device type and the parameters' dtype;
+- the floating-point kernels: the build byte hashes the PyTorch version with the CPU capability PyTorch dispatches
+  to (`torch.backends.cpu.get_cpu_capability()`, or the CUDA device's name), and the coding passes run at the
+  thread count recorded in `threads` (set for the passes and restored after), since a different count splits the
+  reductions differently and changes the last bits of the conditionals.
+A file made under other conditions is refused before decoding, with what differs. Where the conditionals still
+differ for a reason the header cannot see, the data checksum (CRC-32 of the values) catches it after decoding; the
+CRC-16 over the file tells a corrupt file from that case. Decoding never returns wrong data.
 """
 
 from __future__ import annotations
 
+import binascii
+import contextlib
 import hashlib
 import json
 import math
-import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,38 +39,35 @@ import torch
 
 from chainrule.errors import CompressedFileError
 
-MAGIC = b"CRAC"
-VERSION = 1
+MAGIC = b"cr"
+VERSION = 2
+OLD_MAGIC = b"CRAC"  # format 1, before the compact header
 LAYOUTS = ("array", "stream")  # (N, *shape) examples, or one 1-D sequence of any length
 DEVICES = ("cpu", "cuda", "mps")
 DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
 MAX_SYMBOLS = 1 << 32  # decoding never allocates more than this many values, whatever the header says
-_FIXED = struct.Struct("<4sBBBBB16sIIB")
-_TAIL = struct.Struct("<Q8sI")
-_CRC = struct.Struct("<I")
+MAX_THREADS = 1024
+ARRAY_BLOCK = 1024  # the array layout's default block, left out of the header
+FINGERPRINT_BYTES = 3
 
 
 @dataclass
 class Header:
     layout: str
-    precision: int
     device: str
     dtype: torch.dtype
     fingerprint: bytes
-    levels: int
-    segment: int
-    dims: tuple[int, ...]
-    original_size: int
+    count: int
     checksum: bytes
+    threads: int = 1
+    build: int = 0
+    segment: int = 0  # examples per block (array) or tokens per segment (stream)
+    original_size: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def count(self) -> int:
-        return math.prod(self.dims)
 
 
 def fingerprint(model) -> bytes:
-    """16 bytes identifying a model: hash of its architecture document and all its weights (floating-point ones
+    """3 bytes identifying a model: hash of its architecture document and all its weights (floating-point ones
     as float32, so that the same model cast to another dtype is recognised and refused with a precise message)."""
     digest = hashlib.sha256(json.dumps(model.describe(), sort_keys=True).encode())
     for name, tensor in sorted(model.state_dict().items()):
@@ -67,12 +75,12 @@ def fingerprint(model) -> bytes:
         tensor = (tensor.float() if tensor.is_floating_point() else tensor).contiguous()
         digest.update(f"{name}:{tuple(tensor.shape)}".encode())
         digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
-    return digest.digest()[:16]
+    return digest.digest()[:FINGERPRINT_BYTES]
 
 
 def data_checksum(values: np.ndarray) -> bytes:
-    """8 bytes of BLAKE2b over the values as little-endian int32."""
-    return hashlib.blake2b(np.ascontiguousarray(values, dtype="<i4").tobytes(), digest_size=8).digest()
+    """4 bytes: CRC-32 of the values as little-endian int32."""
+    return zlib.crc32(np.ascontiguousarray(values, dtype="<i4").tobytes()).to_bytes(4, "little")
 
 
 def _name(dtype: torch.dtype) -> str:
@@ -85,73 +93,159 @@ def device_of(model) -> tuple[str, torch.dtype]:
     return p.device.type, p.dtype
 
 
+def build_description(model) -> str:
+    """What the floating-point kernels the model runs on depend on: the PyTorch version and the CPU capability
+    (or the accelerator's name)."""
+    p = next(model.parameters())
+    if p.device.type == "cuda":
+        kind = torch.cuda.get_device_name(p.device)
+    elif p.device.type == "cpu":
+        kind = f"CPU capability {torch.backends.cpu.get_cpu_capability()}"
+    else:
+        kind = p.device.type
+    return f"torch {torch.__version__}, {kind}"
+
+
+def build_tag(model) -> int:
+    """One byte hashing `build_description`."""
+    return hashlib.sha256(build_description(model).encode()).digest()[0]
+
+
+@contextlib.contextmanager
+def coding_threads(threads: int) -> Iterator[None]:
+    """Run the coding passes at `threads` intra-op threads, restoring the caller's count after."""
+    before = torch.get_num_threads()
+    if threads != before:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+class _Reader:
+    """Reads the header's fields in order; any overrun or oversized value is an invalid header."""
+
+    def __init__(self, body: bytes, offset: int) -> None:
+        self.body, self.offset = body, offset
+
+    def take(self, n: int) -> bytes:
+        if self.offset + n > len(self.body):
+            raise CompressedFileError("the compressed file's header is invalid")
+        part = self.body[self.offset : self.offset + n]
+        self.offset += n
+        return part
+
+    def varint(self, limit: int = MAX_SYMBOLS) -> int:
+        value = 0
+        for shift in range(0, 70, 7):
+            (byte,) = self.take(1)
+            value |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                if value > limit:
+                    raise CompressedFileError("the compressed file's header is invalid")
+                return value
+        raise CompressedFileError("the compressed file's header is invalid")
+
+
 def pack(header: Header, payload: bytes) -> bytes:
     """The whole file for a header and an entropy-coded payload."""
     extra = json.dumps(header.extra, sort_keys=True).encode() if header.extra else b""
-    head = _FIXED.pack(
-        MAGIC,
-        VERSION,
-        LAYOUTS.index(header.layout),
-        header.precision,
-        DEVICES.index(header.device),
-        DTYPES.index(header.dtype),
-        header.fingerprint,
-        header.levels,
-        header.segment,
-        len(header.dims),
+    flags = (
+        LAYOUTS.index(header.layout)
+        | DEVICES.index(header.device) << 1
+        | DTYPES.index(header.dtype) << 3
+        | (header.original_size is not None) << 5
+        | bool(extra) << 6
+        | (header.layout == "array" and header.segment != ARRAY_BLOCK) << 7
     )
-    head += struct.pack(f"<{len(header.dims)}I", *header.dims)
-    head += _TAIL.pack(header.original_size, header.checksum, len(extra)) + extra
-    body = head + payload
-    return body + _CRC.pack(zlib.crc32(body))
+    head = MAGIC + bytes([VERSION, flags]) + _varint(header.threads) + bytes([header.build]) + header.fingerprint
+    if header.layout == "stream" or header.segment != ARRAY_BLOCK:
+        head += _varint(header.segment)
+    head += _varint(header.count)
+    if header.original_size is not None:
+        head += _varint(header.original_size)
+    if extra:
+        head += _varint(len(extra)) + extra
+    body = head + header.checksum + payload
+    return body + binascii.crc_hqx(body, 0).to_bytes(2, "little")
 
 
 def unpack(blob: bytes) -> tuple[Header, bytes]:
     """Header and payload of a file.
 
     Raises:
-        CompressedFileError: not a chainrule file, a newer version, a bad CRC (corrupt or truncated), or a header
-            whose fields make no sense.
+        CompressedFileError: not a chainrule file, another format version, a bad CRC (corrupt or truncated), or a
+            header whose fields make no sense.
     """
     if not isinstance(blob, (bytes, bytearray, memoryview)):
         raise CompressedFileError("compressed data must be bytes")
     blob = bytes(blob)
-    if len(blob) < 4 or blob[:4] != MAGIC:
+    if blob[:4] == OLD_MAGIC:
+        raise CompressedFileError(
+            "this file has the compressed format 1 of an older chainrule; this version reads format 2: compress the "
+            "data again (or decompress it with the chainrule that made it)"
+        )
+    if len(blob) < 2 or blob[:2] != MAGIC:
         raise CompressedFileError("not a chainrule compressed file (bad magic)")
-    if len(blob) < _FIXED.size + _TAIL.size + _CRC.size:
+    if len(blob) < 4:
         raise CompressedFileError("the compressed file is truncated")
-    body, (crc,) = blob[:-4], _CRC.unpack(blob[-4:])
-    if zlib.crc32(body) != crc:
+    if blob[2] != VERSION:
+        raise CompressedFileError(f"compressed file format version {blob[2]}; this chainrule reads {VERSION}")
+    if len(blob) < 2 + 2 + 1 + 1 + FINGERPRINT_BYTES + 1 + 4 + 2:
+        raise CompressedFileError("the compressed file is truncated")
+    body, crc = blob[:-2], int.from_bytes(blob[-2:], "little")
+    if binascii.crc_hqx(body, 0) != crc:
         raise CompressedFileError("the compressed file is corrupt or truncated (CRC mismatch)")
-    magic, version, layout, precision, device, dtype, fp, levels, segment, ndim = _FIXED.unpack_from(body)
-    if version != VERSION:
-        raise CompressedFileError(f"compressed file format version {version}; this chainrule reads {VERSION}")
-    offset = _FIXED.size
-    if layout >= len(LAYOUTS) or device >= len(DEVICES) or dtype >= len(DTYPES) or not 1 <= precision <= 31:
+    flags = body[3]
+    layout, device, dtype = flags & 1, (flags >> 1) & 3, (flags >> 3) & 3
+    if device >= len(DEVICES) or (layout == 1 and flags >> 7):
         raise CompressedFileError("the compressed file's header is invalid")
-    if len(body) < offset + 4 * ndim + _TAIL.size:
+    reader = _Reader(body, 4)
+    threads = reader.varint(MAX_THREADS)
+    build = reader.take(1)[0]
+    fp = reader.take(FINGERPRINT_BYTES)
+    segment = reader.varint() if layout == 1 or flags >> 7 else ARRAY_BLOCK
+    count = reader.varint()
+    original_size = reader.varint(1 << 62) if flags & 32 else None
+    extra: Any = {}
+    if flags & 64:
+        try:
+            extra = json.loads(reader.take(reader.varint(len(body))))
+        except ValueError:
+            raise CompressedFileError("the compressed file's header is invalid") from None
+    checksum = reader.take(4)
+    if threads < 1 or segment < 1:
         raise CompressedFileError("the compressed file's header is invalid")
-    dims = struct.unpack_from(f"<{ndim}I", body, offset)
-    offset += 4 * ndim
-    original_size, checksum, extra_len = _TAIL.unpack_from(body, offset)
-    offset += _TAIL.size
-    if len(body) < offset + extra_len:
-        raise CompressedFileError("the compressed file's header is invalid")
-    try:
-        extra = json.loads(body[offset : offset + extra_len]) if extra_len else {}
-    except ValueError:
-        raise CompressedFileError("the compressed file's header is invalid") from None
     header = Header(
-        LAYOUTS[layout], precision, DEVICES[device], DTYPES[dtype], fp, levels, segment, dims, original_size, checksum
+        layout=LAYOUTS[layout],
+        device=DEVICES[device],
+        dtype=DTYPES[dtype],
+        fingerprint=fp,
+        count=count,
+        checksum=checksum,
+        threads=threads,
+        build=build,
+        segment=segment,
+        original_size=original_size,
+        extra=extra if isinstance(extra, dict) else {},
     )
-    header.extra = extra if isinstance(extra, dict) else {}
-    if header.count > MAX_SYMBOLS or (header.layout == "stream" and (ndim != 1 or segment < 1)):
-        raise CompressedFileError("the compressed file's header is invalid")
-    return header, body[offset + extra_len :]
+    return header, body[reader.offset :]
 
 
 def check_model(header: Header, model) -> None:
-    """Refuse to decode with a model, device type or dtype other than the encoder's.
+    """Refuse to decode with a model, device type, dtype or PyTorch build / CPU kind other than the encoder's,
+    and data the header says is larger than decoding may allocate.
 
     Raises:
         CompressedFileError: naming what differs.
@@ -167,3 +261,12 @@ def check_model(header: Header, model) -> None:
             f"the file was compressed on {header.device} in {_name(header.dtype)}; this model "
             f"runs on {device} in {_name(dtype)}: decode on the same device type and dtype"
         )
+    if header.build != build_tag(model):
+        raise CompressedFileError(
+            f"the file was compressed with another PyTorch build or CPU kind (build tag {header.build:02x}; here "
+            f"{build_tag(model):02x}: {build_description(model)}): decode it where the PyTorch version and the CPU "
+            "kind are those that compressed it"
+        )
+    per_example = math.prod(model.shape) if header.layout == "array" else 1
+    if header.count * per_example > MAX_SYMBOLS:
+        raise CompressedFileError("the compressed file's header is invalid")

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import binascii
 import math
-import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -126,20 +125,20 @@ def test_data_that_does_not_fit_the_model_is_refused():
 
 
 def with_valid_crc(body: bytes) -> bytes:
-    return body + struct.pack("<I", zlib.crc32(body))
+    return body + binascii.crc_hqx(body, 0).to_bytes(2, "little")
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(garbage=st.binary(max_size=200), cut=st.integers(0, 10_000))
 def test_garbage_never_decodes_hangs_or_allocates(coded, garbage, cut):
     model, x, blob = coded
-    header_end = len(blob) - 4 - len(container.unpack(blob)[1])
+    header_end = len(blob) - 2 - len(container.unpack(blob)[1])
     candidates = [
         garbage,  # anything
         blob[:4] + garbage,  # our magic, then anything
         with_valid_crc(blob[:4] + garbage),  # a CRC that passes, then a nonsense header
         with_valid_crc(blob[:header_end] + garbage),  # a good header over a garbage payload
-        with_valid_crc(blob[: min(cut, len(blob) - 4)]),  # a truncation that keeps a valid CRC
+        with_valid_crc(blob[: min(cut, len(blob) - 2)]),  # a truncation that keeps a valid CRC
     ]
     for candidate in candidates:
         try:
@@ -152,6 +151,6 @@ def test_garbage_never_decodes_hangs_or_allocates(coded, garbage, cut):
 def test_header_dims_cannot_ask_for_unbounded_memory(coded):
     model, _, blob = coded
     header, payload = container.unpack(blob)
-    header.dims = (1 << 31, 1, 3, 3)
+    header.count = 1 << 31
     with pytest.raises(CompressedFileError, match="invalid"):
         cr.coding.decompress(model, container.pack(header, payload))
