@@ -78,7 +78,7 @@ def test_a_file_of_one_image_costs_at_most_20_bytes_over_its_information():
         assert torch.equal(cr.coding.decompress(model, blob), x)
     assert worst <= 20
     header, payload = container.unpack(blob)
-    assert len(blob) - len(payload) == 16  # magic 2, version, flags, threads, build, fingerprint 3, count, CRC-32, CRC-16
+    assert len(blob) - len(payload) == 16  # magic 2, version, flags, threads, build, fingerprint 3, count, CRCs 4 + 2
 
 
 def test_a_format_1_file_is_refused_with_a_clear_message():
