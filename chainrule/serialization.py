@@ -75,6 +75,45 @@ def write_tensors(path: str | Path, tensors: dict[str, torch.Tensor], metadata: 
     atomic_write_bytes(path, data)
 
 
+MAX_HEADER_BYTES = 100 << 20  # the safetensors format's own limit
+
+
+def tensor_elements(path: str | Path) -> int:
+    """The number of tensor elements a safetensors file holds, from its header alone (no tensor data is read).
+
+    Raises:
+        CheckpointError: when the file is missing, or its header is truncated or corrupt.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path} does not exist")
+    corrupt = CheckpointError(f"{path} is corrupt or truncated (bad safetensors header)")
+    with open(path, "rb") as f:
+        prefix = f.read(8)
+        if len(prefix) < 8:
+            raise corrupt
+        size = int.from_bytes(prefix, "little")
+        if size > MAX_HEADER_BYTES:
+            raise corrupt
+        raw = f.read(size)
+    try:
+        header = json.loads(raw)
+        shapes = [entry["shape"] for name, entry in header.items() if name != "__metadata__"]
+        total = 0
+        for shape in shapes:
+            count = 1
+            for dim in shape:
+                if not isinstance(dim, int) or dim < 0:
+                    raise corrupt
+                count *= dim
+            total += count
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, KeyError, TypeError):
+        raise corrupt from None
+    if len(raw) < size:
+        raise corrupt
+    return total
+
+
 def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
     """Load a safetensors file onto the CPU (no code is executed).
 

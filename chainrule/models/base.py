@@ -18,6 +18,7 @@ from chainrule import config as cfg
 from chainrule import serialization, zoo
 from chainrule.distributions import LikelihoodHead
 from chainrule.errors import CheckpointError, ConfigError, InputError
+from chainrule.models.footprint import Footprint
 from chainrule.registry import Registry
 from chainrule.version import __version__
 
@@ -68,6 +69,11 @@ class AutoregressiveModel(nn.Module):
 
     def forward(self, x: Tensor, cond: Tensor | None = None) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    @classmethod
+    def footprint(cls, config: Any) -> Footprint:
+        """The weights count and build work of `cls(config)`, from the config alone (`models.footprint`)."""
+        return config.footprint()
 
     @property
     def dims(self) -> int:
@@ -211,12 +217,23 @@ def colour_defaults(entry: Any, shape: tuple[int, ...], given: dict[str, Any]) -
     }
 
 
-def from_description(doc: Any) -> AutoregressiveModel:
-    """Rebuild an (untrained) model from the JSON document `describe` wrote."""
+def parse_description(doc: Any) -> tuple[Any, Any]:
+    """The registry entry and the validated config of the JSON document `describe` wrote; nothing is built.
+
+    Raises:
+        CheckpointError: a document without a model name and a config object.
+        UnknownNameError, ConfigError: an unknown model, unknown or invalid config fields.
+    """
     if not isinstance(doc, dict) or not isinstance(doc.get("model"), str) or not isinstance(doc.get("config"), dict):
         raise CheckpointError("config.json must hold a 'model' name and a 'config' object")
     entry = MODELS.get(doc["model"])
-    return entry.target(cfg.from_dict(entry.config, doc["config"]))
+    return entry, cfg.from_dict(entry.config, doc["config"])
+
+
+def from_description(doc: Any) -> AutoregressiveModel:
+    """Rebuild an (untrained) model from the JSON document `describe` wrote."""
+    entry, config = parse_description(doc)
+    return entry.target(config)
 
 
 class _BuildBudget:
@@ -251,6 +268,30 @@ class _BuildBudget:
             handle.remove()
 
 
+BUILD_BUDGET = 16  # a model may take at most this many times its weights file's bytes (+ 1 MiB) to build
+
+
+def check_footprint(footprint: Footprint, weights: Path, what: Path) -> None:
+    """Refuse a config whose closed-form footprint does not fit its weights file, before anything is built: the
+    weights count must equal the file's (read from its header alone) and the build work stay within
+    BUILD_BUDGET times the file's bytes.
+
+    Raises:
+        CheckpointError: naming both counts.
+    """
+    held = serialization.tensor_elements(weights)
+    if footprint.weights != held:
+        raise CheckpointError(
+            f"{what} describes a model of {footprint.weights:,} weights; {weights.name} holds {held:,}: refused"
+        )
+    limit = BUILD_BUDGET * weights.stat().st_size + (1 << 20)
+    if footprint.work > limit:
+        raise CheckpointError(
+            f"{what} describes a model that takes {footprint.work:,} bytes to build, more than {BUILD_BUDGET}x its "
+            f"weights file ({limit:,}): refused"
+        )
+
+
 def load(directory: str | Path, device: str | torch.device = "cpu") -> AutoregressiveModel:
     """Load a model saved by `save`, a training run directory or a bundled model `zoo:NAME`, in eval mode.
 
@@ -262,17 +303,18 @@ def load(directory: str | Path, device: str | torch.device = "cpu") -> Autoregre
     if not directory.is_dir():
         raise CheckpointError(f"{directory} is not a model directory")
     doc = serialization.read_json(directory / CONFIG_FILE)
+    weights = directory / WEIGHTS_FILE
     try:
-        weights = directory / WEIGHTS_FILE
-        held = weights.stat().st_size if weights.is_file() else 0
-        # Built under a budget of tensor bytes tied to the weights file's size (room for masks, which are built but
-        # not saved): a crafted config cannot make this allocate much more than the file holds.
-        with _BuildBudget(16 * held + (1 << 20), str(directory / CONFIG_FILE)):
-            model = from_description(doc)
+        entry, config = parse_description(doc)
     except ConfigError as err:
         raise CheckpointError(f"{directory / CONFIG_FILE}: {err}") from None
+    check_footprint(entry.target.footprint(config), weights, directory / CONFIG_FILE)
+    try:
+        # The footprint check above refuses a crafted config from arithmetic alone; the build budget stays as a
+        # second guard tied to the file's size.
+        with _BuildBudget(BUILD_BUDGET * weights.stat().st_size + (1 << 20), str(directory / CONFIG_FILE)):
+            model = entry.target(config)
     except (MemoryError, RuntimeError) as err:
-        # one tensor too large to allocate fails inside its layer's constructor, before the budget's hook sees it
         raise CheckpointError(f"{directory / CONFIG_FILE} describes a model that cannot be built: {err}") from None
     state = serialization.read_tensors(directory / WEIGHTS_FILE)
     expected = model.state_dict()

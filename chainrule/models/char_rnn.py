@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from chainrule.errors import ConfigError
 from chainrule.models.base import register
+from chainrule.models.footprint import Footprint, conv, embedding, lstm_layer, masked_network
 from chainrule.models.sequence import SequenceModel, check_sequence_config
 
 
@@ -47,6 +48,14 @@ class CharRNNConfig:
             raise ConfigError(f"cell={self.cell!r}; choose lstm or gru")
         if min(self.embedding, self.hidden, self.layers) < 1 or not 0 <= self.dropout < 1:
             raise ConfigError("embedding, hidden and layers must be ≥ 1 and dropout in [0, 1)")
+
+    def footprint(self) -> Footprint:
+        gates = 4 if self.cell == "lstm" else 3
+        rnn = lstm_layer(self.embedding, self.hidden, gates) + (self.layers - 1) * lstm_layer(
+            self.hidden, self.hidden, gates
+        )
+        weights = embedding(self.levels + 1, self.embedding) + rnn + conv(self.hidden, self.levels)
+        return masked_network(weights, modules=8)
 
 
 @register(

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from chainrule.errors import ConfigError
 from chainrule.models.base import register
+from chainrule.models.footprint import Footprint, conv, embedding, masked_network
 from chainrule.models.image import ConditionEmbedding, ImageModel, check_image_config
 from chainrule.nn.gated import gate
 from chainrule.nn.masked_conv import MaskedConv2d
@@ -58,6 +59,22 @@ class GatedPixelCNNConfig:
             raise ConfigError(f"layers={self.layers} must be ≥ 1 and kernels odd ({self.kernel}, {self.first_kernel})")
         if self.num_classes < 0 or self.cond_dim < 0:
             raise ConfigError("num_classes and cond_dim must be ≥ 0")
+
+    def footprint(self) -> Footprint:
+        c, f, per_dim = self.shape[0], self.channels, 1 if self.levels == 2 else self.levels
+
+        def layer(inputs: int, k: int) -> int:
+            stacks = conv(inputs, 2 * f, k // 2 + 1, k) + conv(inputs, 2 * f, 1, k // 2 + 1)
+            condition = 2 * (embedding(self.num_classes, 2 * f) + self.cond_dim * 2 * f)
+            return stacks + conv(2 * f, 2 * f, 1, 1) + conv(f, f, 1, 1) + condition
+
+        weights = (
+            layer(c, self.first_kernel)
+            + (self.layers - 1) * layer(f, self.kernel)
+            + conv(f, self.hidden, 1, 1)
+            + conv(self.hidden, c * per_dim, 1, 1)
+        )
+        return masked_network(weights, modules=4 + 12 * self.layers, masks=weights)
 
 
 class GatedLayer(nn.Module):

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from chainrule.distributions import discrete_head
 from chainrule.errors import ConfigError
 from chainrule.models.base import AutoregressiveModel, check_shape_levels, raster_order, register
+from chainrule.models.footprint import FLOAT, MODULE, Footprint, conv
 from chainrule.nn.masked_linear import MaskedLinear, hidden_degrees, hidden_mask, output_mask
 
 
@@ -60,6 +61,19 @@ class MADEConfig:
             raise ConfigError(f"num_masks={self.num_masks} must be at least 1")
         if not 0 <= self.eval_masks <= self.num_masks:
             raise ConfigError(f"eval_masks={self.eval_masks} must be in 0..num_masks={self.num_masks}")
+
+    def footprint(self) -> Footprint:
+        """Weights, and the work of building every connectivity mask (bool, one per weight and mask)."""
+        dims, k = math.prod(self.shape), self.levels
+        units = k if self.inputs == "one-hot" or (self.inputs == "auto" and 2 < k <= 16) else 1
+        per_dim = 1 if k == 2 else k
+        widths = [dims * units, *self.hidden]
+        hidden = sum(conv(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True))
+        mask = sum(a * b for a, b in zip(widths[:-1], widths[1:], strict=True)) + widths[-1] * dims * per_dim
+        direct = widths[0] * dims * per_dim if self.direct else 0
+        weights = hidden + conv(widths[-1], dims * per_dim) + direct
+        per_mask = mask + direct + MODULE * (len(self.hidden) + 2)
+        return Footprint(weights, FLOAT * weights + 8 * dims + self.num_masks * per_mask + MODULE * len(widths))
 
 
 @register(

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from chainrule.models.base import register
+from chainrule.models.footprint import Footprint, conv, embedding, masked_network
 from chainrule.models.image import ConditionEmbedding, ImageModel, check_image_config
 from chainrule.nn.masked_conv import MaskedConv2d
 
@@ -47,6 +48,18 @@ class PixelCNNConfig:
 
     def __post_init__(self) -> None:
         check_image_config(self.shape, self.levels, {"channels": self.channels, "hidden": self.hidden})
+
+    def footprint(self) -> Footprint:
+        c, h, per_dim = self.shape[0], self.channels, 1 if self.levels == 2 else self.levels
+        block = conv(2 * h, h, 1, 1) + conv(h, h, self.kernel, self.kernel) + conv(h, 2 * h, 1, 1)
+        weights = (
+            conv(c, 2 * h, self.first_kernel, self.first_kernel)
+            + embedding(self.num_classes, 2 * h)
+            + self.blocks * block
+            + conv(2 * h, self.hidden, 1, 1)
+            + conv(self.hidden, c * per_dim, 1, 1)
+        )
+        return masked_network(weights, modules=8 + 4 * self.blocks, masks=weights)
 
 
 class ResidualBlock(nn.Module):

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from chainrule.errors import ConfigError
 from chainrule.models.base import register
+from chainrule.models.footprint import Footprint, conv, embedding, masked_network
 from chainrule.models.image import ConditionEmbedding, MixtureImageModel, check_mixture_config
 from chainrule.nn.gated_resnet import GatedResNet, concat_elu
 from chainrule.nn.shifted_conv import (
@@ -67,6 +68,26 @@ class PixelCNNPPConfig:
         check_mixture_config(self)
         if self.resnets < 1 or self.scales < 1:
             raise ConfigError(f"resnets={self.resnets} and scales={self.scales} must be ≥ 1")
+
+    def footprint(self) -> Footprint:
+        colours, f = self.shape[0], self.channels
+        c, condition = colours + 1, 2 * (embedding(self.num_classes, 2 * f) + self.cond_dim * 2 * f)
+
+        def pair(shortcuts: int) -> int:
+            u = conv(2 * f, f, 2, 3) + conv(2 * f, 2 * f, 2, 3) + (conv(2 * shortcuts * f, f) if shortcuts else 0)
+            ul = conv(2 * f, f, 2, 2) + conv(2 * f, 2 * f, 2, 2) + conv(2 * (shortcuts + 1) * f, f)
+            return u + ul + condition
+
+        between = self.scales - 1
+        weights = (
+            conv(c, f, 2, 3)
+            + conv(c, f, 1, 3)
+            + conv(c, f, 2, 1)
+            + self.scales * (self.resnets * pair(0) + (self.resnets + 1) * pair(1))
+            + between * 2 * (conv(f, f, 2, 3) + conv(f, f, 2, 2))
+            + conv(f, self.components * (1 + 2 * colours + colours * (colours - 1) // 2), 1, 1)
+        )
+        return masked_network(weights, modules=8 + 4 * between + 16 * self.scales * (2 * self.resnets + 1))
 
 
 class StreamPair(nn.Module):

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from chainrule.errors import ConfigError
 from chainrule.models.base import register
+from chainrule.models.footprint import Footprint, conv, masked_network
 from chainrule.models.image import ImageModel, check_image_config
 from chainrule.nn.masked_conv import MaskedConv2d
 from chainrule.nn.recurrent import DiagonalBiLSTM, RowLSTM, lstm_update, neighbours
@@ -49,6 +50,21 @@ class PixelRNNConfig:
         check_image_config(self.shape, self.levels, {"channels": self.channels, "hidden": self.hidden})
         if self.layers < 1:
             raise ConfigError(f"layers={self.layers} must be ≥ 1")
+
+    def footprint(self, diagonal: bool) -> Footprint:
+        """Weights and build work of the Row LSTM (`diagonal` False) or the Diagonal BiLSTM."""
+        c, h, per_dim = self.shape[0], self.channels, 1 if self.levels == 2 else self.levels
+        if diagonal:
+            recurrent = 2 * (conv(2 * h, 4 * h, 1, 1) + conv(2 * h, 4 * h))
+        else:
+            recurrent = conv(2 * h, 4 * h, 1, self.kernel) + conv(3 * h, 4 * h)
+        weights = (
+            conv(c, 2 * h, self.first_kernel, self.first_kernel)
+            + self.layers * (recurrent + conv(h, 2 * h, 1, 1))
+            + conv(2 * h, self.hidden, 1, 1)
+            + conv(self.hidden, c * per_dim, 1, 1)
+        )
+        return masked_network(weights, modules=6 + 8 * self.layers, masks=weights)
 
 
 class PixelRNN(ImageModel):
@@ -84,6 +100,10 @@ TINY = dict(channels=6, layers=2, kernel=3, first_kernel=3, hidden=12)
     "row-lstm", config=PixelRNNConfig, kind="image", tiny=TINY, presets=PRESETS, colour_fields=("channels", "hidden")
 )
 class RowLSTMModel(PixelRNN):
+    @classmethod
+    def footprint(cls, config: PixelRNNConfig) -> Footprint:
+        return config.footprint(diagonal=False)
+
     def make_layer(self, config: PixelRNNConfig) -> nn.Module:
         return RowLSTM(2 * config.channels, config.channels, config.kernel, self.colours)
 
@@ -122,6 +142,10 @@ class RowLSTMModel(PixelRNN):
     colour_fields=("channels", "hidden"),
 )
 class DiagonalBiLSTMModel(PixelRNN):
+    @classmethod
+    def footprint(cls, config: PixelRNNConfig) -> Footprint:
+        return config.footprint(diagonal=True)
+
     def make_layer(self, config: PixelRNNConfig) -> nn.Module:
         return DiagonalBiLSTM(2 * config.channels, config.channels, self.colours)
 

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from chainrule.errors import ConfigError
 from chainrule.models.base import register
+from chainrule.models.footprint import Footprint, conv, embedding, masked_network
 from chainrule.models.image import ConditionEmbedding, MixtureImageModel, check_mixture_config
 from chainrule.nn.attention import CausalImageAttention
 from chainrule.nn.gated_resnet import GatedResNet, concat_elu
@@ -66,6 +67,22 @@ class PixelSNAILConfig:
             raise ConfigError(f"blocks={self.blocks} ≥ 1, resnets={self.resnets} ≥ 0 and heads={self.heads} ≥ 1")
         if self.key_channels % self.heads or self.value_channels % self.heads:
             raise ConfigError(f"key_channels and value_channels must be multiples of heads={self.heads}")
+
+    def footprint(self) -> Footprint:
+        colours, f = self.shape[0], self.channels
+        condition = embedding(self.num_classes, 2 * f) + self.cond_dim * 2 * f
+        keys, values = self.key_channels, self.value_channels
+        attention = conv(f + 2, keys, 1, 1) + conv(f + colours + 2, keys + values, 1, 1) + keys + values
+        merge = conv(2 * f, f, 1, 1) + conv(2 * values, f, 1, 1) + conv(2 * f, 2 * f, 1, 1)
+        block = (
+            self.resnets * (conv(2 * f, f, 2, 2) + conv(2 * f, 2 * f, 2, 2))
+            + (self.resnets + 1) * condition
+            + attention
+            + merge
+        )
+        per_position = self.components * (1 + 2 * colours + colours * (colours - 1) // 2)
+        weights = conv(colours + 3, f, 1, 3) + conv(colours + 3, f, 2, 1) + self.blocks * block + conv(f, per_position)
+        return masked_network(weights, modules=6 + self.blocks * (12 + 8 * self.resnets))
 
 
 def positions(height: int, width: int, device: torch.device) -> Tensor:

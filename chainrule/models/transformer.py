@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from chainrule.errors import ConfigError
 from chainrule.models.base import register
+from chainrule.models.footprint import Footprint, conv, embedding, masked_network
 from chainrule.models.sequence import SequenceModel, check_sequence_config
 from chainrule.nn.transformer_block import TransformerBlock
 
@@ -57,6 +58,13 @@ class TransformerConfig:
             raise ConfigError("rotary positions need an even head width")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout={self.dropout} must be in [0, 1)")
+
+    def footprint(self) -> Footprint:
+        w = self.width
+        block = 4 * w + conv(w, 3 * w) + conv(w, w) + conv(w, 4 * w) + conv(4 * w, w)
+        positions = embedding(self.shape[0], w) if self.positions == "learned" else 0
+        weights = embedding(self.levels + 1, w) + positions + self.layers * block + 2 * w + conv(w, self.levels)
+        return masked_network(weights, modules=8 + 12 * self.layers)
 
 
 @register(

@@ -24,6 +24,8 @@ from torch import Tensor, nn
 from chainrule.distributions import Categorical, DiscretizedLogisticMixture
 from chainrule.errors import ConfigError, InputError
 from chainrule.models.base import check_shape_levels, register
+from chainrule.models.footprint import Footprint, embedding, masked_network
+from chainrule.models.footprint import conv as weights_of
 from chainrule.models.sequence import SequenceModel
 from chainrule.nn.causal_conv import CausalConv1d, StackQueues
 from chainrule.nn.gated import gate
@@ -69,6 +71,22 @@ class WaveNetConfig:
             raise ConfigError(f"head={self.head!r}: choose softmax or logistic (components ≥ 1)")
         if self.num_classes < 0 or self.local_channels < 0 or (self.local_channels > 0) != (self.hop > 0):
             raise ConfigError("num_classes ≥ 0; local_channels and hop are both > 0 or both 0")
+
+    def footprint(self) -> Footprint:
+        c, n = self.channels, self.layers * self.stacks
+        width = 3 * self.components if self.head == "logistic" else self.levels
+        per_layer = weights_of(c, 2 * c, self.kernel) + weights_of(c, c, 1) + weights_of(c, self.skip_channels, 1)
+        conditioning = embedding(self.num_classes, 2 * c * n) + (
+            weights_of(self.local_channels, 2 * c * n, 1) if self.local_channels else 0
+        )
+        weights = (
+            embedding(self.levels + 1, c)
+            + n * per_layer
+            + conditioning
+            + weights_of(self.skip_channels, self.hidden, 1)
+            + weights_of(self.hidden, width, 1)
+        )
+        return masked_network(weights, modules=8 + 3 * n)
 
 
 @register(
