@@ -26,6 +26,7 @@ MODELS = Registry("model")
 register = MODELS.register
 
 CONFIG_FILE = "config.json"
+DEFAULT_PARTICLES = 32  # completion candidates per example where known values follow unknown ones
 WEIGHTS_FILE = "model.safetensors"
 
 
@@ -56,6 +57,7 @@ class AutoregressiveModel(nn.Module):
 
     registry_name: str = ""
     head: LikelihoodHead
+    cache_regroups: bool = False  # `reorder_cache` works: completion may resample candidates mid-walk
 
     def __init__(self, config: Any) -> None:
         super().__init__()
@@ -158,6 +160,7 @@ class AutoregressiveModel(nn.Module):
         known: Tensor | None = None,
         generator: torch.Generator | None = None,
         cache: bool = True,
+        particles: int | None = None,
     ) -> Tensor:
         """Draw n samples: long (n, *shape).
 
@@ -165,15 +168,42 @@ class AutoregressiveModel(nn.Module):
             n: number of samples.
             cond: optional long (n,) class ids.
             temperature: divides the log-probabilities of every conditional (1 = the model).
-            known: optional long (n, *shape), -1 marking unknown entries; known entries are kept (completion).
+            known: optional integer (n, *shape), -1 marking unknown entries; known entries are kept (completion).
             generator: torch.Generator for reproducible draws.
             cache: use the model's generation cache when it has one (`init_cache`); False = the naive path, one
                 full pass per dimension (the reference; both give the same samples for the same generator).
+            particles: completion that sees every known value: N candidates per example, resampled by the
+                probability of the known values that follow unknown ones (`sampling.completion`). Default: 1
+                where nothing known follows an unknown value (ancestral sampling is then exact), else
+                DEFAULT_PARTICLES. 1 = plain ancestral sampling.
         """
-        from chainrule.sampling import sample_cached, sample_naive  # sampling is written against this contract
+        from chainrule import sampling  # sampling is written against this contract
 
-        sampler = sample_cached if cache and hasattr(self, "init_cache") else sample_naive
+        if particles is None:
+            particles = DEFAULT_PARTICLES if sampling.needs_particles(self, known) else 1
+        if particles != 1:
+            if known is None:
+                raise InputError("particles apply to completion: give known values (known=...)")
+            done = sampling.complete(self, known, particles, cond, temperature, generator, cache)
+            return done.x
+        sampler = sampling.sample_cached if cache and hasattr(self, "init_cache") else sampling.sample_naive
         return sampler(self, n, cond=cond, temperature=temperature, known=known, generator=generator)
+
+    @property
+    def row_steps(self) -> int:
+        """Steps of the order that make one row of the data (C·W for images): where sequential Monte Carlo
+        completion may resample. Default ⌈√D⌉."""
+        return math.isqrt(self.dims - 1) + 1 if self.dims > 1 else 1
+
+    def reorder_cache(self, cache: Any, index: Tensor) -> Any:
+        """The generation cache with its rows regrouped: row r continues row index[r] (long (n,)). Families whose
+        cache layout allows it override this (see `index_rows`) and set `cache_regroups`; without it, completion
+        cannot resample mid-way.
+
+        Raises:
+            NotImplementedError: this family's cache cannot be regrouped.
+        """
+        raise NotImplementedError(f"{self.registry_name} caches cannot be regrouped (cache_regroups is False)")
 
     # --- persistence --------------------------------------------------------------------------------------
 
@@ -187,6 +217,18 @@ class AutoregressiveModel(nn.Module):
     def describe(self) -> dict[str, Any]:
         """The JSON document that rebuilds this model's architecture."""
         return {"chainrule": __version__, "model": self.registry_name, "config": cfg.to_dict(self.config)}
+
+
+def index_rows(tree: Any, index: Tensor, n: int) -> Any:
+    """`tree` (dicts, lists, tuples of tensors and plain values) with every tensor whose leading dimension is the n
+    rows indexed by `index`; other values kept. For caches that hold only per-row tensors, rows first."""
+    if isinstance(tree, Tensor):
+        return tree[index.to(tree.device)] if tree.dim() and tree.shape[0] == n else tree
+    if isinstance(tree, dict):
+        return {key: index_rows(value, index, n) for key, value in tree.items()}
+    if isinstance(tree, list | tuple):
+        return type(tree)(index_rows(value, index, n) for value in tree)
+    return tree
 
 
 def create(name: str, shape: tuple[int, ...] | list[int], levels: int, **hparams: Any) -> AutoregressiveModel:
@@ -282,7 +324,8 @@ def check_footprint(footprint: Footprint, weights: Path, what: Path) -> None:
     held = serialization.tensor_elements(weights)
     if footprint.weights != held:
         raise CheckpointError(
-            f"{what} describes a model of {footprint.weights:,} weights; {weights.name} holds {held:,}: refused"
+            f"{weights} does not match the model in {what.name}: it describes {footprint.weights:,} weights, the "
+            f"file holds {held:,}; refused"
         )
     limit = BUILD_BUDGET * weights.stat().st_size + (1 << 20)
     if footprint.work > limit:

@@ -71,6 +71,8 @@ class CharRNNConfig:
 class CharRNN(SequenceModel):
     """long (B, T) → logits (B, T, K)."""
 
+    cache_regroups = True
+
     carries_state = True
 
     def __init__(self, config: CharRNNConfig) -> None:
@@ -122,6 +124,12 @@ class CharRNN(SequenceModel):
 
     def init_cache(self, n: int, cond: Tensor | None = None) -> dict[str, Any]:
         return {"n": n, "state": None}
+
+    def reorder_cache(self, cache: dict[str, Any], index: Tensor) -> dict[str, Any]:
+        state = cache["state"]  # (layers, n, hidden), or a tuple of two for the LSTM
+        if state is not None:
+            cache["state"] = tuple(s[:, index] for s in state) if isinstance(state, tuple) else state[:, index]
+        return cache
 
     def cache_step(self, cache: dict[str, Any], previous: Tensor | None) -> Tensor:
         device = next(self.parameters()).device

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from chainrule.distributions import DiscretizedLogisticMixture, discrete_head
 from chainrule.errors import ConfigError
-from chainrule.models.base import AutoregressiveModel, check_shape_levels
+from chainrule.models.base import AutoregressiveModel, check_shape_levels, index_rows
 
 
 def check_image_config(shape: tuple[int, ...], levels: int, divisible: dict[str, int]) -> None:
@@ -35,6 +35,8 @@ def check_image_config(shape: tuple[int, ...], levels: int, divisible: dict[str,
 
 class ImageModel(AutoregressiveModel):
     """Base of the image families: sets the head and conditioning embeddings; subclasses build `net`."""
+
+    cache_regroups = True
 
     def __init__(self, config: Any) -> None:
         super().__init__(config)
@@ -64,6 +66,15 @@ class ImageModel(AutoregressiveModel):
         device = self.output.weight.device
         x = torch.zeros(n, *self.shape, dtype=torch.long, device=device)
         return {"t": 0, "cond": cond, "x": x, "rows_done": 0, **state}
+
+    @property
+    def row_steps(self) -> int:
+        return self.shape[0] * self.shape[2]
+
+    def reorder_cache(self, cache: dict[str, Any], index: Tensor) -> dict[str, Any]:
+        """Every image family's cache holds the image so far, the condition and per-row feature tensors, all rows
+        first."""
+        return index_rows(cache, index, cache["x"].shape[0])
 
     def cache_row(self, cache: dict[str, Any], row: int, keep: bool) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -88,6 +88,8 @@ class MADEConfig:
 class MADE(AutoregressiveModel):
     """Masked MLP: long (B, *shape) → head params (B, *shape, P)."""
 
+    cache_regroups = True
+
     def __init__(self, config: MADEConfig) -> None:
         super().__init__(config)
         D, K = self.dims, self.levels
@@ -211,6 +213,16 @@ class MADE(AutoregressiveModel):
         if self.one_hot:
             return dim * self.levels + value, torch.ones_like(value, dtype=torch.float)
         return torch.full_like(value, dim), value.float() / (self.levels - 1)
+
+    def reorder_cache(self, cache: dict[str, Any], index: Tensor) -> dict[str, Any]:
+        for entry in cache["masks"]:  # the masked weights are shared; the pre-activations are per row
+            entry["pre"] = entry["pre"][index]
+            if entry["direct"] is not None:
+                entry["direct"] = entry["direct"][index]
+        cache["prefix"] = cache["prefix"][:, index]
+        if cache["last"] is not None:
+            cache["last"] = cache["last"][:, index]
+        return cache
 
     def cache_step(self, cache: dict[str, Any], previous: Tensor | None) -> Tensor:
         t, order, P = cache["t"], self.order_buffer, self.params_per_dim

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from chainrule.errors import ConfigError
-from chainrule.models.base import register
+from chainrule.models.base import index_rows, register
 from chainrule.models.footprint import Footprint, conv, embedding, masked_network
 from chainrule.models.sequence import SequenceModel, check_sequence_config
 from chainrule.nn.transformer_block import TransformerBlock
@@ -79,6 +79,8 @@ class TransformerConfig:
 )
 class Transformer(SequenceModel):
     """long (B, T) → logits (B, T, K)."""
+
+    cache_regroups = True
 
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__(config)
@@ -144,6 +146,10 @@ class Transformer(SequenceModel):
     def init_cache(self, n: int, cond: Tensor | None = None) -> dict[str, Any]:
         blocks = [{"capacity": self.length} for _ in self.blocks]  # key/value buffers, allocated on first use
         return {"n": n, "history": [], "blocks": blocks, "filled": 0, "start": 0}
+
+    def reorder_cache(self, cache: dict[str, Any], index: Tensor) -> dict[str, Any]:
+        """Keys/values (n, heads, capacity, d) and the token history (n,) each: rows first."""
+        return index_rows(cache, index, cache["n"])
 
     def cache_step(self, cache: dict[str, Any], previous: Tensor | None) -> Tensor:
         device = next(self.parameters()).device

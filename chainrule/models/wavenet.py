@@ -104,6 +104,8 @@ class WaveNetConfig:
 class WaveNet(SequenceModel):
     """long (B, T) [+ cond] → head params (B, T, P)."""
 
+    cache_regroups = True
+
     def __init__(self, config: WaveNetConfig) -> None:
         super().__init__(config)
         if config.head == "logistic":
@@ -227,6 +229,14 @@ class WaveNet(SequenceModel):
             "gated_views": gated.unbind(1),
             "dummy": torch.zeros(n, 1, dtype=torch.long, device=weight.device),
         }
+
+    def reorder_cache(self, cache: dict[str, Any], index: Tensor) -> dict[str, Any]:
+        """Only the queues of past inputs and the condition are per row; "inputs" and "gated" are rewritten at
+        every step."""
+        cache["queues"].buffer = cache["queues"].buffer[index]
+        if cache["cond"] is not None:
+            cache["cond"] = cache["cond"][index]
+        return cache
 
     def cache_step(self, cache: dict[str, Any], previous: Tensor | None) -> Tensor:
         device, t, n = cache["dummy"].device, cache["t"], cache["n"]

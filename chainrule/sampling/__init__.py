@@ -1,6 +1,7 @@
 """Generic samplers written against the model contract (`next_log_probs`, `order`); no model is imported."""
 
 from chainrule.sampling.cached import generate, sample_cached, top_k_filter
+from chainrule.sampling.completion import Completion, complete, effective_sample_size, needs_particles
 from chainrule.sampling.conditionals import walk_conditionals
 from chainrule.sampling.naive import generate_naive, sample_naive
 from chainrule.sampling.regions import REGIONS, hide
@@ -14,4 +15,8 @@ __all__ = [
     "hide",
     "REGIONS",
     "walk_conditionals",
+    "complete",
+    "Completion",
+    "effective_sample_size",
+    "needs_particles",
 ]

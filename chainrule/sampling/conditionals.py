@@ -15,10 +15,19 @@ import torch
 from torch import Tensor
 
 Choose = Callable[[int, Tensor], Tensor]
+Regroup = Callable[[int], Tensor | None]
 
 
 @torch.inference_mode()
-def walk_conditionals(model, n: int, choose: Choose, steps: int | None = None, cond: Tensor | None = None) -> None:
+def walk_conditionals(
+    model,
+    n: int,
+    choose: Choose,
+    steps: int | None = None,
+    cond: Tensor | None = None,
+    regroup: Regroup | None = None,
+    cache: bool = True,
+) -> None:
     """Walk the model's order for n rows at once.
 
     Args:
@@ -29,12 +38,19 @@ def walk_conditionals(model, n: int, choose: Choose, steps: int | None = None, c
         steps: number of steps; default: every dimension of the model's shape. Sequence models with a cache
             accept any number (the cache handles what lies past their training length).
         cond: optional conditioning, as for `model.sample`.
+        regroup: optional, called as regroup(t) after step t; returns None, or long (n,) row indices: from then
+            on row r continues row index[r] (its values so far and the model's state). Used by sequential Monte
+            Carlo completion; a cached walk needs the model's `reorder_cache`.
+        cache: use the model's generation cache where it has one (False: a full pass per step).
     """
     steps = model.dims if steps is None else steps
-    if hasattr(model, "init_cache"):
-        cache, previous = model.init_cache(n, cond), None
+    if cache and hasattr(model, "init_cache"):
+        state, previous = model.init_cache(n, cond), None
         for t in range(steps):
-            previous = choose(t, model.cache_step(cache, previous))
+            previous = choose(t, model.cache_step(state, previous))
+            index = regroup(t) if regroup is not None else None
+            if index is not None:
+                state, previous = model.reorder_cache(state, index), previous[index.to(previous.device)]
         return
     if steps > model.dims:
         raise ValueError(f"{model.registry_name} has no generation cache: at most {model.dims} steps")
@@ -43,3 +59,7 @@ def walk_conditionals(model, n: int, choose: Choose, steps: int | None = None, c
     order = model.order.tolist()
     for t in range(steps):
         x[:, order[t]] = choose(t, model.next_log_probs(x.view(n, *model.shape), cond, t)).to(device)
+        index = regroup(t) if regroup is not None else None
+        if index is not None:
+            x = x[index.to(device)]
+            cond = None if cond is None else cond[index.to(cond.device)]

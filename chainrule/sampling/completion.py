@@ -1,0 +1,200 @@
+"""Completion that sees every known value: p(x_unknown | x_known) by self-normalised importance resampling, with
+sequential Monte Carlo resampling at row ends.
+
+Ancestral sampling along the model's order draws each unknown value from p(x_i | x_<i): it never sees the known
+values that come later in the order (a hidden top half ignores the visible bottom half). Here N candidates
+("particles") per example are drawn along the order; each known value met after the first unknown one multiplies
+a candidate's weight by its conditional, which comes free on the same walk. The weight of a complete candidate is
+then p(x_known after the first unknown | its draws), and resampling one candidate in proportion to it targets the
+exact conditional as N grows (the self-normalisation bias is O(1/N)). Known values before the first unknown have
+the same conditionals in every candidate and cancel from the weights.
+
+Where the known values are spread along the order (left, right or centre hidden), weights degenerate row after
+row; at each row end (`model.row_steps`) the candidates of an example whose effective sample size
+ESS = exp(2·logsumexp(lw) − logsumexp(2·lw)) fell below N/2 are resampled in proportion to their weights and their
+weights reset (sequential Monte Carlo; on the cached path only for families whose cache can be regrouped,
+`cache_regroups`; the others carry their weights to the end). Where they all come
+at the end of the order (top hidden), the weights only arrive after the last unknown value: expect an ESS near 1,
+i.e. the result is the best of N candidates by the known values' likelihood, not a well-mixed draw.
+
+Temperature T: unknown values are drawn from the tempered conditionals softmax(log p / T), and known values weigh
+in with the same tempered conditionals, so the target is the tempered model Π softmax(log p(x_i | x_<i) / T)
+conditioned on the known values (at T = 1, the model's exact conditional).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from chainrule.distributions.base import sample_from_log_probs
+from chainrule.errors import InputError
+from chainrule.sampling.conditionals import walk_conditionals
+from chainrule.sampling.naive import start_tensor
+
+log = logging.getLogger(__name__)
+
+MAX_ROWS = 512  # candidates walked at once (examples x particles), bounding the cache's memory
+LOW_ESS = 0.05  # warn below this fraction of the particles
+
+
+@dataclass
+class Completion:
+    """x: long (B, *shape) the completions; ess: float (B,) the effective sample size of each example's final
+    weights (N = particles for an example with nothing to weigh); resampled: resampling events over all examples
+    (sequential Monte Carlo); particles: N."""
+
+    x: Tensor
+    ess: Tensor
+    resampled: int
+    particles: int
+
+
+def needs_particles(model, known: Tensor | None) -> bool:
+    """Whether some known value comes after an unknown one in the model's order (else one candidate is exact)."""
+    if known is None:
+        return False
+    unknown = (known < 0).reshape(known.shape[0], -1)[:, model.order.to(known.device)]
+    seen_unknown = unknown.cummax(dim=1).values
+    return bool((seen_unknown & ~unknown).any())
+
+
+def effective_sample_size(log_weights: Tensor) -> Tensor:
+    """ESS = exp(2·logsumexp(lw) − logsumexp(2·lw)) over the last dimension: (..., N) → (...)."""
+    return torch.exp(2 * torch.logsumexp(log_weights, -1) - torch.logsumexp(2 * log_weights, -1))
+
+
+@torch.inference_mode()
+def complete(
+    model,
+    known: Tensor,
+    particles: int,
+    cond: Tensor | None = None,
+    temperature: float = 1.0,
+    generator: torch.Generator | None = None,
+    cache: bool = True,
+    max_rows: int = MAX_ROWS,
+    resample_below: float = 0.5,
+) -> Completion:
+    """Complete every example of `known` from N = `particles` candidates each (see the module docstring).
+
+    Args:
+        model: an autoregressive model.
+        known: integer (B, *shape), -1 marking unknown entries.
+        particles: N ≥ 1 candidates per example.
+        cond: optional conditioning for the B examples, as for `model.sample`.
+        temperature: the target is the tempered model conditioned on the known values.
+        generator: torch.Generator for reproducible draws.
+        cache: use the model's generation cache (False: one full pass per step, the reference).
+        max_rows: candidates walked at once; examples are done in chunks of ⌊max_rows / N⌋ (at least one).
+        resample_below: at a row end, an example's candidates are resampled when its ESS < resample_below · N.
+
+    Raises:
+        InputError: particles < 1, a bad temperature, or a known tensor / cond that does not fit the model.
+    """
+    if particles < 1 or temperature <= 0:
+        raise InputError(f"particles={particles} must be ≥ 1 and temperature={temperature} positive")
+    n = known.shape[0] if isinstance(known, Tensor) and known.dim() else 0
+    if n < 1:
+        raise InputError("known must hold at least one example")
+    model.check_cond(cond, n)
+    device = next(model.parameters()).device
+    known, unknown = start_tensor(model, n, known, device)
+    known = torch.where(unknown, torch.full_like(known, -1), known)
+    per_chunk = max(1, max_rows // particles)
+    results, ess, resampled = [], [], 0
+    was_training = model.training
+    model.train(False)
+    try:
+        for start in range(0, n, per_chunk):
+            part = slice(start, start + per_chunk)
+            x, e, r = _complete_chunk(
+                model,
+                known[part],
+                particles,
+                None if cond is None else cond[part],
+                temperature,
+                generator,
+                cache,
+                resample_below,
+            )
+            results.append(x)
+            ess.append(e)
+            resampled += r
+    finally:
+        model.train(was_training)
+    result = Completion(torch.cat(results), torch.cat(ess), resampled, particles)
+    if particles > 1 and float(result.ess.min()) < LOW_ESS * particles:
+        log.warning(
+            "completion: effective sample size %.1f of %d candidates (min over examples) is below %.0f %%: the "
+            "completions follow the known values only roughly; more particles help",
+            float(result.ess.min()),
+            particles,
+            100 * LOW_ESS,
+        )
+    return result
+
+
+def _complete_chunk(model, known: Tensor, particles: int, cond, temperature, generator, cache: bool, threshold):
+    """Complete the examples of `known` (b, *shape): (x (b, *shape), ess (b,), resampling events)."""
+    b, device = known.shape[0], known.device
+    rows = b * particles
+    flat_known = known.reshape(b, -1).repeat_interleave(particles, dim=0)  # (rows, D), -1 = unknown
+    cond = None if cond is None else cond.repeat_interleave(particles, dim=0)
+    order = model.order.to(device)
+    unknown = flat_known[:, order] < 0  # (rows, D) in step order
+    weigh = unknown.cummax(dim=1).values & ~unknown  # known values after the first unknown one
+    x = flat_known.clamp(min=0)
+    log_weights = torch.zeros(rows, device=device)
+    order_list, row_steps, resampled = order.tolist(), model.row_steps, 0
+    can_regroup = particles > 1 and model.cache_regroups  # the same on the cached and the naive path
+
+    def choose(t: int, log_probs: Tensor) -> Tensor:
+        position = order_list[t]
+        todo = unknown[:, t]
+        if bool(todo.any()):
+            draw = sample_from_log_probs(log_probs, temperature, generator).to(device)
+            x[:, position] = torch.where(todo, draw, x[:, position])
+        if particles > 1 and bool(weigh[:, t].any()):
+            tempered = torch.log_softmax(log_probs.float() / temperature, dim=-1).to(device)
+            gained = tempered.gather(1, x[:, position, None])[:, 0]
+            log_weights.add_(torch.where(weigh[:, t], gained, torch.zeros_like(gained)))
+        return x[:, position]
+
+    def regroup(t: int) -> Tensor | None:
+        nonlocal x, log_weights, unknown, weigh, resampled
+        if (t + 1) % row_steps or t + 1 >= len(order_list):
+            return None
+        grouped = log_weights.view(b, particles)
+        low = effective_sample_size(grouped) < threshold * particles
+        if not bool(low.any()):
+            return None
+        picks = torch.multinomial(torch.softmax(grouped[low], dim=-1), particles, True, generator=generator)
+        index = torch.arange(rows, device=device).view(b, particles)
+        index[low] = picks.to(device) + (torch.nonzero(low)[:, :1] * particles)
+        index = index.reshape(-1)
+        x, unknown, weigh = x[index], unknown[index], weigh[index]
+        log_weights = log_weights[index]
+        log_weights.view(b, particles)[low] = 0.0
+        resampled += int(low.sum())
+        return index
+
+    walk_conditionals(model, rows, choose, cond=cond, regroup=regroup if can_regroup else None, cache=cache)
+    grouped = log_weights.view(b, particles)
+    chosen = torch.multinomial(torch.softmax(grouped, dim=-1), 1, generator=generator)[:, 0] if particles > 1 else None
+    pick = torch.arange(b, device=device) * particles + (0 if chosen is None else chosen.to(device))
+    return x[pick].reshape(b, *model.shape), effective_sample_size(grouped), resampled
+
+
+def summary(result: Completion) -> str:
+    """One line on the weights: min / median ESS of N candidates and the resampling events."""
+    if result.particles == 1:
+        return "1 candidate per example (nothing known follows an unknown value)"
+    median = float(result.ess.median())
+    return (
+        f"{result.particles} candidates per example: effective sample size min {float(result.ess.min()):.1f} / "
+        f"median {median:.1f}, {result.resampled} resampling steps"
+    )
