@@ -10,14 +10,18 @@ from chainrule.cli.audio_io import is_audio_model, read_prompt, write_generated
 from chainrule.cli.common import add_device, generator, load_model, run_data
 from chainrule.errors import InputError
 from chainrule.media import save_grid
-from chainrule.sampling import REGIONS, hide
+from chainrule.models.base import DEFAULT_PARTICLES
+from chainrule.sampling import REGIONS, Completion, complete, hide, needs_particles
+from chainrule.sampling.completion import summary
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
         "complete",
         help="fill in hidden parts of images",
-        description="Writes rows: originals, masked inputs, completions.",
+        description="Writes rows: originals, masked inputs, completions. Hidden pixels are drawn so that they fit "
+        "the known pixels around them, also those later in the model's order (N candidates per image, resampled "
+        "by their fit; the effective sample size is printed).",
     )
     p.add_argument("run_dir", help="run directory")
     p.add_argument(
@@ -31,18 +35,31 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument("-n", type=int, default=8, help="number of images (default 8)")
     p.add_argument("--hide", default="bottom", choices=REGIONS, help="region to hide (default bottom half)")
     p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument(
+        "--particles",
+        type=int,
+        help="candidates per image, resampled by how well they fit the known pixels that come after hidden ones "
+        f"(default: {DEFAULT_PARTICLES} where the region leaves known pixels after hidden ones, as for top, left, "
+        "right and center; 1 for bottom, where plain sampling is exact)",
+    )
     p.add_argument("--seed", type=int)
     add_device(p)
     p.set_defaults(run=run)
 
 
-def completion_rows(model, x: torch.Tensor, region: str, temperature: float, gen: torch.Generator):
-    """(originals, masked, completions) stacked for a grid, and the hidden-entry mask."""
+def completion_rows(
+    model, x: torch.Tensor, region: str, temperature: float, gen: torch.Generator, particles: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor, Completion]:
+    """(originals, masked, completions) stacked for a grid, the hidden-entry mask, and the completion with its
+    effective sample sizes. particles None: DEFAULT_PARTICLES where known values follow hidden ones, else 1."""
     known = hide(x, region)
-    done = model.sample(len(x), known=known.to(gen.device), temperature=temperature, generator=gen).cpu()
+    if particles is None:
+        particles = DEFAULT_PARTICLES if needs_particles(model, known) else 1
+    done = complete(model, known.to(gen.device), particles, temperature=temperature, generator=gen)
     missing = known < 0
     masked = x.clone()
-    return torch.cat([x, masked, done]), torch.cat([torch.zeros_like(missing), missing, torch.zeros_like(missing)])
+    grid = torch.cat([x, masked, done.x.cpu()])
+    return grid, torch.cat([torch.zeros_like(missing), missing, torch.zeros_like(missing)]), done
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,7 +75,18 @@ def run(args: argparse.Namespace) -> int:
     if data.shape != model.shape or data.levels != model.levels:
         raise InputError(f"{data.description} does not fit the model (shape {model.shape}, {model.levels} levels)")
     x = data.x[: args.n]
-    grid, missing = completion_rows(model, x, args.hide, args.temperature, generator(args.seed, args.device))
+    if args.particles is not None and args.particles < 1:
+        raise InputError(f"--particles {args.particles} must be at least 1")
+    gen = generator(args.seed, args.device)
+    grid, missing, done = completion_rows(model, x, args.hide, args.temperature, gen, args.particles)
     save_grid(grid, model.levels, args.output, columns=len(x), missing=missing)
     print(f"wrote originals / masked / completions of {len(x)} images to {args.output}")
+    print(f"{args.hide} hidden: {summary(done)}")
+    if args.temperature != 1.0 and done.particles > 1:
+        print(f"target: the model at temperature {args.temperature} conditioned on the known pixels")
+    if done.particles > 1 and args.hide == "top":
+        print(
+            "(top hidden: every known pixel comes after the hidden ones, so the weights arrive at once and the "
+            "effective sample size stays near 1: the completion is the best fit of the candidates)"
+        )
     return 0

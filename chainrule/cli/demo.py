@@ -29,6 +29,7 @@ from chainrule.errors import DatasetNotFoundError
 from chainrule.media import save_grid
 from chainrule.media.report import Report
 from chainrule.models import load
+from chainrule.models.base import DEFAULT_PARTICLES
 from chainrule.sampling import generate
 from chainrule.train import train_model
 from chainrule.train.baseline import independent_nll
@@ -105,7 +106,7 @@ def train_made(show: Show) -> None:
     )
     model, gen = load(run_dir), show.gen()
     save_grid(model.sample(show.size(36, 4), generator=gen), model.levels, show.out / "made-samples.png", columns=6)
-    grid, missing = completion_rows(model, splits["test"].x[: show.size(10, 2)], "bottom", 1.0, gen)
+    grid, missing, _ = completion_rows(model, splits["test"].x[: show.size(10, 2)], "bottom", 1.0, gen)
     save_grid(grid, model.levels, show.out / "made-completions.png", columns=show.size(10, 2), missing=missing)
 
     r = show.report
@@ -141,9 +142,26 @@ def zoo_images(show: Show) -> None:
     except DatasetNotFoundError as err:
         show.skip("the completion (needs Fashion-MNIST)", err)
         return
-    grid, missing = completion_rows(model, x, "bottom", 1.0, gen)
+    grid, missing, _ = completion_rows(model, x, "bottom", 1.0, gen)
     save_grid(grid, model.levels, show.out / "gated-completions.png", columns=len(x), missing=missing)
     r.image("gated-completions.png", "test images; the bottom half hidden (red); completions", width=448)
+    # the centre hidden: known pixels follow the hidden ones, so plain sampling (1 candidate) ignores the lower
+    # part of the frame; N candidates resampled by their fit see it
+    x = x[: show.size(4, 1)]
+    particles = show.size(DEFAULT_PARTICLES, 4)
+    rows = {count: completion_rows(model, x, "center", 1.0, show.gen(), count) for count in (1, particles)}
+    grid = torch.cat([rows[1][0], rows[particles][0][2 * len(x) :]])
+    missing = torch.cat([rows[1][1], torch.zeros_like(rows[1][1][: len(x)])])
+    save_grid(grid, model.levels, show.out / "gated-center.png", columns=len(x), missing=missing)
+    done = rows[particles][2]
+    r.code(f"chainrule complete zoo:{name} --hide center --particles {particles}")
+    r.image(
+        "gated-center.png",
+        f"the centre hidden: originals, masked, plain sampling (1 candidate: blind to the known pixels below the "
+        f"hole), {particles} candidates resampled by their fit (effective sample size min "
+        f"{float(done.ess.min()):.1f} / median {float(done.ess.median()):.1f} of {particles})",
+        width=448,
+    )
 
 
 def zoo_text(show: Show) -> None:

@@ -54,7 +54,7 @@ class PixelRNNConfig:
     def footprint(self, diagonal: bool) -> Footprint:
         """Weights and build work of the Row LSTM (`diagonal` False) or the Diagonal BiLSTM."""
         c, h, per_dim = self.shape[0], self.channels, 1 if self.levels == 2 else self.levels
-        if diagonal:
+        if diagonal:  # the first layer's mirrored direction also reads the c pixels (no bias)
             recurrent = 2 * (conv(2 * h, 4 * h, 1, 1) + conv(2 * h, 4 * h))
         else:
             recurrent = conv(2 * h, 4 * h, 1, self.kernel) + conv(3 * h, 4 * h)
@@ -63,6 +63,7 @@ class PixelRNNConfig:
             + self.layers * (recurrent + conv(h, 2 * h, 1, 1))
             + conv(2 * h, self.hidden, 1, 1)
             + conv(self.hidden, c * per_dim, 1, 1)
+            + (conv(c, 4 * h, 1, 1, bias=False) if diagonal else 0)
         )
         return masked_network(weights, modules=6 + 8 * self.layers, masks=weights)
 
@@ -70,23 +71,28 @@ class PixelRNNConfig:
 class PixelRNN(ImageModel):
     """long (B, C, H, W) → head params (B, C, H, W, P); subclasses choose the recurrent layer."""
 
-    def make_layer(self, config: PixelRNNConfig) -> nn.Module:  # pragma: no cover - abstract
+    def make_layer(self, config: PixelRNNConfig, k: int) -> nn.Module:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def __init__(self, config: PixelRNNConfig) -> None:
         super().__init__(config)
         c, h = self.colours, config.channels
         self.first = MaskedConv2d(c, 2 * h, config.first_kernel, "A", c)
-        self.recurrent = nn.ModuleList(self.make_layer(config) for _ in range(config.layers))
+        self.recurrent = nn.ModuleList(self.make_layer(config, k) for k in range(config.layers))
         self.residual = nn.ModuleList(MaskedConv2d(h, 2 * h, 1, "B", c) for _ in range(config.layers))
         self.hidden = MaskedConv2d(2 * h, config.hidden, 1, "B", c)
         self.output = MaskedConv2d(config.hidden, self.out_channels, 1, "B", c)
 
     def forward(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
-        stream = self.first(self.encode(x))
-        for layer, residual in zip(self.recurrent, self.residual, strict=True):
-            stream = stream + residual(layer(stream))
+        scaled = self.encode(x)
+        stream = self.first(scaled)
+        for k, (layer, residual) in enumerate(zip(self.recurrent, self.residual, strict=True)):
+            stream = stream + residual(self.run_layer(k, layer, stream, scaled))
         return self.to_params(self.output(torch.relu(self.hidden(torch.relu(stream)))))
+
+    def run_layer(self, k: int, layer: nn.Module, stream: Tensor, pixels: Tensor) -> Tensor:
+        """Recurrent layer k on the residual stream (the scaled pixels are there for layers that read them)."""
+        return layer(stream)
 
 
 PRESETS = {
@@ -104,7 +110,7 @@ class RowLSTMModel(PixelRNN):
     def footprint(cls, config: PixelRNNConfig) -> Footprint:
         return config.footprint(diagonal=False)
 
-    def make_layer(self, config: PixelRNNConfig) -> nn.Module:
+    def make_layer(self, config: PixelRNNConfig, k: int) -> nn.Module:
         return RowLSTM(2 * config.channels, config.channels, config.kernel, self.colours)
 
     # --- cached generation: the LSTM state of the last finished row; a step computes the current row only -------
@@ -146,8 +152,12 @@ class DiagonalBiLSTMModel(PixelRNN):
     def footprint(cls, config: PixelRNNConfig) -> Footprint:
         return config.footprint(diagonal=True)
 
-    def make_layer(self, config: PixelRNNConfig) -> nn.Module:
-        return DiagonalBiLSTM(2 * config.channels, config.channels, self.colours)
+    def make_layer(self, config: PixelRNNConfig, k: int) -> nn.Module:
+        # the first layer's mirrored direction reads the pixels too (a complete context: `nn.recurrent`)
+        return DiagonalBiLSTM(2 * config.channels, config.channels, self.colours, self.colours if k == 0 else 0)
+
+    def run_layer(self, k: int, layer: nn.Module, stream: Tensor, pixels: Tensor) -> Tensor:
+        return layer(stream, pixels if k == 0 else None)
 
     # --- cached generation: pixel by pixel for the forward direction, row by row for the backward one ----------
     # Forward: h(i, j) from the input at (i, j), h(i-1, j), h(i, j-1) and the cell c(i, j-1). Backward (mirrored,
@@ -198,6 +208,8 @@ class DiagonalBiLSTMModel(PixelRNN):
         for k, layer in enumerate(self.recurrent):
             lstm = layer.backward_direction
             gates = lstm.input_to_state(cache["stream"][k][:, i].permute(0, 2, 1)[:, :, None])[:, :, 0]
+            if layer.pixels_to_state is not None:
+                gates = gates + layer.pixels_to_state(self.encode(cache["x"][:, :, i : i + 1]))[:, :, 0]
             zero = torch.zeros_like(cache["back"][k][:, 0, 0])
             h, c = zero, zero
             for j in reversed(range(width)):

@@ -8,7 +8,8 @@ Both split the LSTM gates into four chunks (o, f, i, g) whose channels carry the
   masked 1 x k input-to-state convolution of row i. Its receptive field is a triangle above the pixel.
 - `DiagonalBiLSTM`: on the skewed map (`nn.skew`) one column (= one diagonal) at a time; the state at (i, j) comes
   from (i, j-1) and (i-1, j) through a 2 x 1 convolution. The second direction runs on the mirrored image and its
-  output is shifted one row down, so that it adds the context above-right without seeing the current row.
+  output is shifted one row down, so that it adds the context above-right without seeing the current row; in the
+  first layer it also reads the pixels themselves, which makes the context complete (see the class).
 """
 
 from __future__ import annotations
@@ -68,9 +69,11 @@ class DiagonalLSTM(nn.Module):
         self.input_to_state = MaskedConv2d(in_channels, 4 * channels, 1, "B", colours, out_chunks=4)
         self.state_to_state = nn.Linear(2 * channels, 4 * channels)  # rows i-1 and i of the previous column
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, extra: Tensor | None = None) -> Tensor:
+        """`extra`: optional gate pre-activations (B, 4F, H, W) added to the input-to-state part."""
         width = x.shape[3]
-        inputs = skew(self.input_to_state(x)).permute(0, 3, 2, 1)  # (B, W + H - 1, H, 4F)
+        gates = self.input_to_state(x) if extra is None else self.input_to_state(x) + extra
+        inputs = skew(gates).permute(0, 3, 2, 1)  # (B, W + H - 1, H, 4F)
         b, columns, height, _ = inputs.shape
         # skewed (row r, column s) is the pixel (r, s - r): states off the image stay zero
         offset = torch.arange(columns, device=x.device)[:, None] - torch.arange(height, device=x.device)[None, :]
@@ -85,13 +88,26 @@ class DiagonalLSTM(nn.Module):
 
 
 class DiagonalBiLSTM(nn.Module):
-    """Both directions, the mirrored one shifted one row down: (B, F_in, H, W) → (B, F, H, W)."""
+    """Both directions, the mirrored one shifted one row down: (B, F_in, H, W) → (B, F, H, W).
 
-    def __init__(self, in_channels: int, channels: int, colours: int) -> None:
+    With `pixels` > 0 the mirrored direction also reads the data itself (B, pixels, H, W), unmasked: its output at
+    row i is used at row i + 1, so it may see all of row i, the pixels included. Without that, the input stream at
+    (i, W-1) holds only what precedes that pixel, and (i + 1, j) for j < W-1-reach (reach: the first layer's kernel
+    radius) never sees pixel (i, W-1) however deep the network (the forward direction only carries context
+    rightwards and downwards). The first layer of the Diagonal BiLSTM model reads the pixels this way.
+    """
+
+    def __init__(self, in_channels: int, channels: int, colours: int, pixels: int = 0) -> None:
         super().__init__()
         self.forward_direction = DiagonalLSTM(in_channels, channels, colours)
         self.backward_direction = DiagonalLSTM(in_channels, channels, colours)
+        self.pixels_to_state = nn.Conv2d(pixels, 4 * channels, 1, bias=False) if pixels else None
 
-    def forward(self, x: Tensor) -> Tensor:
-        mirrored = self.backward_direction(x.flip(3)).flip(3)
+    def forward(self, x: Tensor, pixels: Tensor | None = None) -> Tensor:
+        extra = None
+        if self.pixels_to_state is not None:
+            if pixels is None:
+                raise ValueError("this layer was built to read the pixels; pass them")
+            extra = self.pixels_to_state(pixels).flip(3)
+        mirrored = self.backward_direction(x.flip(3), extra).flip(3)
         return self.forward_direction(x) + down_shift(mirrored)

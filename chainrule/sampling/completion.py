@@ -43,9 +43,10 @@ LOW_ESS = 0.05  # warn below this fraction of the particles
 
 @dataclass
 class Completion:
-    """x: long (B, *shape) the completions; ess: float (B,) the effective sample size of each example's final
-    weights (N = particles for an example with nothing to weigh); resampled: resampling events over all examples
-    (sequential Monte Carlo); particles: N."""
+    """x: long (B, *shape) the completions; ess: float (B,) the lowest effective sample size each example's
+    weights reached on the walk (at the row ends and at the end, before any resampling; N = particles for an
+    example with nothing to weigh); resampled: resampling events over all examples (sequential Monte Carlo);
+    particles: N."""
 
     x: Tensor
     ess: Tensor
@@ -149,6 +150,7 @@ def _complete_chunk(model, known: Tensor, particles: int, cond, temperature, gen
     weigh = unknown.cummax(dim=1).values & ~unknown  # known values after the first unknown one
     x = flat_known.clamp(min=0)
     log_weights = torch.zeros(rows, device=device)
+    lowest = torch.full((b,), float(particles), device=device)
     order_list, row_steps, resampled = order.tolist(), model.row_steps, 0
     can_regroup = particles > 1 and model.cache_regroups  # the same on the cached and the naive path
 
@@ -169,7 +171,9 @@ def _complete_chunk(model, known: Tensor, particles: int, cond, temperature, gen
         if (t + 1) % row_steps or t + 1 >= len(order_list):
             return None
         grouped = log_weights.view(b, particles)
-        low = effective_sample_size(grouped) < threshold * particles
+        ess = effective_sample_size(grouped)
+        torch.minimum(lowest, ess, out=lowest)
+        low = ess < threshold * particles
         if not bool(low.any()):
             return None
         picks = torch.multinomial(torch.softmax(grouped[low], dim=-1), particles, True, generator=generator)
@@ -186,7 +190,7 @@ def _complete_chunk(model, known: Tensor, particles: int, cond, temperature, gen
     grouped = log_weights.view(b, particles)
     chosen = torch.multinomial(torch.softmax(grouped, dim=-1), 1, generator=generator)[:, 0] if particles > 1 else None
     pick = torch.arange(b, device=device) * particles + (0 if chosen is None else chosen.to(device))
-    return x[pick].reshape(b, *model.shape), effective_sample_size(grouped), resampled
+    return x[pick].reshape(b, *model.shape), torch.minimum(lowest, effective_sample_size(grouped)), resampled
 
 
 def summary(result: Completion) -> str:

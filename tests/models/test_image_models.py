@@ -145,3 +145,22 @@ def test_presets_fit_colour_images():
     for name in ("pixelcnn", "gated-pixelcnn", "row-lstm", "diagonal-bilstm"):
         hparams = {k: v for k, v in presets(name, (3, 4, 4))["cpu"].items() if k != "train"}
         cr.models.create(name, shape=(3, 4, 4), levels=4, **hparams)  # builds without a ConfigError
+
+
+def test_the_diagonal_bilstm_sees_every_earlier_pixel():
+    # the audit's case: (1, 3, 10), 4 layers, first kernel 7; pixels (1, 0..5) were blind to (0, 9)
+    torch.manual_seed(0)
+    model = cr.models.create("diagonal-bilstm", shape=(1, 3, 10), levels=2, channels=6, layers=4, first_kernel=7)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(2.0)
+    x = torch.randint(0, 2, (1, 1, 3, 10), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        base = model.log_prob(x, reduction="none")[0, 0]
+        for a in range(3):
+            for b in range(10):
+                y = x.clone()
+                y[0, 0, a, b] ^= 1
+                moved = (model.log_prob(y, reduction="none")[0, 0] - base).abs() > 1e-7
+                later = torch.arange(30).reshape(3, 10) >= a * 10 + b  # its own term and every later one
+                assert torch.equal(moved, later), (a, b)

@@ -32,3 +32,13 @@ def test_diagonal_bilstm_sees_the_whole_context_and_nothing_later():
     got = seen(layer, (2, 2))
     assert all(i < 2 or (i == 2 and j <= 2) for i, j in got)
     assert {(1, 4), (0, 4), (2, 0), (2, 2)} <= got  # above-right reached through the mirrored direction
+
+
+def test_the_mirrored_direction_reads_the_pixels_of_finished_rows_only():
+    torch.manual_seed(0)
+    layer = DiagonalBiLSTM(2, 4, colours=1, pixels=1)
+    stream = torch.randn(1, 2, 4, 5)
+    pixels = torch.randn(1, 1, 4, 5, requires_grad=True)
+    (grad,) = torch.autograd.grad(layer(stream, pixels)[0, :, 2, 0].sum(), pixels)
+    got = {tuple(p) for p in (grad[0, 0] != 0).nonzero().tolist()}
+    assert got == {(i, j) for i in range(2) for j in range(5)}  # all of rows 0 and 1, nothing of row 2 on
