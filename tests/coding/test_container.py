@@ -69,7 +69,7 @@ def test_a_file_of_one_image_costs_at_most_20_bytes_over_its_information():
     torch.manual_seed(0)
     model = cr.models.create("pixelcnn", shape=(1, 28, 28), levels=256, channels=6, blocks=1, hidden=12).eval()
     worst = -1
-    for seed in range(12):
+    for seed in range(8):
         x = torch.randint(0, 256, (1, 1, 28, 28), generator=torch.Generator().manual_seed(seed))
         x[:, :, : 14 + seed] = 0  # files of different sizes
         stats: dict = {}
