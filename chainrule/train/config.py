@@ -16,7 +16,9 @@ class TrainConfig:
         epochs, steps, minutes: budget (0 = not limited by this one).
         batch_size, eval_batch_size: examples per optimizer step / per evaluation pass.
         lr, weight_decay, warmup_steps, final_lr_fraction: AdamW with linear warm-up then cosine decay to
-            lr · final_lr_fraction over the budget.
+            lr · final_lr_fraction over the budget; the weight decay applies to matrices only (not to biases and
+            norms).
+        betas: AdamW's moment decays (β1, β2).
         grad_clip: clip the global gradient norm (0 = off).
         seed: seeds the weights, the shuffling and dynamic binarization.
         device: "cpu", "cuda" or "cuda:N".
@@ -40,6 +42,7 @@ class TrainConfig:
     eval_batch_size: int = 256
     lr: float = 1e-3
     weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
     warmup_steps: int = 100
     final_lr_fraction: float = 0.05
     grad_clip: float = 1.0
@@ -65,6 +68,8 @@ class TrainConfig:
                 raise ConfigError(f"{name}={getattr(self, name)} must be ≥ 1")
         if self.minutes < 0 or self.lr <= 0 or self.grad_clip < 0 or not 0 <= self.final_lr_fraction <= 1:
             raise ConfigError("minutes ≥ 0, lr > 0, grad_clip ≥ 0 and 0 ≤ final_lr_fraction ≤ 1 are required")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ConfigError(f"betas={self.betas} must be two numbers in [0, 1), e.g. betas=0.9,0.99")
         if not 0 <= self.ema < 1:
             raise ConfigError(f"ema={self.ema} must be in [0, 1) (0 = off)")
         if not (self.device == "cpu" or self.device.startswith("cuda")):

@@ -30,16 +30,28 @@ def apply_memory_format(model: nn.Module, channels_last: bool) -> nn.Module:
     return model
 
 
-def optimizer(model: nn.Module, lr: float, weight_decay: float = 0.0, fused: bool = False) -> torch.optim.AdamW:
-    """AdamW, fused when asked for (falls back to the default implementation, with a warning, where torch has no
-    fused kernel for the parameters' device)."""
+def optimizer(
+    model: nn.Module,
+    lr: float,
+    weight_decay: float = 0.0,
+    fused: bool = False,
+    betas: tuple[float, float] = (0.9, 0.999),
+) -> torch.optim.AdamW:
+    """AdamW with the weight decay on matrices (embeddings, linear and convolution weights: parameters of two or
+    more dimensions) only, not on biases, norms or other vectors; fused when asked for (falls back to the default
+    implementation, with a warning, where torch has no fused kernel for the parameters' device)."""
     params = list(model.parameters())
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    groups = [g for g in groups if g["params"]]
     if fused:
         try:
-            return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
+            return torch.optim.AdamW(groups, lr=lr, betas=betas, fused=True)
         except (RuntimeError, ValueError) as err:
             log.warning("fused AdamW unavailable here (%s); using the default", str(err).splitlines()[0])
-    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    return torch.optim.AdamW(groups, lr=lr, betas=betas)
 
 
 def compiled(net: nn.Module, enabled: bool) -> nn.Module:

@@ -12,6 +12,7 @@ only rank 0 writes files.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import signal
@@ -94,12 +95,17 @@ class Trainer:
         self.ranks = ranks or distributed.Ranks()
         self.device = torch.device(config.device)
         self.model = speed.apply_memory_format(model.to(self.device), config.channels_last)
+        train = splits["train"]
+        if train.is_stream and not getattr(model, "carries_state", False) and not train.random_crops:
+            # a model without carried state trains on windows at random offsets of the stream, so that no epoch
+            # cuts the text at the same places (the rows stay the validation and test chunks)
+            splits = {**splits, "train": dataclasses.replace(train, random_crops=True)}
         self.splits = splits
         self.out = Path(out)
         self.progress = progress and self.ranks.main
         # forward = the training log-likelihood (DDP-wrapped under torchrun, compiled if asked for)
         self.net = speed.compiled(distributed.wrap(self.model, self.ranks, self.device), config.compile)
-        self.optimizer = speed.optimizer(model, config.lr, config.weight_decay, config.fused)
+        self.optimizer = speed.optimizer(model, config.lr, config.weight_decay, config.fused, config.betas)
         self.state: dict[str, Any] = {
             "step": 0,
             "epoch": 0,

@@ -191,3 +191,31 @@ def test_tensorboard_writer_is_closed_when_training_fails(tmp_path, monkeypatch)
     with pytest.raises(RuntimeError, match="out of memory"):
         trainer(tmp_path / "run", steps=2, tensorboard=True).fit()
     assert len(closed) == 1
+
+
+def test_a_transformer_trains_on_windows_at_random_offsets_a_char_rnn_on_its_streams(tmp_path):
+    (tmp_path / "t.txt").write_text("".join(f"line {i}: the quick brown fox\n" for i in range(80)))
+    data = cr.data.load_splits(str(tmp_path / "t.txt"), vocab="chars", length=16)
+    levels, config = data["train"].levels, TrainConfig(steps=1, batch_size=4, warmup_steps=1)
+    gpt = cr.models.create("transformer", shape=(16,), levels=levels, width=8, layers=1, heads=2)
+    t = Trainer(gpt, data, config, tmp_path / "gpt", progress=False)
+    assert t.splits["train"].random_crops and not data["train"].random_crops  # the caller's dataset is untouched
+    x, _ = t.splits["train"].batch(torch.arange(4), generator=torch.Generator().manual_seed(0))
+    stream = data["train"].tokens
+    starts = [next(s for s in range(len(stream) - 15) if torch.equal(stream[s : s + 16], row)) for row in x]
+    assert any(s % 16 for s in starts)  # not the fixed chunk boundaries
+    rnn = cr.models.create("char-rnn", shape=(16,), levels=levels, hidden=8, layers=1, embedding=4)
+    assert not Trainer(rnn, data, config, tmp_path / "rnn", progress=False).splits["train"].random_crops
+
+
+def test_weight_decay_applies_to_matrices_only_with_the_given_betas():
+    from chainrule.train.speed import optimizer
+
+    model = cr.models.create("transformer", shape=(8,), levels=5, width=8, layers=1, heads=2)
+    opt = optimizer(model, 1e-3, weight_decay=0.1, betas=(0.9, 0.99))
+    decayed = {id(p) for g in opt.param_groups if g["weight_decay"] == 0.1 for p in g["params"]}
+    for name, p in model.named_parameters():
+        assert (id(p) in decayed) == (p.dim() >= 2), name
+    assert all(g["betas"] == (0.9, 0.99) for g in opt.param_groups)
+    with pytest.raises(cr.errors.ConfigError, match="betas"):
+        TrainConfig(betas=(0.9, 1.5))
