@@ -67,9 +67,9 @@ def read_png(path: Path, levels: int = 256) -> np.ndarray:
                 array = np.asarray(image.convert("L" if grey else "RGB"))
             else:
                 raise InputError(f"{path} has image mode {mode}; give 8-bit grey or colour images, or 16-bit grey")
+    except (InputError, DataFormatError):
+        raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
-        if isinstance(err, InputError | DataFormatError):
-            raise
         raise DataFormatError(f"{path} is not a readable image ({err.__class__.__name__})") from None
     if array.size and int(array.max()) >= levels:
         raise InputError(

@@ -96,7 +96,8 @@ class Trainer:
         self.device = torch.device(config.device)
         self.model = speed.apply_memory_format(model.to(self.device), config.channels_last)
         train = splits["train"]
-        if train.is_stream and not getattr(model, "carries_state", False) and not train.random_crops:
+        self.carries_state = train.is_stream and getattr(model, "carries_state", False)
+        if train.is_stream and not self.carries_state and not train.random_crops:
             # a model without carried state trains on windows at random offsets of the stream, so that no epoch
             # cuts the text at the same places (the rows stay the validation and test chunks)
             splits = {**splits, "train": dataclasses.replace(train, random_crops=True)}
@@ -119,7 +120,6 @@ class Trainer:
         self.stop_requested: list[int] = []  # the signal that asked training to stop
         self.running: list[float] = []
         self.ema = ExponentialMovingAverage(model, config.ema) if config.ema else None
-        self.carries_state = splits["train"].is_stream and getattr(model, "carries_state", False)
         self.steps_per_epoch = math.ceil(len(self.epoch_order(0)) / config.batch_size)  # per process
         limits = [s for s in (config.steps, config.budget_epochs * self.steps_per_epoch) if s]
         self.total_steps = min(limits) if limits else 0
