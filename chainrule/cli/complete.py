@@ -10,8 +10,7 @@ from chainrule.cli.audio_io import is_audio_model, read_prompt, write_generated
 from chainrule.cli.common import add_device, generator, load_model, run_data
 from chainrule.errors import InputError
 from chainrule.media import save_grid
-from chainrule.models.base import DEFAULT_PARTICLES
-from chainrule.sampling import REGIONS, Completion, complete, hide, needs_particles
+from chainrule.sampling import DEFAULT_PARTICLES, REGIONS, Completion, complete, default_particles, hide
 from chainrule.sampling.completion import summary
 
 
@@ -54,7 +53,7 @@ def completion_rows(
     effective sample sizes. particles None: DEFAULT_PARTICLES where known values follow hidden ones, else 1."""
     known = hide(x, region)
     if particles is None:
-        particles = DEFAULT_PARTICLES if needs_particles(model, known) else 1
+        particles = default_particles(model, known)
     done = complete(model, known.to(gen.device), particles, temperature=temperature, generator=gen)
     missing = known < 0
     masked = x.clone()

@@ -29,8 +29,7 @@ from chainrule.errors import DatasetNotFoundError
 from chainrule.media import save_grid
 from chainrule.media.report import Report
 from chainrule.models import load
-from chainrule.models.base import DEFAULT_PARTICLES
-from chainrule.sampling import generate
+from chainrule.sampling import DEFAULT_PARTICLES, generate
 from chainrule.train import train_model
 from chainrule.train.baseline import independent_nll
 

@@ -26,7 +26,6 @@ MODELS = Registry("model")
 register = MODELS.register
 
 CONFIG_FILE = "config.json"
-DEFAULT_PARTICLES = 32  # completion candidates per example where known values follow unknown ones
 WEIGHTS_FILE = "model.safetensors"
 
 
@@ -57,7 +56,6 @@ class AutoregressiveModel(nn.Module):
 
     registry_name: str = ""
     head: LikelihoodHead
-    cache_regroups: bool = False  # `reorder_cache` works: completion may resample candidates mid-walk
 
     def __init__(self, config: Any) -> None:
         super().__init__()
@@ -173,14 +171,14 @@ class AutoregressiveModel(nn.Module):
             cache: use the model's generation cache when it has one (`init_cache`); False = the naive path, one
                 full pass per dimension (the reference; both give the same samples for the same generator).
             particles: completion that sees every known value: N candidates per example, resampled by the
-                probability of the known values that follow unknown ones (`sampling.completion`). Default: 1
-                where nothing known follows an unknown value (ancestral sampling is then exact), else
-                DEFAULT_PARTICLES. 1 = plain ancestral sampling.
+                probability of the known values that follow unknown ones (`sampling.completion`). Default
+                (`sampling.default_particles`): 1 where nothing known follows an unknown value (ancestral
+                sampling is then exact), else 32. 1 = plain ancestral sampling.
         """
         from chainrule import sampling  # sampling is written against this contract
 
         if particles is None:
-            particles = DEFAULT_PARTICLES if sampling.needs_particles(self, known) else 1
+            particles = sampling.default_particles(self, known)
         if particles != 1:
             if known is None:
                 raise InputError("particles apply to completion: give known values (known=...)")
@@ -196,14 +194,10 @@ class AutoregressiveModel(nn.Module):
         return math.isqrt(self.dims - 1) + 1 if self.dims > 1 else 1
 
     def reorder_cache(self, cache: Any, index: Tensor) -> Any:
-        """The generation cache with its rows regrouped: row r continues row index[r] (long (n,)). Families whose
-        cache layout allows it override this (see `index_rows`) and set `cache_regroups`; without it, completion
-        cannot resample mid-way.
-
-        Raises:
-            NotImplementedError: this family's cache cannot be regrouped.
-        """
-        raise NotImplementedError(f"{self.registry_name} caches cannot be regrouped (cache_regroups is False)")
+        """The generation cache with its rows regrouped: row r continues row index[r] (long (n,)); part of the cache
+        contract (`init_cache`, `cache_step`), used by completion to resample candidates mid-walk. Each family
+        implements it for its own cache layout (`index_rows` where every cached tensor leads with the rows)."""
+        raise NotImplementedError(f"{self.registry_name} has no reorder_cache for its generation cache")
 
     # --- persistence --------------------------------------------------------------------------------------
 

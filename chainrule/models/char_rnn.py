@@ -71,8 +71,6 @@ class CharRNNConfig:
 class CharRNN(SequenceModel):
     """long (B, T) → logits (B, T, K)."""
 
-    cache_regroups = True
-
     carries_state = True
 
     def __init__(self, config: CharRNNConfig) -> None:

@@ -36,8 +36,6 @@ def check_image_config(shape: tuple[int, ...], levels: int, divisible: dict[str,
 class ImageModel(AutoregressiveModel):
     """Base of the image families: sets the head and conditioning embeddings; subclasses build `net`."""
 
-    cache_regroups = True
-
     def __init__(self, config: Any) -> None:
         super().__init__(config)
         self.colours = self.shape[0]

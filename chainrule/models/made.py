@@ -88,8 +88,6 @@ class MADEConfig:
 class MADE(AutoregressiveModel):
     """Masked MLP: long (B, *shape) → head params (B, *shape, P)."""
 
-    cache_regroups = True
-
     def __init__(self, config: MADEConfig) -> None:
         super().__init__(config)
         D, K = self.dims, self.levels

@@ -80,8 +80,6 @@ class TransformerConfig:
 class Transformer(SequenceModel):
     """long (B, T) → logits (B, T, K)."""
 
-    cache_regroups = True
-
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__(config)
         rotary = config.positions == "rotary"

@@ -104,8 +104,6 @@ class WaveNetConfig:
 class WaveNet(SequenceModel):
     """long (B, T) [+ cond] → head params (B, T, P)."""
 
-    cache_regroups = True
-
     def __init__(self, config: WaveNetConfig) -> None:
         super().__init__(config)
         if config.head == "logistic":

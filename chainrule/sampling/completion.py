@@ -12,10 +12,9 @@ the same conditionals in every candidate and cancel from the weights.
 Where the known values are spread along the order (left, right or centre hidden), weights degenerate row after
 row; at each row end (`model.row_steps`) the candidates of an example whose effective sample size
 ESS = exp(2·logsumexp(lw) − logsumexp(2·lw)) fell below N/2 are resampled in proportion to their weights and their
-weights reset (sequential Monte Carlo; on the cached path only for families whose cache can be regrouped,
-`cache_regroups`; the others carry their weights to the end). Where they all come
-at the end of the order (top hidden), the weights only arrive after the last unknown value: expect an ESS near 1,
-i.e. the result is the best of N candidates by the known values' likelihood, not a well-mixed draw.
+weights reset (sequential Monte Carlo; the cached path regroups the model's cache with `reorder_cache`). Where
+they all come at the end of the order (top hidden), the weights only arrive after the last unknown value: expect
+an ESS near 1, i.e. the result is the best of N candidates by the known values' likelihood, not a well-mixed draw.
 
 Temperature T: unknown values are drawn from the tempered conditionals softmax(log p / T), and known values weigh
 in with the same tempered conditionals, so the target is the tempered model Π softmax(log p(x_i | x_<i) / T)
@@ -37,6 +36,7 @@ from chainrule.sampling.naive import start_tensor
 
 log = logging.getLogger(__name__)
 
+DEFAULT_PARTICLES = 32  # candidates per example where known values follow unknown ones
 MAX_ROWS = 512  # candidates walked at once (examples x particles), bounding the cache's memory
 LOW_ESS = 0.05  # warn below this fraction of the particles
 
@@ -61,6 +61,11 @@ def needs_particles(model, known: Tensor | None) -> bool:
     unknown = (known < 0).reshape(known.shape[0], -1)[:, model.order.to(known.device)]
     seen_unknown = unknown.cummax(dim=1).values
     return bool((seen_unknown & ~unknown).any())
+
+
+def default_particles(model, known: Tensor | None) -> int:
+    """DEFAULT_PARTICLES where some known value follows an unknown one, else 1 (ancestral sampling is exact)."""
+    return DEFAULT_PARTICLES if needs_particles(model, known) else 1
 
 
 def effective_sample_size(log_weights: Tensor) -> Tensor:
@@ -152,7 +157,6 @@ def _complete_chunk(model, known: Tensor, particles: int, cond, temperature, gen
     log_weights = torch.zeros(rows, device=device)
     lowest = torch.full((b,), float(particles), device=device)
     order_list, row_steps, resampled = order.tolist(), model.row_steps, 0
-    can_regroup = particles > 1 and model.cache_regroups  # the same on the cached and the naive path
 
     def choose(t: int, log_probs: Tensor) -> Tensor:
         position = order_list[t]
@@ -186,7 +190,7 @@ def _complete_chunk(model, known: Tensor, particles: int, cond, temperature, gen
         resampled += int(low.sum())
         return index
 
-    walk_conditionals(model, rows, choose, cond=cond, regroup=regroup if can_regroup else None, cache=cache)
+    walk_conditionals(model, rows, choose, cond=cond, regroup=regroup if particles > 1 else None, cache=cache)
     grouped = log_weights.view(b, particles)
     chosen = torch.multinomial(torch.softmax(grouped, dim=-1), 1, generator=generator)[:, 0] if particles > 1 else None
     pick = torch.arange(b, device=device) * particles + (0 if chosen is None else chosen.to(device))
