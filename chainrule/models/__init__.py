@@ -14,7 +14,7 @@ from chainrule.models import (  # noqa: F401  (registers the families)
     transformer,
     wavenet,
 )
-from chainrule.models.base import MODELS, AutoregressiveModel, create, load
+from chainrule.models.base import MODELS, AutoregressiveModel, colour_width, create, load
 
 
 def available() -> list[str]:
@@ -29,7 +29,7 @@ def presets(name: str, shape: tuple[int, ...] | None = None) -> dict[str, dict]:
     entry = MODELS.get(name)
     colours = shape[0] if shape is not None and len(shape) == 3 and entry.kind == "image" else 1
     return {
-        preset: {k: -(-v // colours) * colours if k in entry.colour_fields else v for k, v in values.items()}
+        preset: {k: colour_width(v, colours) if k in entry.colour_fields else v for k, v in values.items()}
         for preset, values in entry.presets.items()
     }
 

@@ -244,13 +244,18 @@ def colour_defaults(entry: Any, shape: tuple[int, ...], given: dict[str, Any]) -
     A width the caller gives is kept as it is (and refused by the config when it does not split into C groups)."""
     if entry.kind != "image" or not entry.colour_fields or entry.config is None or not shape:
         return {}
-    colours = max(1, int(shape[0]))
     defaults = {f.name: f.default for f in dataclasses.fields(entry.config)}
     return {
-        name: -(-defaults[name] // colours) * colours
+        name: colour_width(defaults[name], int(shape[0]))
         for name in entry.colour_fields
         if name not in given and isinstance(defaults.get(name), int)
     }
+
+
+def colour_width(width: int, colours: int) -> int:
+    """`width` rounded up to a multiple of the C colour channels (masked channel groups need one)."""
+    colours = max(1, colours)
+    return -(-width // colours) * colours
 
 
 def parse_description(doc: Any) -> tuple[Any, Any]:
@@ -307,6 +312,11 @@ class _BuildBudget:
 BUILD_BUDGET = 16  # a model may take at most this many times its weights file's bytes (+ 1 MiB) to build
 
 
+def build_limit(weights: Path) -> int:
+    """The bytes a model backed by the weights file `weights` may take to build."""
+    return BUILD_BUDGET * weights.stat().st_size + (1 << 20)
+
+
 def check_footprint(footprint: Footprint, weights: Path, what: Path) -> None:
     """Refuse a config whose closed-form footprint does not fit its weights file, before anything is built: the
     weights count must equal the file's (read from its header alone) and the build work stay within
@@ -321,7 +331,7 @@ def check_footprint(footprint: Footprint, weights: Path, what: Path) -> None:
             f"{weights} does not match the model in {what.name}: it describes {footprint.weights:,} weights, the "
             f"file holds {held:,}; refused"
         )
-    limit = BUILD_BUDGET * weights.stat().st_size + (1 << 20)
+    limit = build_limit(weights)
     if footprint.work > limit:
         raise CheckpointError(
             f"{what} describes a model that takes {footprint.work:,} bytes to build, more than {BUILD_BUDGET}x its "
@@ -349,7 +359,7 @@ def load(directory: str | Path, device: str | torch.device = "cpu") -> Autoregre
     try:
         # The footprint check above refuses a crafted config from arithmetic alone; the build budget stays as a
         # second guard tied to the file's size.
-        with _BuildBudget(BUILD_BUDGET * weights.stat().st_size + (1 << 20), str(directory / CONFIG_FILE)):
+        with _BuildBudget(build_limit(weights), str(directory / CONFIG_FILE)):
             model = entry.target(config)
     except (MemoryError, RuntimeError) as err:
         raise CheckpointError(f"{directory / CONFIG_FILE} describes a model that cannot be built: {err}") from None

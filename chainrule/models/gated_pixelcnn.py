@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from chainrule.distributions import discrete_head
 from chainrule.errors import ConfigError
 from chainrule.models.base import register
 from chainrule.models.footprint import Footprint, conv, embedding, masked_network
@@ -61,7 +62,7 @@ class GatedPixelCNNConfig:
             raise ConfigError("num_classes and cond_dim must be ≥ 0")
 
     def footprint(self) -> Footprint:
-        c, f, per_dim = self.shape[0], self.channels, 1 if self.levels == 2 else self.levels
+        c, f, per_dim = self.shape[0], self.channels, discrete_head(self.levels)[1]
 
         def layer(inputs: int, k: int) -> int:
             stacks = conv(inputs, 2 * f, k // 2 + 1, k) + conv(inputs, 2 * f, 1, k // 2 + 1)

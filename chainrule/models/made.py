@@ -66,7 +66,7 @@ class MADEConfig:
         """Weights, and the work of building every connectivity mask (bool, one per weight and mask)."""
         dims, k = math.prod(self.shape), self.levels
         units = k if self.inputs == "one-hot" or (self.inputs == "auto" and 2 < k <= 16) else 1
-        per_dim = 1 if k == 2 else k
+        per_dim = discrete_head(k)[1]
         widths = [dims * units, *self.hidden]
         hidden = sum(conv(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True))
         mask = sum(a * b for a, b in zip(widths[:-1], widths[1:], strict=True)) + widths[-1] * dims * per_dim

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from chainrule.distributions import discrete_head
 from chainrule.models.base import register
 from chainrule.models.footprint import Footprint, conv, embedding, masked_network
 from chainrule.models.image import ConditionEmbedding, ImageModel, check_image_config
@@ -50,7 +51,7 @@ class PixelCNNConfig:
         check_image_config(self.shape, self.levels, {"channels": self.channels, "hidden": self.hidden})
 
     def footprint(self) -> Footprint:
-        c, h, per_dim = self.shape[0], self.channels, 1 if self.levels == 2 else self.levels
+        c, h, per_dim = self.shape[0], self.channels, discrete_head(self.levels)[1]
         block = conv(2 * h, h, 1, 1) + conv(h, h, self.kernel, self.kernel) + conv(h, 2 * h, 1, 1)
         weights = (
             conv(c, 2 * h, self.first_kernel, self.first_kernel)

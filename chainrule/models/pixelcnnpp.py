@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from chainrule.distributions import DiscretizedLogisticMixture
 from chainrule.errors import ConfigError
 from chainrule.models.base import register
 from chainrule.models.footprint import Footprint, conv, embedding, masked_network
@@ -85,7 +86,7 @@ class PixelCNNPPConfig:
             + conv(c, f, 2, 1)
             + self.scales * (self.resnets * pair(0) + (self.resnets + 1) * pair(1))
             + between * 2 * (conv(f, f, 2, 3) + conv(f, f, 2, 2))
-            + conv(f, self.components * (1 + 2 * colours + colours * (colours - 1) // 2), 1, 1)
+            + conv(f, DiscretizedLogisticMixture(self.levels, self.components, colours).params_per_position, 1, 1)
         )
         return masked_network(weights, modules=8 + 4 * between + 16 * self.scales * (2 * self.resnets + 1))
 

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from chainrule.distributions import discrete_head
 from chainrule.errors import ConfigError
 from chainrule.models.base import register
 from chainrule.models.footprint import Footprint, conv, masked_network
@@ -53,8 +54,8 @@ class PixelRNNConfig:
 
     def footprint(self, diagonal: bool) -> Footprint:
         """Weights and build work of the Row LSTM (`diagonal` False) or the Diagonal BiLSTM."""
-        c, h, per_dim = self.shape[0], self.channels, 1 if self.levels == 2 else self.levels
-        if diagonal:  # the first layer's mirrored direction also reads the c pixels (no bias)
+        c, h, per_dim = self.shape[0], self.channels, discrete_head(self.levels)[1]
+        if diagonal:
             recurrent = 2 * (conv(2 * h, 4 * h, 1, 1) + conv(2 * h, 4 * h))
         else:
             recurrent = conv(2 * h, 4 * h, 1, self.kernel) + conv(3 * h, 4 * h)
@@ -63,7 +64,9 @@ class PixelRNNConfig:
             + self.layers * (recurrent + conv(h, 2 * h, 1, 1))
             + conv(2 * h, self.hidden, 1, 1)
             + conv(self.hidden, c * per_dim, 1, 1)
-            + (conv(c, 4 * h, 1, 1, bias=False) if diagonal else 0)
+            + (
+                conv(c, 4 * h, 1, 1, bias=False) if diagonal else 0
+            )  # the first layer's mirrored direction reads the pixels
         )
         return masked_network(weights, modules=6 + 8 * self.layers, masks=weights)
 

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from chainrule.distributions import DiscretizedLogisticMixture
 from chainrule.errors import ConfigError
 from chainrule.models.base import register
 from chainrule.models.footprint import Footprint, conv, embedding, masked_network
@@ -80,7 +81,7 @@ class PixelSNAILConfig:
             + attention
             + merge
         )
-        per_position = self.components * (1 + 2 * colours + colours * (colours - 1) // 2)
+        per_position = DiscretizedLogisticMixture(self.levels, self.components, colours).params_per_position
         weights = conv(colours + 3, f, 1, 3) + conv(colours + 3, f, 2, 1) + self.blocks * block + conv(f, per_position)
         return masked_network(weights, modules=6 + self.blocks * (12 + 8 * self.resnets))
 

@@ -74,7 +74,8 @@ class WaveNetConfig:
 
     def footprint(self) -> Footprint:
         c, n = self.channels, self.layers * self.stacks
-        width = 3 * self.components if self.head == "logistic" else self.levels
+        mixture = DiscretizedLogisticMixture(self.levels, self.components)
+        width = mixture.params_per_position if self.head == "logistic" else self.levels
         per_layer = weights_of(c, 2 * c, self.kernel) + weights_of(c, c, 1) + weights_of(c, self.skip_channels, 1)
         conditioning = embedding(self.num_classes, 2 * c * n) + (
             weights_of(self.local_channels, 2 * c * n, 1) if self.local_channels else 0
