@@ -58,9 +58,12 @@ def needs_particles(model, known: Tensor | None) -> bool:
     """Whether some known value comes after an unknown one in the model's order (else one candidate is exact)."""
     if known is None:
         return False
-    unknown = (known < 0).reshape(known.shape[0], -1)[:, model.order.to(known.device)]
-    seen_unknown = unknown.cummax(dim=1).values
-    return bool((seen_unknown & ~unknown).any())
+    return bool(known_after_unknown((known < 0).reshape(known.shape[0], -1)[:, model.order.to(known.device)]).any())
+
+
+def known_after_unknown(unknown: Tensor) -> Tensor:
+    """bool (B, D) in step order: the known values that come after the first unknown one (those that weigh)."""
+    return unknown.cummax(dim=1).values & ~unknown
 
 
 def default_particles(model, known: Tensor | None) -> int:
@@ -108,8 +111,7 @@ def complete(
         raise InputError("known must hold at least one example")
     model.check_cond(cond, n)
     device = next(model.parameters()).device
-    known, unknown = start_tensor(model, n, known, device)
-    known = torch.where(unknown, torch.full_like(known, -1), known)
+    values, unknown = start_tensor(model, n, known, device)
     per_chunk = max(1, max_rows // particles)
     results, ess, resampled = [], [], 0
     was_training = model.training
@@ -119,7 +121,8 @@ def complete(
             part = slice(start, start + per_chunk)
             x, e, r = _complete_chunk(
                 model,
-                known[part],
+                values[part],
+                unknown[part],
                 particles,
                 None if cond is None else cond[part],
                 temperature,
@@ -144,16 +147,19 @@ def complete(
     return result
 
 
-def _complete_chunk(model, known: Tensor, particles: int, cond, temperature, generator, cache: bool, threshold):
-    """Complete the examples of `known` (b, *shape): (x (b, *shape), ess (b,), resampling events)."""
-    b, device = known.shape[0], known.device
+def _complete_chunk(
+    model, values: Tensor, unknown: Tensor, particles: int, cond, temperature, generator, cache: bool, threshold
+):
+    """Complete b examples: known `values` (b, *shape) where `unknown` (bool, same shape) is False. Returns
+    (x (b, *shape), ess (b,), resampling events)."""
+    b, device = values.shape[0], values.device
     rows = b * particles
-    flat_known = known.reshape(b, -1).repeat_interleave(particles, dim=0)  # (rows, D), -1 = unknown
+    x = values.reshape(b, -1).repeat_interleave(particles, dim=0)  # (rows, D), the candidates
     cond = None if cond is None else cond.repeat_interleave(particles, dim=0)
     order = model.order.to(device)
-    unknown = flat_known[:, order] < 0  # (rows, D) in step order
-    weigh = unknown.cummax(dim=1).values & ~unknown  # known values after the first unknown one
-    x = flat_known.clamp(min=0)
+    # (rows, D) in step order; the same for every candidate of an example, so resampling leaves them as they are
+    unknown = unknown.reshape(b, -1)[:, order].repeat_interleave(particles, dim=0)
+    weigh = known_after_unknown(unknown)
     log_weights = torch.zeros(rows, device=device)
     lowest = torch.full((b,), float(particles), device=device)
     order_list, row_steps, resampled = order.tolist(), model.row_steps, 0
@@ -171,7 +177,7 @@ def _complete_chunk(model, known: Tensor, particles: int, cond, temperature, gen
         return x[:, position]
 
     def regroup(t: int) -> Tensor | None:
-        nonlocal x, log_weights, unknown, weigh, resampled
+        nonlocal x, log_weights, resampled
         if (t + 1) % row_steps or t + 1 >= len(order_list):
             return None
         grouped = log_weights.view(b, particles)
@@ -184,8 +190,7 @@ def _complete_chunk(model, known: Tensor, particles: int, cond, temperature, gen
         index = torch.arange(rows, device=device).view(b, particles)
         index[low] = picks.to(device) + (torch.nonzero(low)[:, :1] * particles)
         index = index.reshape(-1)
-        x, unknown, weigh = x[index], unknown[index], weigh[index]
-        log_weights = log_weights[index]
+        x, log_weights = x[index], log_weights[index]
         log_weights.view(b, particles)[low] = 0.0
         resampled += int(low.sum())
         return index
