@@ -18,7 +18,8 @@ class Entry:
         target: the registered class or function.
         config: its config dataclass, if any.
         tiny: hyper-parameters of a tiny instance, used by the conformance tests.
-        presets: named hyper-parameter sets, e.g. {"cpu": {...}, "paper": {...}}.
+        presets: named hyper-parameter sets, e.g. {"cpu": {...}, "paper": {...}}; a preset's "train" entry holds
+            training settings and its "data" entry data options (the text context "length" it was tuned for).
         kind: the data shapes it takes: "any", "image" (C, H, W) or "sequence" (T,).
         colour_fields: widths that must be multiples of the number of colour channels C (masked channel groups);
             presets round them up to one for colour data.

@@ -54,9 +54,7 @@ CASES["pixelcnn++-fashion-mnist-256-dequantized-20m"] = QualityCase(
 )
 # Text: bits per character on the Shakespeare test split (Hamlet, Tempest, Twelfth Night), byte vocabulary.
 for _model in ("char-rnn", "transformer"):
-    CASES[f"{_model}-shakespeare-20m"] = QualityCase(
-        _model, "shakespeare", None, "cpu", 20.0, vocab="bytes", length=256
-    )
+    CASES[f"{_model}-shakespeare-20m"] = QualityCase(_model, "shakespeare", None, "cpu", 20.0, vocab="bytes")
 # Audio: bits per sample on the speech test split (8 kHz mu-law).
 CASES["wavenet-speech-20m"] = QualityCase("wavenet", "speech", None, "cpu", 20.0, length=4096, encoding="mulaw")
 # Class-conditional Gated PixelCNN (label embedding); compare with gated-pixelcnn-fashion-mnist-256-20m.

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from chainrule.models import MODELS, create, presets
+from chainrule.models import MODELS, create, preset_hparams
 
 SHAPES = {"28x28": ((1, 28, 28), 256), "32x32x3": ((3, 32, 32), 256)}
 
@@ -45,7 +45,7 @@ def measure(
     """Naive and cached seconds for `n` samples of `model_name` at `preset` on images of `shape_name` (naive
     estimated from `naive_passes` full passes when > 0)."""
     shape, levels = SHAPES[shape_name]
-    hparams = {k: v for k, v in presets(model_name, shape)[preset].items() if k != "train"}
+    hparams = preset_hparams(model_name, preset, shape)
     torch.manual_seed(0)
     model = create(model_name, shape=shape, levels=levels, **hparams).eval()
     row: dict[str, Any] = {"model": model_name, "preset": preset, "shape": shape_name, "n": n}

@@ -18,7 +18,7 @@ import torch
 
 from chainrule.bench.machine import peak_matmul_flops
 from chainrule.data import load_splits
-from chainrule.models import create, presets
+from chainrule.models import create, preset_hparams
 from chainrule.train import speed
 from chainrule.train.distributed import LogLikelihood
 
@@ -124,7 +124,7 @@ def measure(
     the cache."""
     train = load_splits(data, levels)["train"]
     x = train.x[:batch_size].to(device)
-    hparams = {k: v for k, v in presets(model_name, train.shape)[preset].items() if k != "train"}
+    hparams = preset_hparams(model_name, preset, train.shape)
     row: dict[str, Any] = {"model": model_name, "preset": preset, "data": train.description, "batch_size": batch_size}
     for dtype in ("fp32", "bf16"):  # first, before any compile workers or warm caches
         row[f"peak_{dtype}_flops"] = peak_matmul_flops(dtype, device)

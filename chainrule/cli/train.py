@@ -19,7 +19,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--levels", type=int, help="levels K the model sees (2 binarizes; default: the data's own)")
     p.add_argument("--binarize", choices=["threshold", "dynamic"], help="binarization with --levels 2")
     p.add_argument("--vocab", choices=["bytes", "chars"], help="text: raw UTF-8 bytes (default) or characters")
-    p.add_argument("--length", type=int, help="text: tokens per chunk / context (256); audio: crop length (4096)")
+    p.add_argument(
+        "--length",
+        type=int,
+        help="text: tokens per chunk / context (default: the preset's, else 256); audio: crop length (4096)",
+    )
     p.add_argument("--encoding", choices=["mulaw", "pcm8", "pcm16"], help="audio: sample encoding (default mulaw)")
     p.add_argument("--rate", type=int, help="audio: sample rate in Hz, files are resampled to it (default 8000)")
     p.add_argument("--preset", help="named hyper-parameters of the model, e.g. cpu or paper")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -101,6 +102,15 @@ class Dataset:
         else:
             x = self.fixed[index].long()
         return x, (self.labels[index] if self.labels is not None else None)
+
+    def stream_rows(self, offset: int, rows: int) -> Dataset:
+        """Streams: the same split with its rows re-cut, `rows` consecutive chunks of the row length starting at
+        token `offset` (so that an epoch of truncated back-propagation cuts the text at other places)."""
+        length = self.shape[0]
+        if self.tokens is None or offset < 0 or rows < 1 or offset + rows * length > len(self.tokens):
+            raise ValueError(f"cannot cut {rows} rows of {length} tokens at offset {offset} from this split")
+        raw = self.tokens[offset : offset + rows * length].reshape(rows, length).to(self.raw.dtype)
+        return dataclasses.replace(self, raw=raw)
 
     @property
     def x(self) -> Tensor:

@@ -3,6 +3,8 @@
 available() → registry names; create(name, shape=..., levels=..., **hparams); load(dir).
 """
 
+from typing import Any
+
 from chainrule.models import (  # noqa: F401  (registers the families)
     char_rnn,
     gated_pixelcnn,
@@ -34,4 +36,12 @@ def presets(name: str, shape: tuple[int, ...] | None = None) -> dict[str, dict]:
     }
 
 
-__all__ = ["AutoregressiveModel", "available", "create", "load", "presets", "MODELS"]
+PRESET_SECTIONS = ("train", "data")  # a preset's entries that are not model hyper-parameters
+
+
+def preset_hparams(name: str, preset: str, shape: tuple[int, ...] | None = None) -> dict[str, Any]:
+    """The model hyper-parameters of one preset (without its "train" settings and "data" options)."""
+    return {k: v for k, v in presets(name, shape)[preset].items() if k not in PRESET_SECTIONS}
+
+
+__all__ = ["AutoregressiveModel", "available", "create", "load", "preset_hparams", "presets", "MODELS"]

@@ -56,6 +56,9 @@ class AutoregressiveModel(nn.Module):
 
     registry_name: str = ""
     head: LikelihoodHead
+    # streams: True for a model that trains by truncated back-propagation through time, its state carried from
+    # one chunk of a stream to the next (the trainer then hands consecutive chunks and calls `reset_carry`)
+    carries_state: bool = False
 
     def __init__(self, config: Any) -> None:
         super().__init__()
@@ -69,6 +72,9 @@ class AutoregressiveModel(nn.Module):
 
     def forward(self, x: Tensor, cond: Tensor | None = None) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def reset_carry(self) -> None:
+        """Forget the state carried between training chunks (models with `carries_state`)."""
 
     @classmethod
     def footprint(cls, config: Any) -> Footprint:

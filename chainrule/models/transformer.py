@@ -73,7 +73,23 @@ class TransformerConfig:
     kind="sequence",
     tiny=dict(width=8, layers=2, heads=2),
     presets={
-        "cpu": dict(width=128, layers=4, heads=4, dropout=0.0, train=dict(batch_size=32, lr=1e-3)),
+        # tuned for 20 minutes on 2 CPU cores (BENCHMARKS.md, "Text recipe"): short windows at random offsets and
+        # small batches, for many steps
+        "cpu": dict(
+            width=128,
+            layers=4,
+            heads=4,
+            dropout=0.0,
+            train=dict(
+                batch_size=12,
+                lr=2e-3,
+                warmup_steps=100,
+                final_lr_fraction=0.1,
+                weight_decay=0.1,
+                betas=(0.9, 0.99),
+            ),
+            data=dict(length=64),
+        ),
         "paper": dict(width=384, layers=6, heads=6, dropout=0.2, train=dict(batch_size=64, lr=1e-3)),
     },
 )
@@ -114,12 +130,20 @@ class Transformer(SequenceModel):
         return max(1, self.length // 2)
 
     @torch.inference_mode()
-    def stream_log_probs(self, tokens: Tensor, batch_size: int = 64) -> Tensor:
+    def stream_log_probs(self, tokens: Tensor, batch_size: int = 64, context: int | None = None) -> Tensor:
         """Sliding windows of T tokens with stride T/2; each token scored once, in the window where it has the most
-        context (the first window scores all of its tokens): (N,)."""
+        context (the first window scores all of its tokens): (N,). `context` scores with windows of that many
+        tokens instead of T (stride context/2); longer than T only with rotary positions, which extend to any
+        length (whether the model generalises there is for the caller to measure)."""
+        length = context or self.length
+        if length < 3 or (length > self.length and self.position is not None):
+            raise ConfigError(
+                f"context={length}: scoring windows need 3 to {self.length} tokens with learned positions "
+                "(longer ones need positions=rotary)"
+            )
         device = next(self.parameters()).device
         tokens = tokens.to(device)
-        n, length, stride = len(tokens), self.length, self.stride
+        n, stride = len(tokens), max(1, length // 2)
         ends = [min(n, length)]
         while ends[-1] < n:
             ends.append(min(n, ends[-1] + stride))

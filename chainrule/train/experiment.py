@@ -17,7 +17,7 @@ from chainrule import config as cfg
 from chainrule import serialization
 from chainrule.data import load_splits
 from chainrule.errors import CheckpointError, ConfigError
-from chainrule.models import create, presets
+from chainrule.models import create, preset_hparams, presets
 from chainrule.models.base import MODELS, from_description
 from chainrule.train import distributed
 from chainrule.train.config import TrainConfig
@@ -39,14 +39,20 @@ def model_hparams(
     model: str, preset: str | None, overrides: dict[str, Any], shape: tuple[int, ...] | None = None
 ) -> tuple[dict, dict]:
     """Hyper-parameters (model, training) of a preset (fitted to the data `shape`) with overrides applied."""
-    chosen: dict[str, Any] = {}
-    if preset:
-        table = presets(model, shape)
-        if preset not in table:
-            raise ConfigError(f"preset={preset!r} unknown for {model}; available: {', '.join(table) or 'none'}")
-        chosen = dict(table[preset])
-    train = dict(chosen.pop("train", {}))
-    return {**chosen, **overrides}, train
+    if not preset:
+        return dict(overrides), {}
+    train = dict(preset_table(model, preset).get("train", {}))  # also refuses an unknown preset
+    return {**preset_hparams(model, preset, shape), **overrides}, train
+
+
+def preset_table(model: str, preset: str | None, shape: tuple[int, ...] | None = None) -> dict[str, Any]:
+    """The preset's entries ({} for none): model hyper-parameters, "train" settings and "data" options."""
+    if not preset:
+        return {}
+    table = presets(model, shape)
+    if preset not in table:
+        raise ConfigError(f"preset={preset!r} unknown for {model}; available: {', '.join(table) or 'none'}")
+    return table[preset]
 
 
 def train_model(
@@ -66,7 +72,8 @@ def train_model(
     rate: int | None = None,
 ) -> dict[str, Any]:
     """Train a model and return its test results (see `Trainer.fit`). `vocab` ("bytes" or "chars") and `length`
-    (tokens per chunk) apply to text data; `encoding`, `rate` and `length` (crop) to audio.
+    (tokens per chunk; default: the preset's, else 256) apply to text data; `encoding`, `rate` and `length` (crop)
+    to audio.
 
     With `resume`, everything is read back from `out/run.json`; budget fields in `train` may extend it. Under
     torchrun, every process calls this with the same arguments and trains its shard (`train.distributed`).
@@ -95,6 +102,8 @@ def train_model(
             raise ConfigError("train needs a model and a dataset (or --resume with an existing run directory)")
         if (out / RUN_FILE).exists():  # every process checks before rank 0 writes (after the barrier below)
             raise ConfigError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+        if length is None:  # a text preset names the context length it was tuned for
+            length = preset_table(model, preset).get("data", {}).get("length")
         splits = load_splits(data, levels, binarize, vocab, length, encoding, rate)
         first = splits["train"]
         model_args, preset_train = model_hparams(model, preset, hparams or {}, first.shape)

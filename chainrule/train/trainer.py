@@ -96,7 +96,7 @@ class Trainer:
         self.device = torch.device(config.device)
         self.model = speed.apply_memory_format(model.to(self.device), config.channels_last)
         train = splits["train"]
-        self.carries_state = train.is_stream and getattr(model, "carries_state", False)
+        self.carries_state = train.is_stream and model.carries_state
         if train.is_stream and not self.carries_state and not train.random_crops:
             # a model without carried state trains on windows at random offsets of the stream, so that no epoch
             # cuts the text at the same places (the rows stay the validation and test chunks)
@@ -218,9 +218,8 @@ class Trainer:
         train, batch_size, config = self.splits["train"], self.config.batch_size, self.config
         while not self.done():
             epoch = self.state["epoch"]
-            order = self.epoch_order(epoch)
-            if self.carries_state:
-                self.model.reset_carry()  # type: ignore[operator]
+            order, train = self.epoch_order(epoch), self.epoch_train(epoch)
+            self.model.reset_carry()
             while self.state["batch"] < self.steps_per_epoch and not self.done():
                 b = self.state["batch"]
                 self.train_step(train, order[b * batch_size : (b + 1) * batch_size])
@@ -247,11 +246,27 @@ class Trainer:
         if distributed.largest(float(bool(self.stop_requested)), self.ranks) > 0:
             raise StopRequested
 
+    def epoch_rows(self) -> int:
+        """Training rows per epoch: for models that carry state, one fewer than the split has, so that every
+        epoch's rows can start at any offset below the row length."""
+        n = len(self.splits["train"])
+        return n - 1 if self.carries_state and n > 1 else n
+
+    def epoch_train(self, epoch: int) -> Dataset:
+        """The training split of this epoch: for models that carry state, the stream re-cut at an offset in
+        [0, T) drawn from (seed, epoch), the same on every process and after a resume."""
+        train = self.splits["train"]
+        if not self.carries_state or self.epoch_rows() == len(train):
+            return train
+        generator = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
+        offset = int(torch.randint(0, train.shape[0], (1,), generator=generator))
+        return train.stream_rows(offset, self.epoch_rows())
+
     def epoch_order(self, epoch: int) -> torch.Tensor:
         """This process's examples for the epoch, in order: a shard of a permutation seeded by (seed, epoch) (the
         shards of one batch together are the batch a single process with N times the batch would take); for
         models that carry state over a stream, consecutive chunks of parallel streams, with no shuffling."""
-        n, ranks = len(self.splits["train"]), self.ranks
+        n, ranks = self.epoch_rows(), self.ranks
         # streams: batch k holds chunk k of every stream (chunks past the last whole batch are left out), and
         # each process keeps its own streams
         base = stream_order(n, self.config.batch_size * ranks.world) if self.carries_state else torch.arange(n)

@@ -26,8 +26,7 @@ VARIANTS = {
 def builds(name: str, presets: tuple[str, ...]):
     entry = MODELS.get(name)
     for shape, levels, extra in itertools.product(SHAPES[entry.kind], (2, 5, 256), [{}, *VARIANTS.get(name, [])]):
-        chosen = cr.models.presets(name, shape)
-        for hparams in [entry.tiny] + [{k: v for k, v in chosen[p].items() if k != "train"} for p in presets]:
+        for hparams in [entry.tiny] + [cr.models.preset_hparams(name, p, shape) for p in presets]:
             if name == "made" and levels == 256 and len(shape) == 3 and max(hparams.get("hidden", (0,))) > 600:
                 continue  # a one-hot MADE over 256 levels at paper width: slow to build, nothing new to check
             yield cr.models.create(name, shape=shape, levels=levels, **{**hparams, **extra})

@@ -143,7 +143,7 @@ def test_presets_fit_colour_images():
     grey, rgb = presets("pixelcnn", (1, 8, 8))["cpu"], presets("pixelcnn", (3, 8, 8))["cpu"]
     assert grey["channels"] == 32 and rgb["channels"] == 33 and rgb["hidden"] % 3 == 0
     for name in ("pixelcnn", "gated-pixelcnn", "row-lstm", "diagonal-bilstm"):
-        hparams = {k: v for k, v in presets(name, (3, 4, 4))["cpu"].items() if k != "train"}
+        hparams = cr.models.preset_hparams(name, "cpu", (3, 4, 4))
         cr.models.create(name, shape=(3, 4, 4), levels=4, **hparams)  # builds without a ConfigError
 
 

@@ -5,7 +5,7 @@ import torch
 
 import chainrule as cr
 from chainrule.data.vocabulary import Vocabulary, read_text
-from chainrule.errors import DataFormatError, InputError
+from chainrule.errors import ConfigError, DataFormatError, InputError
 from chainrule.models import MODELS
 from chainrule.sampling import generate, top_k_filter
 from chainrule.train.trainer import stream_order
@@ -63,6 +63,20 @@ def test_transformer_sliding_window_scores_each_token_once_with_the_stated_conte
     with torch.no_grad():  # shorter than the context: one window, all of it
         short = model.stream_log_probs(tokens[:4])
         assert torch.allclose(short, model.log_prob(tokens[None, :6], reduction="none")[0, :4], atol=1e-5)
+
+
+def test_transformer_scores_at_another_context_rotary_past_the_trained_one_learned_only_shorter():
+    tokens = torch.randint(0, 7, (40,), generator=torch.Generator().manual_seed(3))
+    rotary = build("transformer", length=6, positions="rotary")
+    longer = build("transformer", length=12, positions="rotary")
+    longer.load_state_dict(rotary.state_dict())  # rotary weights do not depend on the context length
+    assert torch.allclose(rotary.stream_log_probs(tokens, context=12), longer.stream_log_probs(tokens), atol=1e-5)
+    learned = build("transformer", length=6)
+    shorter = build("transformer", length=4)
+    shorter.load_state_dict({k: v[:4] if k == "position.weight" else v for k, v in learned.state_dict().items()})
+    assert torch.allclose(learned.stream_log_probs(tokens, context=4), shorter.stream_log_probs(tokens), atol=1e-5)
+    with pytest.raises(ConfigError, match="rotary"):
+        learned.stream_log_probs(tokens, context=12)
 
 
 @pytest.mark.parametrize("name", ["char-rnn", "transformer"])

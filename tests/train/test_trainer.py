@@ -147,7 +147,7 @@ def test_ema_resumes_from_the_checkpoint(tmp_path):
 def test_stream_epochs_use_whole_batches_of_parallel_streams(tmp_path):
     (tmp_path / "t.txt").write_text("".join(f"line {i}: the quick brown fox\n" for i in range(80)))
     data = cr.data.load_splits(str(tmp_path / "t.txt"), vocab="chars", length=16)
-    rows = len(data["train"])
+    rows = len(data["train"]) - 1  # one row fewer, so that every epoch can start at another offset
     batch = next(b for b in range(3, rows) if rows % b)  # rows not a multiple of the batch
     model = cr.models.create("char-rnn", shape=(16,), levels=data["train"].levels, hidden=8, layers=1, embedding=4)
     t = Trainer(model, data, TrainConfig(epochs=1, batch_size=batch, warmup_steps=1), tmp_path / "run", progress=False)
@@ -208,6 +208,29 @@ def test_a_transformer_trains_on_windows_at_random_offsets_a_char_rnn_on_its_str
     assert not Trainer(rnn, data, config, tmp_path / "rnn", progress=False).splits["train"].random_crops
 
 
+def test_char_rnn_epochs_cut_the_stream_at_other_offsets_and_each_batch_continues_the_last(tmp_path):
+    letters = torch.randint(0, 20, (3000,), generator=torch.Generator().manual_seed(0))
+    (tmp_path / "t.txt").write_text("".join(chr(97 + int(c)) for c in letters))  # every 16-window is unique
+    data = cr.data.load_splits(str(tmp_path / "t.txt"), vocab="chars", length=16)
+    model = cr.models.create("char-rnn", shape=(16,), levels=data["train"].levels, hidden=8, layers=1, embedding=4)
+    t = Trainer(model, data, TrainConfig(epochs=1, batch_size=3), tmp_path / "run", progress=False)
+    stream = data["train"].tokens
+
+    def start(row):
+        return next(s for s in range(len(stream) - 15) if torch.equal(stream[s : s + 16], row))
+
+    offsets = []
+    for epoch in range(5):
+        train, order = t.epoch_train(epoch), t.epoch_order(epoch).reshape(-1, 3)
+        assert len(train) == len(data["train"]) - 1
+        offsets.append(start(train.x[0]))
+        for previous, batch in zip(order[:-1], order[1:], strict=True):  # row i of a batch continues row i
+            assert [start(r) + 16 for r in train.x[previous]] == [start(r) for r in train.x[batch]]
+    assert len(set(offsets)) > 1 and all(0 <= o < 16 for o in offsets)  # not the same cut every epoch
+    assert torch.equal(t.epoch_train(3).x, t.epoch_train(3).x)  # the same cut after a resume
+    assert len(data["train"]) == len(data["train"].x)  # the caller's split is untouched
+
+
 def test_weight_decay_applies_to_matrices_only_with_the_given_betas():
     from chainrule.train.speed import optimizer
 
@@ -219,3 +242,18 @@ def test_weight_decay_applies_to_matrices_only_with_the_given_betas():
     assert all(g["betas"] == (0.9, 0.99) for g in opt.param_groups)
     with pytest.raises(cr.errors.ConfigError, match="betas"):
         TrainConfig(betas=(0.9, 1.5))
+
+
+@pytest.mark.parametrize("model", ["transformer", "char-rnn"])
+def test_a_text_preset_sets_the_context_length_and_recipe_it_was_tuned_for(tmp_path, model):
+    (tmp_path / "t.txt").write_text("".join(f"line {i}: the quick brown fox\n" for i in range(300)))
+    preset = cr.models.presets(model)["cpu"]
+    steps = {"steps": 1, "eval_batch_size": 8}
+    results = train_model(model, str(tmp_path / "t.txt"), tmp_path / "a", preset="cpu", train=steps, progress=False)
+    info = serialization.read_json(tmp_path / "a" / "run.json")
+    assert info["data"]["length"] == preset["data"]["length"] != 256  # not the generic default
+    assert {k: results["train_config"][k] for k in preset["train"]} == {
+        k: tuple(v) if isinstance(v, list) else v for k, v in preset["train"].items()
+    }
+    train_model(model, str(tmp_path / "t.txt"), tmp_path / "b", preset="cpu", length=32, train=steps, progress=False)
+    assert serialization.read_json(tmp_path / "b" / "run.json")["data"]["length"] == 32  # --length still wins
