@@ -1,7 +1,7 @@
 """Classic lossless codecs, for comparison with the learned coder on the same data. Every result is decoded and
-checked against its input. xz and bzip2 come from Python's standard library; zstd, cjxl/djxl and flac are the
-Debian packages `zstd`, `libjxl-tools` and `flac` (`scripts/setup-codecs.sh` installs them); a missing tool is
-reported, not guessed.
+checked against its input. xz and bzip2 come from Python's standard library; zstd, zpaq, cjxl/djxl and flac are
+the Debian packages `zstd`, `zpaq`, `libjxl-tools` and `flac` (`scripts/setup-codecs.sh` installs them); a missing
+tool is reported, not guessed.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-INSTALL = "run scripts/setup-codecs.sh (apt-get install zstd libjxl-tools flac)"
+INSTALL = "run scripts/setup-codecs.sh (apt-get install zstd zpaq libjxl-tools flac)"
 
 
 class Missing(Exception):
@@ -31,8 +31,8 @@ def _tool(name: str) -> str:
     return path
 
 
-def _run(argv: list[str], data: bytes | None = None) -> bytes:
-    return subprocess.run(argv, input=data, capture_output=True, check=True).stdout
+def _run(argv: list[str], data: bytes | None = None, cwd: str | None = None) -> bytes:
+    return subprocess.run(argv, input=data, capture_output=True, check=True, cwd=cwd).stdout
 
 
 def _checked(size: int, decoded: bytes | np.ndarray, original: bytes | np.ndarray) -> int:
@@ -64,7 +64,19 @@ def zstd(data: bytes) -> int:
     return _checked(len(out), _run([tool, "-d", "-q", "-c"], out), data)
 
 
+def zpaq(data: bytes) -> int:
+    """zpaq -m5 (context mixing; the archive as the command writes it, with its one file name)."""
+    tool = _tool("zpaq")
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder, "data").write_bytes(data)
+        _run([tool, "a", "data.zpaq", "data", "-m5"], cwd=folder)
+        size = Path(folder, "data.zpaq").stat().st_size
+        _run([tool, "x", "data.zpaq", "data", "-to", "decoded"], cwd=folder)
+        return _checked(size, Path(folder, "decoded").read_bytes(), data)
+
+
 BYTE_CODECS = {"xz -9e": xz, "zstd --ultra -22": zstd, "bzip2 -9": bzip2}
+STREAM_CODECS = {**BYTE_CODECS, "zpaq -m5": zpaq}  # text and audio (zpaq -m5 takes minutes on image sets)
 
 # --- images --------------------------------------------------------------------------------------------------
 

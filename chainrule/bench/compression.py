@@ -50,7 +50,7 @@ def measure(run_dir: str, limit: int | None, device: str = "cpu", progress: bool
             if ds.audio or ds.vocab == ""
             else model.vocabulary.decode(x).encode("utf-8")  # characters: the codecs see the UTF-8 text
         )
-        for name, fn in codecs.BYTE_CODECS.items():
+        for name, fn in codecs.STREAM_CODECS.items():
             classic[name] = _bpd(fn, len(x), raw)
         if ds.audio:
             classic["flac -8 (8-bit)"] = _bpd(codecs.flac8, len(x), values, ds.audio["rate"])

@@ -21,7 +21,7 @@ from chainrule.errors import ConfigError
 from chainrule.models.base import index_rows, register
 from chainrule.models.footprint import Footprint, conv, embedding, masked_network
 from chainrule.models.sequence import SequenceModel, check_sequence_config
-from chainrule.nn.transformer_block import TransformerBlock
+from chainrule.nn.transformer_block import TransformerBlock, rotary_tables
 
 
 @dataclass(frozen=True)
@@ -111,12 +111,14 @@ class Transformer(SequenceModel):
     def run(self, inputs: Tensor, offset: int = 0, caches: list[dict] | None = None) -> Tensor:
         """Input ids (B, L) at positions offset .. offset + L - 1 [+ per-block caches] → logits (B, L, K)."""
         positions = torch.arange(offset, offset + inputs.shape[1], device=inputs.device)
-        h = self.embed(inputs)
+        h, rope = self.embed(inputs), None
         if self.position is not None:
             h = h + self.position(positions)
+        else:  # rotary: the tables once per pass, shared by every block
+            rope = rotary_tables(positions, self.config.width // self.config.heads)
         h = self.drop(h)
         for i, block in enumerate(self.blocks):
-            h = block(h, positions, None if caches is None else caches[i])
+            h = block(h, rope, None if caches is None else caches[i])
         return self.output(self.norm(h))
 
     def forward(self, x: Tensor, cond: Tensor | None = None) -> Tensor:

@@ -15,16 +15,19 @@ from torch import Tensor, nn
 
 
 def rotary_tables(positions: Tensor, dim: int, base: float = 10000.0) -> tuple[Tensor, Tensor]:
-    """cos, sin tables (L, dim / 2) of rotary position embeddings (Su et al. 2021, arXiv 2104.09864)."""
+    """Tables (L, dim) of rotary position embeddings (Su et al. 2021, arXiv 2104.09864) for `rotate`: the cosines
+    of each pair's angle twice, and its sines with the sign of the first half flipped (pairs = the two halves)."""
     freqs = base ** (-torch.arange(0, dim, 2, device=positions.device, dtype=torch.float32) / dim)
     angles = positions.float()[:, None] * freqs[None, :]
-    return angles.cos(), angles.sin()
+    cos, sin = angles.cos(), angles.sin()
+    return torch.cat([cos, cos], dim=-1), torch.cat([-sin, sin], dim=-1)
 
 
 def rotate(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-    """Apply rotary embeddings to (B, heads, L, d) given tables (L, d / 2) (pairs = the two halves)."""
-    a, b = x.float().chunk(2, dim=-1)
-    return torch.cat([a * cos - b * sin, a * sin + b * cos], dim=-1).to(x.dtype)
+    """Apply rotary embeddings to (..., L, d) given `rotary_tables` (L, d): each pair (a, b) of the two halves
+    becomes (a cos - b sin, b cos + a sin), in four kernels."""
+    a, b = x.chunk(2, dim=-1)
+    return (x * cos + torch.cat([b, a], dim=-1) * sin).to(x.dtype)
 
 
 def remember(cache: dict, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
@@ -52,14 +55,19 @@ class CausalSelfAttention(nn.Module):
         self.qkv = nn.Linear(width, 3 * width)
         self.proj = nn.Linear(width, width)
 
-    def forward(self, x: Tensor, positions: Tensor, cache: dict[str, Tensor] | None = None) -> Tensor:
+    def forward(
+        self, x: Tensor, rope: tuple[Tensor, Tensor] | None = None, cache: dict[str, Tensor] | None = None
+    ) -> Tensor:
+        """x (B, L, width) → (B, L, width). With rotary positions, `rope` holds the (cos, sin) tables of the L
+        positions (`rotary_tables`; computed once per pass by the caller and shared by every block)."""
         b, length, width = x.shape
         q, k, v = (
             t.reshape(b, length, self.heads, width // self.heads).transpose(1, 2) for t in self.qkv(x).chunk(3, -1)
         )
         if self.rotary:
-            cos, sin = rotary_tables(positions, width // self.heads)
-            q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+            if rope is None:
+                raise ValueError("rotary attention needs the (cos, sin) tables of its positions")
+            q, k = rotate(q, *rope), rotate(k, *rope)
         causal = True
         if cache is not None:
             past = cache.get("filled", 0)
@@ -98,8 +106,10 @@ class TransformerBlock(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x: Tensor, positions: Tensor, cache: dict[str, Tensor] | None = None) -> Tensor:
-        x = x + self.drop(self.attention(self.norm1(x), positions, cache))
+    def forward(
+        self, x: Tensor, rope: tuple[Tensor, Tensor] | None = None, cache: dict[str, Tensor] | None = None
+    ) -> Tensor:
+        x = x + self.drop(self.attention(self.norm1(x), rope, cache))
         return x + self.drop(self.mlp(self.norm2(x)))
 
     def step(self, x: Tensor, position: int, cache: dict) -> Tensor:
