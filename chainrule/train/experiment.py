@@ -45,11 +45,11 @@ def model_hparams(
     return {**preset_hparams(model, preset, shape), **overrides}, train
 
 
-def preset_table(model: str, preset: str | None, shape: tuple[int, ...] | None = None) -> dict[str, Any]:
+def preset_table(model: str, preset: str | None) -> dict[str, Any]:
     """The preset's entries ({} for none): model hyper-parameters, "train" settings and "data" options."""
     if not preset:
         return {}
-    table = presets(model, shape)
+    table = presets(model)
     if preset not in table:
         raise ConfigError(f"preset={preset!r} unknown for {model}; available: {', '.join(table) or 'none'}")
     return table[preset]
