@@ -174,7 +174,7 @@ class AutoregressiveModel(nn.Module):
             temperature: divides the log-probabilities of every conditional (1 = the model).
             known: optional integer (n, *shape), -1 marking unknown entries; known entries are kept (completion).
             generator: torch.Generator for reproducible draws.
-            cache: use the model's generation cache when it has one (`init_cache`); False = the naive path, one
+            cache: use the model's generation cache (`init_cache`, `cache_step`); False = the naive path, one
                 full pass per dimension (the reference; both give the same samples for the same generator).
             particles: completion that sees every known value: N candidates per example, resampled by the
                 probability of the known values that follow unknown ones (`sampling.completion`). Default
@@ -190,8 +190,19 @@ class AutoregressiveModel(nn.Module):
                 raise InputError("particles apply to completion: give known values (known=...)")
             done = sampling.complete(self, known, particles, cond, temperature, generator, cache)
             return done.x
-        sampler = sampling.sample_cached if cache and hasattr(self, "init_cache") else sampling.sample_naive
+        sampler = sampling.sample_cached if cache else sampling.sample_naive
         return sampler(self, n, cond=cond, temperature=temperature, known=known, generator=generator)
+
+    # --- the generation cache: every family has one; the sampler, the coder and completion walk it ----------
+
+    def init_cache(self, n: int, cond: Tensor | None = None) -> Any:  # pragma: no cover - abstract
+        """The generation state for n rows (examples, or segments of a stream) with condition `cond`."""
+        raise NotImplementedError
+
+    def cache_step(self, cache: Any, previous: Tensor | None) -> Tensor:  # pragma: no cover - abstract
+        """Feed the value of the previous dimension in `order` (None at the start), long (n,); returns the
+        log-probabilities of the next one, float (n, K). Each call costs what the new value changes."""
+        raise NotImplementedError
 
     @property
     def row_steps(self) -> int:
@@ -220,10 +231,19 @@ class AutoregressiveModel(nn.Module):
 
 
 def index_rows(tree: Any, index: Tensor, n: int) -> Any:
-    """`tree` (dicts, lists, tuples of tensors and plain values) with every tensor whose leading dimension is the n
-    rows indexed by `index`; other values kept. For caches that hold only per-row tensors, rows first."""
+    """`tree` (dataclasses, dicts, lists, tuples of tensors and plain values) with every tensor whose leading
+    dimension is the n rows indexed by `index`; other values, and dataclass fields marked shared, kept. For caches
+    that hold per-row tensors rows first."""
     if isinstance(tree, Tensor):
         return tree[index.to(tree.device)] if tree.dim() and tree.shape[0] == n else tree
+    if dataclasses.is_dataclass(tree) and not isinstance(tree, type):
+        # fields marked shared (`nn.raster_step.SHARED`: weights, plans) are not per row
+        changes = {
+            f.name: index_rows(getattr(tree, f.name), index, n)
+            for f in dataclasses.fields(tree)
+            if f.init and not f.metadata.get("shared")
+        }
+        return dataclasses.replace(tree, **changes)
     if isinstance(tree, dict):
         return {key: index_rows(value, index, n) for key, value in tree.items()}
     if isinstance(tree, list | tuple):

@@ -13,7 +13,7 @@ Deviation: the output head is two 1x1 layers (ReLU) on the horizontal stack, as 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -23,9 +23,10 @@ from chainrule.distributions import discrete_head
 from chainrule.errors import ConfigError
 from chainrule.models.base import register
 from chainrule.models.footprint import Footprint, conv, embedding, masked_network
-from chainrule.models.image import ConditionEmbedding, ImageModel, check_image_config
+from chainrule.models.image import ConditionEmbedding, ImageModel, PixelCache, check_image_config
 from chainrule.nn.gated import gate
 from chainrule.nn.masked_conv import MaskedConv2d
+from chainrule.nn.raster_step import SHARED, Pointwise, PositionState, RowState
 from chainrule.nn.shifted_conv import HorizontalConv, VerticalConv, down_shift
 
 
@@ -106,6 +107,49 @@ class GatedLayer(nn.Module):
         h_new = self.out(gate(h_pre))
         return gate(self.v_cond.add(v_pre, cond)), (h + h_new if self.residual else h_new)
 
+    # --- one row of the vertical stack at a time, one position of the horizontal stack --------------------------
+
+    def init_step(self, n: int, height: int, width: int, cond: Tensor | None) -> GatedLayerState:
+        v_bias, h_bias = self.v_cond(cond), self.h_cond(cond)  # (n, 2f, 1, 1), or 0.0 without a condition
+        return GatedLayerState(
+            vertical=self.vertical.init_rows(n, height, width),
+            horizontal=self.horizontal.init_step(n, height, width),
+            link=Pointwise.of(self.link),
+            out=self.out.as_pointwise(),
+            v_bias=v_bias[:, :, 0].transpose(1, 2) if isinstance(v_bias, Tensor) else None,
+            h_bias=h_bias[:, :, 0].transpose(1, 2) if isinstance(h_bias, Tensor) else None,
+        )
+
+    def begin_row(self, state: GatedLayerState, i: int, v: Tensor | None) -> Tensor | None:
+        """Row i starts: the vertical stack on the finished row i - 1 given its input there `v` (n, W, C_in), and
+        what it passes to row i's horizontal stack (through the link). Returns its output on row i - 1, (n, W, f);
+        None for i = 0."""
+        if v is None:
+            extra, out = state.link.bias, None  # the link of the zero row above the image
+        else:
+            pre = self.vertical.row_step(state.vertical, i - 1, v)  # (n, W, 2f)
+            extra = state.link(pre.flatten(0, 1)).view_as(pre)
+            out = gate(pre if state.v_bias is None else pre + state.v_bias, dim=2)
+        self.horizontal.begin_row(state.horizontal, i, extra if state.h_bias is None else extra + state.h_bias)
+        return out
+
+    def step(self, state: GatedLayerState, j: int, h: Tensor) -> Tensor:
+        """The horizontal stack at column j of the current row: (n, C_in) → (n, f). The first layer takes the
+        current row of the data instead, (n, C, W)."""
+        if self.residual:
+            return h + state.out(gate(self.horizontal.step(state.horizontal, j, h)))
+        return state.out(gate(self.horizontal.step_on_row(state.horizontal, j, h)))
+
+
+@dataclass
+class GatedLayerState:
+    vertical: RowState
+    horizontal: PositionState
+    link: Pointwise = field(metadata=SHARED)
+    out: Pointwise = field(metadata=SHARED)
+    v_bias: Tensor | None  # (n, 1, 2f): the condition's bias of the vertical gate
+    h_bias: Tensor | None  # (n, 1, 2f): the condition's bias of the horizontal gate
+
 
 @register(
     "gated-pixelcnn",
@@ -150,44 +194,26 @@ class GatedPixelCNN(ImageModel):
             v, h = layer(v, h, cond)
         return self.to_params(self.output(torch.relu(self.hidden(torch.relu(h)))))
 
-    # --- cached generation: row by row for the vertical stack, one row band for the horizontal stack -----------
+    # --- generation: per row the vertical stacks, per position one position of each horizontal stack -----------
 
-    def init_cache(self, n: int, cond: Tensor | None = None) -> dict[str, Any]:
-        """Generation state: the image so far, and per layer the vertical stack's pre-activations and outputs of the
-        finished rows. A step recomputes only the horizontal stack on the current row (W positions instead of
-        H·W); each finished row adds one row of the vertical stack per layer."""
-        device = self.output.weight.device
-        c, h, w = self.shape
-        f = self.config.channels
-        return {
-            **self.new_row_cache(n, cond),
-            "v_pre": [torch.zeros(n, 2 * f, h, w, device=device) for _ in self.layers],
-            "v_out": [torch.zeros(n, f, h, w, device=device) for _ in self.layers],
-        }
+    def init_layers(self, n: int, cond: Tensor | None) -> GatedCache:
+        _, height, width = self.shape
+        stack = [layer.init_step(n, height, width, cond) for layer in self.layers]
+        return GatedCache(stack, (self.hidden.as_pointwise(), self.output.as_pointwise()))
 
-    def cache_row(self, cache: dict[str, Any], row: int, keep: bool) -> Tensor | None:
-        """With `keep`: the vertical stack of every layer at the finished `row`. Otherwise the horizontal stack on
-        `row`, reading the vertical stack of the row above."""
-        if not keep:
-            return self.horizontal_row(cache, row)
-        k = [layer.vertical.kernel_size[0] - 1 for layer in self.layers]  # rows above each layer reads
-        below = self.encode(cache["x"])
-        for i, layer in enumerate(self.layers):
-            top = max(0, row - k[i])
-            pre = layer.vertical(below[:, :, top : row + 1])[:, :, -1:]
-            cache["v_pre"][i][:, :, row : row + 1] = pre
-            cache["v_out"][i][:, :, row : row + 1] = gate(layer.v_cond.add(pre, cache["cond"]))
-            below = cache["v_out"][i]
+    def begin_row(self, cache: PixelCache, i: int) -> None:
+        v = self.encode(cache.x[:, :, i - 1]).transpose(1, 2) if i else None
+        for layer, state in zip(self.layers, cache.layers.stack, strict=True):
+            v = layer.begin_row(state, i, v)
 
-        return None
+    def pixel_params(self, cache: PixelCache, i: int, j: int) -> Tensor:
+        h = self.encode(cache.x[:, :, i])
+        for layer, state in zip(self.layers, cache.layers.stack, strict=True):
+            h = layer.step(state, j, h)
+        return self.pointwise_head(cache.layers.head, h)
 
-    def horizontal_row(self, cache: dict[str, Any], row: int) -> Tensor:
-        """The horizontal stack's output on `row` (n, f, 1, W)."""
-        cond = cache["cond"]
-        h = self.encode(cache["x"][:, :, row : row + 1])
-        for i, layer in enumerate(self.layers):
-            above = cache["v_pre"][i][:, :, row - 1 : row] if row else torch.zeros_like(cache["v_pre"][i][:, :, :1])
-            h_pre = layer.h_cond.add(layer.horizontal(h) + layer.link(above), cond)
-            h_new = layer.out(gate(h_pre))
-            h = h + h_new if layer.residual else h_new
-        return h
+
+@dataclass
+class GatedCache:
+    stack: list[GatedLayerState]
+    head: tuple[Pointwise, Pointwise] = field(metadata=SHARED)

@@ -8,6 +8,7 @@ C · P channels in C colour groups of P (`nn.masked_conv.channel_groups`); `to_p
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -17,6 +18,7 @@ from torch import Tensor, nn
 from chainrule.distributions import DiscretizedLogisticMixture, discrete_head
 from chainrule.errors import ConfigError
 from chainrule.models.base import AutoregressiveModel, check_shape_levels, index_rows
+from chainrule.nn.raster_step import SHARED, Pointwise
 
 
 def check_image_config(shape: tuple[int, ...], levels: int, divisible: dict[str, int]) -> None:
@@ -55,7 +57,64 @@ class ImageModel(AutoregressiveModel):
         b, _, h, w = out.shape
         return out.reshape(b, self.colours, self.params_per_dim, h, w).permute(0, 1, 3, 4, 2)
 
-    # --- row-cached generation, shared by the families that define `init_cache` and `cache_row` ---------------
+    # --- per-position generation (Ramachandran et al. 2017, arXiv 1704.06001) ---------------------------------
+    # The cache holds the image so far and the family's layer states (`init_layers`). At the start of each row the
+    # family does that row's per-row work (`begin_row`: vertical stacks, rows-above parts of its convolutions); at
+    # each position it computes one position per layer (`pixel_params`). Families with a discrete head recompute the
+    # position at each of its colour channels (the channel-group masks make the features of group c final once the
+    # channels before c are known); the mixture families compute a pixel once (`features_per_pixel`).
+
+    features_per_pixel: bool = False
+
+    def init_cache(self, n: int, cond: Tensor | None = None) -> PixelCache:
+        device = self.output.weight.device
+        order = self.order.tolist()
+        c, h, w = self.shape
+        where = [(p // (h * w), p // w % h, p % w) for p in order]
+        x = torch.zeros(n, *self.shape, dtype=torch.long, device=device)
+        return PixelCache(x=x, cond=cond, layers=self.init_layers(n, cond), where=where, flat=order)
+
+    def init_layers(self, n: int, cond: Tensor | None) -> Any:  # pragma: no cover - abstract
+        """The family's layer states for n images (each layer's `init_step` / `init_rows`)."""
+        raise NotImplementedError
+
+    def begin_row(self, cache: PixelCache, i: int) -> None:  # pragma: no cover - abstract
+        """Row i starts (rows < i complete): the per-row work."""
+        raise NotImplementedError
+
+    def pixel_params(self, cache: PixelCache, i: int, j: int) -> Tensor:  # pragma: no cover - abstract
+        """The head's parameters at pixel (i, j), in `to_params` layout with H = W = 1, from one position per layer."""
+        raise NotImplementedError
+
+    def cache_step(self, cache: PixelCache, previous: Tensor | None) -> Tensor:
+        t = cache.t
+        if previous is not None:
+            cache.x.view(cache.x.shape[0], -1)[:, cache.flat[t - 1]] = previous.to(cache.x.device)
+        channel, i, j = cache.where[t]
+        if channel == 0 or not self.features_per_pixel:
+            if channel == 0 and j == 0:
+                self.begin_row(cache, i)
+            cache.params = self.pixel_params(cache, i, j)
+        cache.t = t + 1
+        return self.head.log_probs_at(cache.params, cache.x[:, :, i : i + 1, j : j + 1], (channel, 0, 0))
+
+    def reorder_cache(self, cache: Any, index: Tensor) -> Any:
+        """Every image family's cache holds the image so far, the condition and per-example layer states, all rows
+        first (weights in fields marked shared)."""
+        rows = cache.x.shape[0] if isinstance(cache, PixelCache) else cache["x"].shape[0]
+        return index_rows(cache, index, rows)
+
+    def pixel_input(self, cache: PixelCache, i: int, j: int) -> Tensor:
+        """The scaled values at pixel (i, j) so far: (n, C)."""
+        return self.encode(cache.x[:, :, i, j])
+
+    def pointwise_head(self, state: tuple[Pointwise, Pointwise], features: Tensor) -> Tensor:
+        """The two 1x1 output layers (ReLU before each) at one position: (n, F) → (n, C, 1, 1, P)."""
+        hidden, output = state
+        out = output(torch.relu(hidden(torch.relu(features))))
+        return out.view(out.shape[0], self.colours, 1, 1, self.params_per_dim)
+
+    # --- row-cached generation (the families not yet stepped per position) ------------------------------------
     # The cache holds the image so far ("x"), the step "t" and "rows_done"; a family's `cache_row(cache, row, keep)`
     # computes its last feature map on one row from what it kept of the rows above, and with `keep` (the row is
     # complete) stores what later rows need.
@@ -69,11 +128,6 @@ class ImageModel(AutoregressiveModel):
     def row_steps(self) -> int:
         return self.shape[0] * self.shape[2]
 
-    def reorder_cache(self, cache: dict[str, Any], index: Tensor) -> dict[str, Any]:
-        """Every image family's cache holds the image so far, the condition and per-row feature tensors, all rows
-        first."""
-        return index_rows(cache, index, cache["x"].shape[0])
-
     def cache_row(self, cache: dict[str, Any], row: int, keep: bool) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -81,7 +135,7 @@ class ImageModel(AutoregressiveModel):
         """Head parameters from the last feature map (the two 1x1 output layers)."""
         return self.to_params(self.output(torch.relu(self.hidden(torch.relu(features)))))
 
-    def cache_step(self, cache: dict[str, Any], previous: Tensor | None) -> Tensor:
+    def row_cache_step(self, cache: dict[str, Any], previous: Tensor | None) -> Tensor:
         t = cache["t"]
         if previous is not None:
             index = torch.unravel_index(self.order[t - 1], self.shape)
@@ -93,6 +147,19 @@ class ImageModel(AutoregressiveModel):
         params = self.row_params(self.cache_row(cache, row, keep=False))
         cache["t"] = t + 1
         return self.head.log_probs_at(params, cache["x"][:, :, row : row + 1], (channel, 0, col))
+
+
+@dataclass
+class PixelCache:
+    """The generation state of an image family stepped per position."""
+
+    x: Tensor  # long (n, C, H, W): the values so far
+    cond: Tensor | None
+    layers: Any  # the family's composition of its layers' step states
+    where: list[tuple[int, int, int]] = field(metadata=SHARED)  # (channel, row, column) of each step
+    flat: list[int] = field(metadata=SHARED)  # the flat index of each step
+    t: int = 0
+    params: Tensor | None = None  # the head's parameters at the current pixel
 
 
 class ConditionEmbedding(nn.Module):
@@ -150,6 +217,8 @@ class MixtureImageModel(ImageModel):
         data: (B, C + 1, H, W)."""
         scaled = self.encode(x)
         return torch.cat([scaled, torch.ones_like(scaled[:, :1])], dim=1)
+
+    features_per_pixel = True
 
     def row_params(self, features: Tensor) -> Tensor:
         return self.to_params(self.output(F.elu(features)))

@@ -11,17 +11,16 @@ first layer, as a bias, for class-conditional runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
+from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
 from chainrule.distributions import discrete_head
 from chainrule.models.base import register
 from chainrule.models.footprint import Footprint, conv, embedding, masked_network
-from chainrule.models.image import ConditionEmbedding, ImageModel, check_image_config
+from chainrule.models.image import ConditionEmbedding, ImageModel, PixelCache, check_image_config
 from chainrule.nn.masked_conv import MaskedConv2d
+from chainrule.nn.raster_step import SHARED, Pointwise, PositionState
 
 
 @dataclass(frozen=True)
@@ -77,6 +76,23 @@ class ResidualBlock(nn.Module):
         h = self.conv(torch.relu(h))
         return x + self.expand(torch.relu(h))
 
+    def init_step(self, n: int, height: int, width: int) -> ResidualBlockState:
+        return ResidualBlockState(
+            self.conv.init_step(n, height, width), self.reduce.as_pointwise(), self.expand.as_pointwise()
+        )
+
+    def step(self, state: ResidualBlockState, j: int, x: Tensor) -> Tensor:
+        """The block at column j of the current row (after `conv.begin_row`): (n, 2h) → (n, 2h)."""
+        h = self.conv.step(state.conv, j, torch.relu(state.reduce(torch.relu(x))))
+        return x + state.expand(torch.relu(h))
+
+
+@dataclass
+class ResidualBlockState:
+    conv: PositionState
+    reduce: Pointwise = field(metadata=SHARED)
+    expand: Pointwise = field(metadata=SHARED)
+
 
 @register(
     "pixelcnn",
@@ -107,31 +123,36 @@ class PixelCNN(ImageModel):
             h = block(h)
         return self.to_params(self.output(torch.relu(self.hidden(torch.relu(h)))))
 
-    # --- cached generation: finished rows are kept per layer; a step recomputes only the current row ------------
+    # --- generation: per row the rows-above part of each masked convolution, per position one position each ----
 
-    def init_cache(self, n: int, cond: Tensor | None = None) -> dict[str, Any]:
-        """Generation state: the image so far, the first layer's input rows, and per block the input of its k×k
-        convolution for every finished row. A step computes each layer on the current row only."""
-        device = self.output.weight.device
-        _, h, w = self.shape
-        width = self.config.channels
-        return {
-            **self.new_row_cache(n, cond),
-            "inner": [torch.zeros(n, width, h, w, device=device) for _ in self.blocks],
-        }
+    def init_layers(self, n: int, cond: Tensor | None) -> PixelCNNCache:
+        _, height, width = self.shape
+        condition = self.condition(cond)
+        return PixelCNNCache(
+            first=self.first.init_step(n, height, width),
+            condition=condition[:, None, :, 0, 0] if isinstance(condition, Tensor) else None,
+            blocks=[block.init_step(n, height, width) for block in self.blocks],
+            head=(self.hidden.as_pointwise(), self.output.as_pointwise()),
+        )
 
-    def cache_row(self, cache: dict[str, Any], row: int, keep: bool) -> Tensor:
-        """The network's last hidden map on `row` (B, 2h, 1, W), from the rows above kept in the cache; with
-        `keep`, store this row's block inputs (the row is complete)."""
-        reach = self.first.kernel_size[0] // 2
-        x = self.encode(cache["x"][:, :, max(0, row - reach) : row + 1])
-        s = self.first(x)[:, :, -1:] + self.condition(cache["cond"])
-        for b, block in enumerate(self.blocks):
-            r = block.reduce(torch.relu(s))
-            up = block.conv.kernel_size[0] // 2
-            above = cache["inner"][b][:, :, max(0, row - up) : row]
-            c = block.conv(torch.relu(torch.cat([above, r], dim=2)))[:, :, -1:]
-            if keep:
-                cache["inner"][b][:, :, row : row + 1] = r
-            s = s + block.expand(torch.relu(c))
-        return s
+    def begin_row(self, cache: PixelCache, i: int) -> None:
+        state = cache.layers
+        finished = self.encode(cache.x[:, :, i - 1]) if i else None
+        self.first.begin_row(state.first, i, state.condition, finished)
+        for block, block_state in zip(self.blocks, state.blocks, strict=True):
+            block.conv.begin_row(block_state.conv, i)
+
+    def pixel_params(self, cache: PixelCache, i: int, j: int) -> Tensor:
+        state = cache.layers
+        s = self.first.step_on_row(state.first, j, self.encode(cache.x[:, :, i]))
+        for block, block_state in zip(self.blocks, state.blocks, strict=True):
+            s = block.step(block_state, j, s)
+        return self.pointwise_head(state.head, s)
+
+
+@dataclass
+class PixelCNNCache:
+    first: PositionState
+    condition: Tensor | None  # (n, 1, 2h): the class bias after the first layer
+    blocks: list[ResidualBlockState]
+    head: tuple[Pointwise, Pointwise] = field(metadata=SHARED)

@@ -180,6 +180,8 @@ class PixelCNNPP(MixtureImageModel):
     # row, i >> s; everything above it is final and kept per convolution input, and a step computes one row per
     # scale and layer. When fine row i is complete, the rows it computed are kept.
 
+    cache_step = MixtureImageModel.row_cache_step  # rows, not yet positions
+
     def init_cache(self, n: int, cond: Tensor | None = None) -> dict[str, Any]:
         return {
             **self.new_row_cache(n, cond),

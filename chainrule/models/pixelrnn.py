@@ -118,6 +118,8 @@ class RowLSTMModel(PixelRNN):
 
     # --- cached generation: the LSTM state of the last finished row; a step computes the current row only -------
 
+    cache_step = ImageModel.row_cache_step  # rows, not yet positions
+
     def init_cache(self, n: int, cond: Tensor | None = None) -> dict[str, Any]:
         device = self.output.weight.device
         width, f = self.shape[2], self.config.channels

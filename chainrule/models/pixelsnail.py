@@ -168,6 +168,8 @@ class PixelSNAIL(MixtureImageModel):
 
     # --- cached generation: per-layer rows above, attention keys/values of finished rows --------------------------
 
+    cache_step = MixtureImageModel.row_cache_step  # rows, not yet positions
+
     def init_cache(self, n: int, cond: Tensor | None = None) -> dict[str, Any]:
         """Generation state: the image so far; for every 2-row convolution the input row above the current one;
         for every attention the keys/values of all finished rows. A step computes the current row only and its

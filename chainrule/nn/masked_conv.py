@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from chainrule.nn.raster_step import Pointwise, PositionStepping
+
 MaskType = Literal["A", "B"]
 
 
@@ -44,7 +46,7 @@ def conv_mask(kernel: tuple[int, int], out_groups: Tensor, in_groups: Tensor, ma
     return mask
 
 
-class MaskedConv2d(nn.Conv2d):
+class MaskedConv2d(PositionStepping, nn.Conv2d):
     """A same-size 2-D convolution whose weight is multiplied by a fixed causal mask at each call.
 
     Args:
@@ -76,3 +78,13 @@ class MaskedConv2d(nn.Conv2d):
 
     def forward(self, x: Tensor) -> Tensor:
         return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
+
+    def step_geometry(self) -> tuple[Tensor, int, int]:
+        kh, kw = self.kernel_size
+        return self.weight * self.mask, kh // 2, kw // 2
+
+    def as_pointwise(self) -> Pointwise:
+        """A 1x1 masked convolution as its (masked) matrix, for one-position steps."""
+        if self.kernel_size != (1, 1):
+            raise ValueError(f"a {self.kernel_size} convolution is not pointwise")
+        return Pointwise.of(self, (self.weight * self.mask).detach())

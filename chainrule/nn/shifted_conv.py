@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from chainrule.nn.masked_conv import MaskType, centre_mask, channel_groups
+from chainrule.nn.raster_step import PositionStepping, RowStepping
 
 
 def down_shift(x: Tensor) -> Tensor:
@@ -20,7 +21,7 @@ def down_shift(x: Tensor) -> Tensor:
     return F.pad(x, (0, 0, 1, 0))[:, :, :-1, :]
 
 
-class VerticalConv(nn.Conv2d):
+class VerticalConv(RowStepping, nn.Conv2d):
     """Output row i sees input rows i-k//2 .. i, columns j-k//2 .. j+k//2 (kernel (k//2 + 1, k))."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int) -> None:
@@ -30,8 +31,11 @@ class VerticalConv(nn.Conv2d):
     def forward(self, x: Tensor) -> Tensor:
         return super().forward(F.pad(x, self.pad))
 
+    def row_geometry(self) -> tuple[int, int, int]:
+        return self.pad[2], self.pad[0], self.pad[1]
 
-class HorizontalConv(nn.Conv2d):
+
+class HorizontalConv(PositionStepping, nn.Conv2d):
     """Output (i, j) sees input row i, columns j-k//2 .. j; the tap at column j is colour-group masked."""
 
     def __init__(
@@ -55,6 +59,9 @@ class HorizontalConv(nn.Conv2d):
     def forward(self, x: Tensor) -> Tensor:
         return F.conv2d(F.pad(x, self.pad), self.weight * self.mask, self.bias)
 
+    def step_geometry(self) -> tuple[Tensor, int, int]:
+        return self.weight * self.mask, 0, self.pad[0]
+
 
 # --- the two-stream building blocks of PixelCNN++ (Salimans et al. 2017, arXiv 1701.05517) -------------------
 # Conventions: a "down" map at (i, j) depends on input rows < i (after a `down_shift` of its first layer) and a
@@ -76,7 +83,7 @@ def last_row(conv: nn.Conv2d, rows: Tensor) -> Tensor:
     return F.conv2d(F.pad(rows[:, :, -conv.kernel_size[0] :], (left, right, 0, 0)), conv.weight, conv.bias, conv.stride)
 
 
-class DownShiftedConv2d(nn.Conv2d):
+class DownShiftedConv2d(RowStepping, nn.Conv2d):
     """Kernel (kh, kw), kw odd: output (i, j) reads rows i-kh+1 .. i, columns j-kw//2 .. j+kw//2 (stride s: of the
     input position (s·i, s·j))."""
 
@@ -88,8 +95,13 @@ class DownShiftedConv2d(nn.Conv2d):
     def forward(self, x: Tensor) -> Tensor:
         return super().forward(F.pad(x, self.pad))
 
+    def row_geometry(self) -> tuple[int, int, int]:
+        if self.stride != (1, 1):
+            raise ValueError("a strided convolution has no row step")
+        return self.pad[2], self.pad[0], self.pad[1]
 
-class DownRightShiftedConv2d(nn.Conv2d):
+
+class DownRightShiftedConv2d(PositionStepping, nn.Conv2d):
     """Kernel (kh, kw): output (i, j) reads rows i-kh+1 .. i, columns j-kw+1 .. j (stride s: of (s·i, s·j))."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel: tuple[int, int] = (2, 2), stride: int = 1):
@@ -99,6 +111,11 @@ class DownRightShiftedConv2d(nn.Conv2d):
 
     def forward(self, x: Tensor) -> Tensor:
         return super().forward(F.pad(x, self.pad))
+
+    def step_geometry(self) -> tuple[Tensor, int, int]:
+        if self.stride != (1, 1):
+            raise ValueError("a strided convolution has no position step")
+        return self.weight, self.pad[2], self.pad[0]
 
 
 class DownShiftedDeconv2d(nn.ConvTranspose2d):

@@ -1,8 +1,8 @@
 """The one step loop that sampling and arithmetic coding share: compute the conditional of the next dimension, let
 the caller choose its value (draw it, read it from the data, or decode it), feed that value back, repeat.
 
-With a generation cache (`init_cache` / `cache_step`) each step costs one position's work; without one, each step
-is a full pass over a tensor that holds the values chosen so far. For the same choices the loop always performs the
+With the model's generation cache (`init_cache` / `cache_step`) each step costs one position's work; on the naive
+path (the reference) each step is a full pass over a tensor that holds the values chosen so far. For the same choices the loop always performs the
 same computations in the same order, which is what lets an arithmetic decoder rebuild the encoder's tables bit for
 bit.
 """
@@ -41,10 +41,10 @@ def walk_conditionals(
         regroup: optional, called as regroup(t) after step t; returns None, or long (n,) row indices: from then
             on row r continues row index[r] (its values so far and the model's state). Used by sequential Monte
             Carlo completion; a cached walk needs the model's `reorder_cache`.
-        cache: use the model's generation cache where it has one (False: a full pass per step).
+        cache: use the model's generation cache (False: a full pass per step, the reference).
     """
     steps = model.dims if steps is None else steps
-    if cache and hasattr(model, "init_cache"):
+    if cache:
         state, previous = model.init_cache(n, cond), None
         for t in range(steps):
             previous = choose(t, model.cache_step(state, previous))
@@ -53,7 +53,7 @@ def walk_conditionals(
                 state, previous = model.reorder_cache(state, index), previous[index.to(previous.device)]
         return
     if steps > model.dims:
-        raise ValueError(f"{model.registry_name} has no generation cache: at most {model.dims} steps")
+        raise ValueError(f"the naive path walks at most {model.dims} steps")
     device = next(model.parameters()).device
     x = torch.zeros(n, model.dims, dtype=torch.long, device=device)
     order = model.order.tolist()
