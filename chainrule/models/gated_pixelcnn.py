@@ -14,7 +14,6 @@ Deviation: the output head is two 1x1 layers (ReLU) on the horizontal stack, as 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 from torch import Tensor, nn

@@ -12,6 +12,7 @@ first layer, as a bias, for class-conditional runs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 import torch
 from torch import Tensor, nn
 

@@ -2,9 +2,9 @@
 values) and each step costs one position's work. Draws from the same random stream as `sample_naive`, so with the
 same generator both give the same samples.
 
-Every model has `init_cache(n, cond)` and `cache_step(cache, previous)` (the base contract): the cache is fed the value of the
-previous dimension in the model's `order` (None at the start) and returns the log-probabilities of the next one
-(see `models/sequence.py`).
+Every model has `init_cache(n, cond)` and `cache_step(cache, previous)` (the base contract): the cache is fed the
+value of the previous dimension in the model's `order` (None at the start) and returns the log-probabilities of the
+next one (see `models/base.py`).
 """
 
 from __future__ import annotations

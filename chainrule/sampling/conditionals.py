@@ -2,9 +2,9 @@
 the caller choose its value (draw it, read it from the data, or decode it), feed that value back, repeat.
 
 With the model's generation cache (`init_cache` / `cache_step`) each step costs one position's work; on the naive
-path (the reference) each step is a full pass over a tensor that holds the values chosen so far. For the same choices the loop always performs the
-same computations in the same order, which is what lets an arithmetic decoder rebuild the encoder's tables bit for
-bit.
+path (the reference) each step is a full pass over a tensor that holds the values chosen so far. For the same choices
+the loop always performs the same computations in the same order, which is what lets an arithmetic decoder rebuild
+the encoder's tables bit for bit.
 """
 
 from __future__ import annotations
