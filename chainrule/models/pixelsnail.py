@@ -14,9 +14,8 @@ residual blocks first); no separate skip path from the stream input to each bloc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -26,10 +25,11 @@ from chainrule.distributions import DiscretizedLogisticMixture
 from chainrule.errors import ConfigError
 from chainrule.models.base import register
 from chainrule.models.footprint import Footprint, conv, embedding, masked_network
-from chainrule.models.image import ConditionEmbedding, MixtureImageModel, check_mixture_config
-from chainrule.nn.attention import CausalImageAttention
-from chainrule.nn.gated_resnet import GatedResNet, concat_elu
-from chainrule.nn.shifted_conv import DownRightShiftedConv2d, DownShiftedConv2d, down_shift, last_row, right_shift
+from chainrule.models.image import ConditionEmbedding, MixtureImageModel, PixelCache, check_mixture_config
+from chainrule.nn.attention import AttentionState, CausalImageAttention
+from chainrule.nn.gated_resnet import GatedResNet, GatedResNetState
+from chainrule.nn.raster_step import SHARED, Pointwise, PositionState, RowState
+from chainrule.nn.shifted_conv import DownRightShiftedConv2d, DownShiftedConv2d, down_shift, right_shift
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,40 @@ class SnailBlock(nn.Module):
         attended = self.attention(torch.cat([ul, where], dim=1), torch.cat([ul, pixels, where], dim=1))
         return self.merge(ul, attended, self.conditions[-1](cond))
 
+    def init_step(self, n: int, height: int, width: int, cond: Tensor | None) -> SnailBlockState:
+        biases = [condition(cond) for condition in self.conditions]
+        return SnailBlockState(
+            local=[block.init_step(n, height, width) for block in self.local],
+            conditions=[b[:, :, 0, 0] if isinstance(b, Tensor) else None for b in biases],
+            attention=self.attention.init_step(n, height * width),
+            merge=self.merge.init_step(n, height, width),
+            last=None,
+        )
+
+    def begin_row(self, state: SnailBlockState, i: int) -> None:
+        for block, block_state in zip(self.local, state.local, strict=True):
+            block.begin_row(block_state, i)
+
+    def step(self, state: SnailBlockState, j: int, ul: Tensor, where: Tensor, previous: Tensor | None) -> Tensor:
+        """The block at column j of the current row: ul (n, F), where (n, 2), and the previous pixel's values and
+        position (n, C + 2), None at the first pixel → (n, F)."""
+        for block, block_state, condition in zip(self.local, state.local, state.conditions[:-1], strict=True):
+            ul = block.step(block_state, j, ul, condition=condition)
+        if previous is not None:
+            self.attention.append(state.attention, torch.cat([state.last, previous], dim=1))
+        state.last = ul
+        attended = self.attention.step(state.attention, torch.cat([ul, where], dim=1))
+        return self.merge.step(state.merge, j, ul, attended, state.conditions[-1])
+
+
+@dataclass
+class SnailBlockState:
+    local: list[GatedResNetState]
+    conditions: list[Tensor | None]  # (n, 2F) per gated block: the condition's bias
+    attention: AttentionState
+    merge: GatedResNetState
+    last: Tensor | None  # (n, F): the attention's source stream at the previous pixel
+
 
 @register(
     "pixelsnail",
@@ -166,65 +200,57 @@ class PixelSNAIL(MixtureImageModel):
             ul = block(ul, pixels, where, cond)
         return self.to_params(self.output(F.elu(ul)))
 
-    # --- cached generation: per-layer rows above, attention keys/values of finished rows --------------------------
+    # --- generation: one position per layer; attention reads the keys and values appended so far -------------
 
-    cache_step = MixtureImageModel.row_cache_step  # rows, not yet positions
-
-    def init_cache(self, n: int, cond: Tensor | None = None) -> dict[str, Any]:
-        """Generation state: the image so far; for every 2-row convolution the input row above the current one;
-        for every attention the keys/values of all finished rows. A step computes the current row only and its
-        attention reads the cached keys instead of recomputing the whole prefix."""
-        return {
-            **self.new_row_cache(n, cond),
-            "above": {},  # name → the input row of a convolution at the row above, (n, C, 1, W)
-            "kv": [[] for _ in self.blocks],  # per block: the keys/values of finished rows, (n, Ckv, W) each
-        }
-
-    def _conv_row(self, cache: dict[str, Any], name: str, conv: nn.Module, current: Tensor, keep: bool) -> Tensor:
-        """A down-right / down-shifted convolution of height ≤ 2 on the current row, reading the cached row above."""
-        above = cache["above"].get(name, torch.zeros_like(current))
-        if keep:
-            cache["above"][name] = current
-        return last_row(conv, torch.cat([above, current], dim=2))
-
-    def _resnet_row(self, cache, name, block: GatedResNet, x, keep, a=None, condition=0.0) -> Tensor:
-        c = self._conv_row(cache, name + ".first", block.first, concat_elu(x), keep)
-        if block.aux is not None:
-            c = c + block.aux(concat_elu(a))
-        y, g = (self._conv_row(cache, name + ".second", block.second, concat_elu(c), keep) + condition).chunk(2, 1)
-        return x + y * torch.sigmoid(g)
-
-    def cache_row(self, cache: dict[str, Any], row: int, keep: bool) -> Tensor:
-        n, (_, height, width), cond = cache["x"].shape[0], self.shape, cache["cond"]
-        where = positions(height, width, cache["x"].device)[:, row : row + 1].expand(n, -1, -1, -1)
-        pixels = self.encode(cache["x"][:, :, row : row + 1])
-        x_in = torch.cat([self.network_input(cache["x"][:, :, row : row + 1]), where], dim=1)
-        above = cache["above"].get("x_in")
-        ul = right_shift(self._conv_row(cache, "x_in", self.init_left, x_in, keep))
-        if above is not None:  # the down-shifted start reads the row above only
-            ul = ul + self.init_above(above)
-        for b, block in enumerate(self.blocks):
-            for r, (resnet, condition) in enumerate(zip(block.local, block.conditions[:-1], strict=True)):
-                ul = self._resnet_row(cache, f"{b}.{r}", resnet, ul, keep, condition=condition(cond))
-            ul = block.merge(ul, self._attend_row(cache, b, block, ul, pixels, where, keep), block.conditions[-1](cond))
-        return ul
-
-    def _attend_row(self, cache, b: int, block: SnailBlock, ul, pixels, where, keep: bool) -> Tensor:
-        """The attention output on the current row: each pixel reads the start entry, the cached rows and the
-        pixels before it in this row."""
-        attention = block.attention
-        n, _, _, width = ul.shape
-        q = attention.query(torch.cat([ul, where], dim=1)).flatten(2)
-        kv_row = attention.key_value(torch.cat([ul, pixels, where], dim=1)).flatten(2)
-        start = attention.start.to(kv_row.dtype)[None, :, None].expand(n, -1, 1)
-        kv = torch.cat([start, *cache["kv"][b], kv_row], dim=2)  # entry s + 1 holds position s
-        if keep:
-            cache["kv"][b].append(kv_row)
-        k, v = kv.split([attention.key_channels, kv.shape[1] - attention.key_channels], dim=1)
-        seen = kv.shape[2] - width  # entries every query of this row may read; query j adds j more
-        mask = (
-            torch.arange(kv.shape[2], device=ul.device)[None, :] < seen + torch.arange(width, device=ul.device)[:, None]
+    def init_layers(self, n: int, cond: Tensor | None) -> SnailCache:
+        _, height, width = self.shape
+        device = self.output.weight.device
+        return SnailCache(
+            where=positions(height, width, device),
+            above=self.init_above.init_rows(n, 1, width),
+            above_row=torch.zeros(n, width, self.config.channels, device=device),
+            left=self.init_left.init_step(n, height, width),
+            blocks=[block.init_step(n, height, width, cond) for block in self.blocks],
+            output=Pointwise.of(self.output),
         )
-        heads = attention.split_heads
-        out = F.scaled_dot_product_attention(heads(q), heads(k), heads(v), attn_mask=mask)
-        return out.transpose(2, 3).reshape(n, -1, 1, width)
+
+    def row_input(self, cache: PixelCache, i: int) -> Tensor:
+        """The network's input on row i: (n, C + 3, W)."""
+        where = cache.layers.where[:, i].expand(cache.x.shape[0], -1, -1)
+        return torch.cat([self.network_input(cache.x[:, :, i]), where], dim=1)
+
+    def begin_row(self, cache: PixelCache, i: int) -> None:
+        state = cache.layers
+        finished = self.row_input(cache, i - 1) if i else None
+        if finished is not None:  # the down-shifted start: row i reads row i - 1 only
+            state.above_row = self.init_above.row_step(state.above, 0, finished.transpose(1, 2))
+        self.init_left.begin_row(state.left, i, finished=finished)
+        for block, block_state in zip(self.blocks, state.blocks, strict=True):
+            block.begin_row(block_state, i)
+
+    def pixel_params(self, cache: PixelCache, i: int, j: int) -> Tensor:
+        state = cache.layers
+        where = state.where[:, i, j].expand(cache.x.shape[0], -1)
+        ul = state.above_row[:, j]
+        if j:  # right-shifted: column j reads the left start at column j - 1
+            ul = ul + self.init_left.step_on_row(state.left, j - 1, self.row_input(cache, i))
+        t = i * self.shape[2] + j
+        if t:  # the pixel before this one is complete: its keys and values join every attention
+            pi, pj = divmod(t - 1, self.shape[2])
+            previous = torch.cat([self.encode(cache.x[:, :, pi, pj]), state.where[:, pi, pj].expand_as(where)], dim=1)
+        else:
+            previous = None
+        for block, block_state in zip(self.blocks, state.blocks, strict=True):
+            ul = block.step(block_state, j, ul, where, previous)
+        out = state.output(F.elu(ul))
+        return self.to_params(out[:, :, None, None])
+
+
+@dataclass
+class SnailCache:
+    where: Tensor = field(metadata=SHARED)  # (2, H, W) positions
+    above: RowState  # the down-shifted start (one input row)
+    above_row: Tensor  # (n, W, F): its contribution to the current row
+    left: PositionState  # the down-right start
+    blocks: list[SnailBlockState]
+    output: Pointwise = field(metadata=SHARED)

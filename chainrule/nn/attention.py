@@ -8,9 +8,13 @@ entry also gives the first pixel something to attend to. Uses PyTorch's scaled_d
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from chainrule.nn.raster_step import SHARED, Pointwise
 
 
 class CausalImageAttention(nn.Module):
@@ -50,3 +54,44 @@ class CausalImageAttention(nn.Module):
             self.split_heads(q), self.split_heads(k), self.split_heads(v), is_causal=True
         )
         return out.transpose(2, 3).reshape(b, -1, h, w)
+
+    # --- one query at a time (generation): keys and values appended as their positions complete --------------
+
+    def init_step(self, n: int, length: int) -> AttentionState:
+        """State for n images of `length` positions: the start entry in place. The query matrix carries the
+        1/√d scaling; keys are kept transposed, so that a step is two batched matrix products."""
+        kv = self.key_value.weight
+        heads, key_width = self.heads, self.key_channels // self.heads
+        query = Pointwise.of(self.query)
+        scale = key_width**-0.5
+        query = Pointwise(query.weight * scale, None if query.bias is None else query.bias * scale)
+        keys = kv.new_zeros(n, heads, key_width, length + 1)
+        values = kv.new_zeros(n, heads, length + 1, (kv.shape[0] - self.key_channels) // heads)
+        state = AttentionState(query, Pointwise.of(self.key_value), keys, values, 0)
+        self.append(state, None)
+        return state
+
+    def append(self, state: AttentionState, source: Tensor | None) -> None:
+        """Add the keys and values of the next position from its source (n, Ckv); None: the learned start entry."""
+        n = state.keys.shape[0]
+        kv = self.start.detach().expand(n, -1) if source is None else state.key_value(source)
+        state.keys[:, :, :, state.count] = kv[:, : self.key_channels].view(n, self.heads, -1)
+        state.values[:, :, state.count] = kv[:, self.key_channels :].view(n, self.heads, -1)
+        state.count += 1
+
+    def step(self, state: AttentionState, query: Tensor) -> Tensor:
+        """The output at the next position, reading every entry appended so far: (n, Cq) → (n, value_channels)."""
+        n, count = query.shape[0], state.count
+        q = state.query(query).view(n * self.heads, 1, -1)
+        keys = state.keys[:, :, :, :count].flatten(0, 1)  # (n·heads, d, count)
+        weights = torch.softmax(torch.bmm(q, keys), dim=-1)
+        return torch.bmm(weights, state.values[:, :, :count].flatten(0, 1)).view(n, -1)
+
+
+@dataclass
+class AttentionState:
+    query: Pointwise = field(metadata=SHARED)
+    key_value: Pointwise = field(metadata=SHARED)
+    keys: Tensor  # (n, heads, key_channels / heads, length + 1): transposed
+    values: Tensor  # (n, heads, length + 1, value_channels / heads)
+    count: int  # entries appended (the start entry first)

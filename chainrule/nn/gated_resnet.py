@@ -12,10 +12,13 @@ its convolutions: the output at a position reads x and a at that position and wh
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from chainrule.nn.raster_step import SHARED, Pointwise, PositionState, PositionStepping
 
 
 def concat_elu(x: Tensor) -> Tensor:
@@ -50,3 +53,40 @@ class GatedResNet(nn.Module):
             c = c + self.aux(concat_elu(a))
         y, g = (self.second(self.dropout(concat_elu(c))) + condition).chunk(2, dim=1)
         return x + y * torch.sigmoid(g)
+
+    # --- one position at a time (generation): convolutions with a position step, or 1x1 ones ------------------
+
+    def init_step(self, n: int, height: int, width: int) -> GatedResNetState:
+        def conv_state(conv: nn.Module) -> PositionState | Pointwise:
+            return conv.init_step(n, height, width) if isinstance(conv, PositionStepping) else Pointwise.of(conv)
+
+        aux = Pointwise.of(self.aux) if self.aux is not None else None
+        return GatedResNetState(conv_state(self.first), conv_state(self.second), aux)
+
+    def begin_row(self, state: GatedResNetState, i: int) -> None:
+        """Row i starts: the rows-above part of each convolution with a position step."""
+        for conv, conv_state in ((self.first, state.first), (self.second, state.second)):
+            if isinstance(conv_state, PositionState):
+                conv.begin_row(conv_state, i)
+
+    def step(
+        self, state: GatedResNetState, j: int, x: Tensor, a: Tensor | None = None, condition: Tensor | None = None
+    ) -> Tensor:
+        """The block at column j of the current row: x (n, F) [, a (n, A), condition (n, 2F)] → (n, F)."""
+        c = _apply(self.first, state.first, j, concat_elu(x))
+        if state.aux is not None:
+            c = c + state.aux(concat_elu(a))
+        out = _apply(self.second, state.second, j, concat_elu(c))
+        y, g = (out if condition is None else out + condition).chunk(2, dim=1)
+        return x + y * torch.sigmoid(g)
+
+
+def _apply(conv: nn.Module, state: PositionState | Pointwise, j: int, x: Tensor) -> Tensor:
+    return conv.step(state, j, x) if isinstance(state, PositionState) else state(x)
+
+
+@dataclass
+class GatedResNetState:
+    first: PositionState | Pointwise
+    second: PositionState | Pointwise
+    aux: Pointwise | None = field(metadata=SHARED)
