@@ -11,7 +11,7 @@ LSTM's input-to-state convolution is 1 x k (masked B) on the current row.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -21,9 +21,10 @@ from chainrule.distributions import discrete_head
 from chainrule.errors import ConfigError
 from chainrule.models.base import register
 from chainrule.models.footprint import Footprint, conv, masked_network
-from chainrule.models.image import ImageModel, check_image_config
+from chainrule.models.image import ImageModel, PixelCache, check_image_config
 from chainrule.nn.masked_conv import MaskedConv2d
-from chainrule.nn.recurrent import DiagonalBiLSTM, RowLSTM, lstm_update, neighbours
+from chainrule.nn.raster_step import SHARED, Pointwise, PositionState
+from chainrule.nn.recurrent import DiagonalBiLSTM, RowLSTM
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,45 @@ class PixelRNN(ImageModel):
         """Recurrent layer k on the residual stream (the scaled pixels are there for layers that read them)."""
         return layer(stream)
 
+    # --- generation: one position per layer; each recurrent layer steps its own state ---------------------------
+
+    def init_layers(self, n: int, cond: Tensor | None) -> PixelRNNCache:
+        _, height, width = self.shape
+        return PixelRNNCache(
+            first=self.first.init_step(n, height, width),
+            recurrent=[layer.init_step(n, height, width) for layer in self.recurrent],
+            residual=[residual.as_pointwise() for residual in self.residual],
+            head=(self.hidden.as_pointwise(), self.output.as_pointwise()),
+        )
+
+    def begin_row(self, cache: PixelCache, i: int) -> None:
+        state = cache.layers
+        finished = self.encode(cache.x[:, :, i - 1]) if i else None
+        self.first.begin_row(state.first, i, finished=finished)
+        for k, (layer, layer_state) in enumerate(zip(self.recurrent, state.recurrent, strict=True)):
+            self.begin_layer_row(k, layer, layer_state, i, finished)
+
+    def begin_layer_row(self, k: int, layer: nn.Module, state: Any, i: int, finished: Tensor | None) -> None:
+        layer.begin_row(state, i)
+
+    def pixel_params(self, cache: PixelCache, i: int, j: int) -> Tensor:
+        state = cache.layers
+        stream = self.first.step_on_row(state.first, j, self.encode(cache.x[:, :, i]))
+        for layer, layer_state, residual in zip(self.recurrent, state.recurrent, state.residual, strict=True):
+            stream = stream + residual(self.step_layer(layer, layer_state, i, j, stream))
+        return self.pointwise_head(state.head, stream)
+
+    def step_layer(self, layer: nn.Module, state: Any, i: int, j: int, stream: Tensor) -> Tensor:
+        return layer.step(state, j, stream)
+
+
+@dataclass
+class PixelRNNCache:
+    first: PositionState
+    recurrent: list[Any]  # each layer's step state
+    residual: list[Pointwise] = field(metadata=SHARED)
+    head: tuple[Pointwise, Pointwise] = field(metadata=SHARED)
+
 
 PRESETS = {
     "cpu": dict(channels=24, layers=2, hidden=96, train=dict(batch_size=32, lr=2e-3)),
@@ -115,33 +155,6 @@ class RowLSTMModel(PixelRNN):
 
     def make_layer(self, config: PixelRNNConfig, k: int) -> nn.Module:
         return RowLSTM(2 * config.channels, config.channels, config.kernel, self.colours)
-
-    # --- cached generation: the LSTM state of the last finished row; a step computes the current row only -------
-
-    cache_step = ImageModel.row_cache_step  # rows, not yet positions
-
-    def init_cache(self, n: int, cond: Tensor | None = None) -> dict[str, Any]:
-        device = self.output.weight.device
-        width, f = self.shape[2], self.config.channels
-        zero = torch.zeros(n, width, f, device=device)
-        return {
-            **self.new_row_cache(n, cond),
-            "state": [(zero, zero) for _ in self.recurrent],  # (h, c) of the last finished row, (n, W, F)
-        }
-
-    def cache_row(self, cache: dict[str, Any], row: int, keep: bool) -> Tensor:
-        """The residual stream on `row` (n, 2h, 1, W) from the states of the row above; with `keep`, the row is
-        complete and its states replace them."""
-        reach = self.first.kernel_size[0] // 2
-        stream = self.first(self.encode(cache["x"][:, :, max(0, row - reach) : row + 1]))[:, :, -1:]
-        for i, (layer, residual) in enumerate(zip(self.recurrent, self.residual, strict=True)):
-            h, c = cache["state"][i]
-            gates = layer.input_to_state(stream)[:, :, 0].transpose(1, 2)  # (n, W, 4F)
-            h, c = lstm_update(gates + layer.state_to_state(neighbours(h, 1, 1)), c)
-            if keep:
-                cache["state"][i] = (h, c)
-            stream = stream + residual(h.transpose(1, 2)[:, :, None])
-        return stream
 
 
 @register(
@@ -164,77 +177,8 @@ class DiagonalBiLSTMModel(PixelRNN):
     def run_layer(self, k: int, layer: nn.Module, stream: Tensor, pixels: Tensor) -> Tensor:
         return layer(stream, pixels if k == 0 else None)
 
-    # --- cached generation: pixel by pixel for the forward direction, row by row for the backward one ----------
-    # Forward: h(i, j) from the input at (i, j), h(i-1, j), h(i, j-1) and the cell c(i, j-1). Backward (mirrored,
-    # shifted down): row i reads the backward states of row i-1, computed once that row is finished.
+    def begin_layer_row(self, k: int, layer: nn.Module, state: Any, i: int, finished: Tensor | None) -> None:
+        layer.begin_row(state, i, finished.transpose(1, 2) if finished is not None and k == 0 else None)
 
-    def init_cache(self, n: int, cond: Tensor | None = None) -> dict[str, Any]:
-        device = self.output.weight.device
-        _, h, w = self.shape
-        f = self.config.channels
-
-        def grid(channels: int) -> Tensor:
-            return torch.zeros(n, h, w, channels, device=device)
-
-        layers = len(self.recurrent)
-        return {
-            **self.new_row_cache(n, cond),
-            "h": [grid(f) for _ in range(layers)],
-            "c": [grid(f) for _ in range(layers)],
-            "back": [grid(f) for _ in range(layers)],  # backward-direction states, finished rows
-            "stream": [grid(2 * f) for _ in range(layers)],  # each layer's input, finished pixels
-            "done": 0,  # pixels finished, in raster order
-        }
-
-    def _pixel(self, cache: dict[str, Any], i: int, j: int, keep: bool) -> Tensor:
-        """The residual stream at pixel (i, j): (n, 2h, 1, 1); with `keep`, the pixel is complete and its states
-        are stored."""
-        reach = self.first.kernel_size[0] // 2
-        rows = self.encode(cache["x"][:, :, max(0, i - reach) : i + 1])
-        stream = self.first(rows)[:, :, -1:, j : j + 1]
-        for k, (layer, residual) in enumerate(zip(self.recurrent, self.residual, strict=True)):
-            lstm = layer.forward_direction
-            if keep:
-                cache["stream"][k][:, i, j] = stream[:, :, 0, 0]
-            gates = lstm.input_to_state(stream)[:, :, 0, 0]
-            zero = torch.zeros_like(cache["h"][k][:, 0, 0])
-            up = cache["h"][k][:, i - 1, j] if i else zero
-            left, cell = (cache["h"][k][:, i, j - 1], cache["c"][k][:, i, j - 1]) if j else (zero, zero)
-            h, c = lstm_update(gates + lstm.state_to_state(torch.cat([up, left], dim=-1)), cell)
-            if keep:
-                cache["h"][k][:, i, j], cache["c"][k][:, i, j] = h, c
-            back = cache["back"][k][:, i - 1, j] if i else zero
-            stream = stream + residual((h + back)[:, :, None, None])
-        return stream
-
-    def _backward_row(self, cache: dict[str, Any], i: int) -> None:
-        """Backward-direction states of the finished row i, right to left, for every layer."""
-        width = self.shape[2]
-        for k, layer in enumerate(self.recurrent):
-            lstm = layer.backward_direction
-            gates = lstm.input_to_state(cache["stream"][k][:, i].permute(0, 2, 1)[:, :, None])[:, :, 0]
-            if layer.pixels_to_state is not None:
-                gates = gates + layer.pixels_to_state(self.encode(cache["x"][:, :, i : i + 1]))[:, :, 0]
-            zero = torch.zeros_like(cache["back"][k][:, 0, 0])
-            h, c = zero, zero
-            for j in reversed(range(width)):
-                up = cache["back"][k][:, i - 1, j] if i else zero
-                h, c = lstm_update(gates[:, :, j] + lstm.state_to_state(torch.cat([up, h], dim=-1)), c)
-                cache["back"][k][:, i, j] = h
-
-    def cache_step(self, cache: dict[str, Any], previous: Tensor | None) -> Tensor:
-        t, width = cache["t"], self.shape[2]
-        if previous is not None:
-            index = torch.unravel_index(self.order[t - 1], self.shape)
-            cache["x"][(slice(None), *index)] = previous.to(cache["x"].device)
-        channel, row, col = (int(i) for i in torch.unravel_index(self.order[t], self.shape))
-        while cache["done"] < row * width + col:  # finish the pixels before this one
-            i, j = divmod(cache["done"], width)
-            self._pixel(cache, i, j, keep=True)
-            if j == width - 1:
-                self._backward_row(cache, i)
-            cache["done"] += 1
-        stream = self._pixel(cache, row, col, keep=False)
-        params = self.to_params(self.output(torch.relu(self.hidden(torch.relu(stream)))))
-        cache["t"] = t + 1
-        return self.head.log_probs_at(params, cache["x"][:, :, row : row + 1, col : col + 1], (channel, 0, 0))
+    def step_layer(self, layer: nn.Module, state: Any, i: int, j: int, stream: Tensor) -> Tensor:
+        return layer.step(state, i, j, stream)

@@ -52,6 +52,12 @@ class Pointwise:
         w = (conv.weight if weight is None else weight).detach()
         return cls(w[:, :, 0, 0].t().contiguous(), None if conv.bias is None else conv.bias.detach())
 
+    @classmethod
+    def of_linear(cls, linear: nn.Linear) -> Pointwise:
+        """From a linear layer."""
+        bias = None if linear.bias is None else linear.bias.detach()
+        return cls(linear.weight.detach().t().contiguous(), bias)
+
     def __call__(self, x: Tensor) -> Tensor:
         return x @ self.weight if self.bias is None else torch.addmm(self.bias, x, self.weight)
 

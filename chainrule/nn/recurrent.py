@@ -14,11 +14,14 @@ Both split the LSTM gates into four chunks (o, f, i, g) whose channels carry the
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from chainrule.nn.masked_conv import MaskedConv2d
+from chainrule.nn.raster_step import SHARED, Pointwise, PositionState
 from chainrule.nn.shifted_conv import down_shift
 from chainrule.nn.skew import skew, unskew
 
@@ -56,6 +59,38 @@ class RowLSTM(nn.Module):
             h, c = lstm_update(row + self.state_to_state(neighbours(h, 1, 1)), c)
             rows.append(h)
         return torch.stack(rows, dim=1).permute(0, 3, 1, 2)
+
+    # --- one position at a time (generation): the state of (i, j) reads row i - 1's states and the input row ----
+
+    def init_step(self, n: int, height: int, width: int) -> RowLSTMState:
+        zeros = [self.input_to_state.weight.new_zeros(n, width, self.channels) for _ in range(4)]
+        input_state = self.input_to_state.init_step(n, height, width)
+        return RowLSTMState(input_state, Pointwise.of_linear(self.state_to_state), *zeros)
+
+    def begin_row(self, state: RowLSTMState, i: int) -> None:
+        """Row i starts: row i - 1's states become the ones above; their state-to-state part for the whole row."""
+        if i:
+            state.h_above, state.c_above = state.h, state.c
+            state.h, state.c = torch.zeros_like(state.h), torch.zeros_like(state.c)
+        n, width, _ = state.h_above.shape
+        above = state.state_to_state(neighbours(state.h_above, 1, 1).flatten(0, 1)).view(n, width, -1)
+        self.input_to_state.begin_row(state.input, i, above)
+
+    def step(self, state: RowLSTMState, j: int, x: Tensor) -> Tensor:
+        """The state at column j of the current row given the input there: (n, F_in) → (n, F)."""
+        h, c = lstm_update(self.input_to_state.step(state.input, j, x), state.c_above[:, j])
+        state.h[:, j], state.c[:, j] = h, c
+        return h
+
+
+@dataclass
+class RowLSTMState:
+    input: PositionState
+    state_to_state: Pointwise = field(metadata=SHARED)
+    h_above: Tensor  # (n, W, F): row i - 1
+    c_above: Tensor
+    h: Tensor  # (n, W, F): row i so far
+    c: Tensor
 
 
 class DiagonalLSTM(nn.Module):
@@ -111,3 +146,67 @@ class DiagonalBiLSTM(nn.Module):
             extra = self.pixels_to_state(pixels).flip(3)
         mirrored = self.backward_direction(x.flip(3), extra).flip(3)
         return self.forward_direction(x) + down_shift(mirrored)
+
+    # --- one position at a time (generation): the forward direction per pixel, the mirrored one per finished row --
+
+    def init_step(self, n: int, height: int, width: int) -> DiagonalBiLSTMState:
+        weight = self.forward_direction.input_to_state.weight
+        f = self.forward_direction.channels
+
+        def grid(channels: int) -> Tensor:
+            return weight.new_zeros(n, height, width, channels)
+
+        forward, backward = self.forward_direction, self.backward_direction
+        pixels = None if self.pixels_to_state is None else Pointwise.of(self.pixels_to_state)
+        return DiagonalBiLSTMState(
+            forward_input=forward.input_to_state.as_pointwise(),
+            forward_state=Pointwise.of_linear(forward.state_to_state),
+            backward_input=backward.input_to_state.as_pointwise(),
+            backward_state=Pointwise.of_linear(backward.state_to_state),
+            pixels=pixels,
+            h=grid(f),
+            c=grid(f),
+            inputs=weight.new_zeros(n, width, weight.shape[1]),
+            back=weight.new_zeros(n, width, f),
+        )
+
+    def begin_row(self, state: DiagonalBiLSTMState, i: int, pixels: Tensor | None = None) -> None:
+        """Row i starts: the mirrored direction on the finished row i - 1, right to left (its inputs as the steps
+        were given; `pixels`: row i - 1 of the data (n, W, C) for a layer that reads them)."""
+        if not i:
+            return
+        n, width, _ = state.inputs.shape
+        gates = state.backward_input(state.inputs.flatten(0, 1)).view(n, width, -1)
+        if state.pixels is not None:
+            gates = gates + state.pixels(pixels.flatten(0, 1)).view(n, width, -1)
+        above = state.back
+        h = c = torch.zeros_like(above[:, 0])
+        back = torch.empty_like(above)
+        for j in reversed(range(width)):
+            h, c = lstm_update(gates[:, j] + state.backward_state(torch.cat([above[:, j], h], dim=-1)), c)
+            back[:, j] = h
+        state.back = back
+
+    def step(self, state: DiagonalBiLSTMState, i: int, j: int, x: Tensor) -> Tensor:
+        """Both directions at pixel (i, j) given the input there: (n, F_in) → (n, F)."""
+        state.inputs[:, j] = x
+        zero = state.h.new_zeros(())
+        up = state.h[:, i - 1, j] if i else zero.expand_as(state.h[:, 0, 0])
+        left, cell = (state.h[:, i, j - 1], state.c[:, i, j - 1]) if j else (zero.expand_as(up), zero.expand_as(up))
+        gates = state.forward_input(x) + state.forward_state(torch.cat([up, left], dim=-1))
+        h, c = lstm_update(gates, cell)
+        state.h[:, i, j], state.c[:, i, j] = h, c
+        return h + state.back[:, j]
+
+
+@dataclass
+class DiagonalBiLSTMState:
+    forward_input: Pointwise = field(metadata=SHARED)
+    forward_state: Pointwise = field(metadata=SHARED)
+    backward_input: Pointwise = field(metadata=SHARED)
+    backward_state: Pointwise = field(metadata=SHARED)
+    pixels: Pointwise | None = field(metadata=SHARED)
+    h: Tensor  # (n, H, W, F): forward-direction states of the pixels so far
+    c: Tensor
+    inputs: Tensor  # (n, W, F_in): the inputs of the current row so far
+    back: Tensor  # (n, W, F): the mirrored direction on the last finished row (what the current row adds)
