@@ -35,7 +35,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float)
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="cpu or cuda")
-    p.add_argument("--bf16", action="store_true", help="bf16 autocast for training")
+    p.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16"),
+        help="training step precision (default auto: bf16 autocast where the device has fast bf16 matrix units)",
+    )
+    p.add_argument("--bf16", action="store_true", help="the same as --precision bf16")
     p.add_argument("--compile", action="store_true", help="torch.compile the training step (pays off on long runs)")
     p.add_argument("--channels-last", action="store_true", help="NHWC weights for convolutional models")
     p.add_argument("--fused", action="store_true", help="fused AdamW kernel")
@@ -66,7 +71,7 @@ def train_settings(args: argparse.Namespace) -> dict:
         "lr": args.lr,
         "seed": args.seed,
         "device": args.device,
-        "bf16": True if args.bf16 else None,
+        "precision": "bf16" if args.bf16 else args.precision,
         "compile": True if args.compile else None,
         "channels_last": True if args.channels_last else None,
         "fused": True if args.fused else None,

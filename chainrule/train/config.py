@@ -22,7 +22,8 @@ class TrainConfig:
         grad_clip: clip the global gradient norm (0 = off).
         seed: seeds the weights, the shuffling and dynamic binarization.
         device: "cpu", "cuda" or "cuda:N".
-        bf16: bf16 autocast for the training forward pass (evaluation stays fp32).
+        precision: "auto" (bf16 autocast for the training step where the device has fast bf16 matrix units, fp32
+            elsewhere: `train.precision`), "fp32" or "bf16"; evaluation, sampling and coding stay fp32.
         eval_every: validate every N steps as well as after each epoch (0 = after each epoch only).
         checkpoint_every: write a resumable checkpoint every N steps (and at every validation and the end).
         max_bad_steps: consecutive non-finite losses tolerated (skipped) before training stops.
@@ -48,7 +49,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     seed: int = 0
     device: str = "cpu"
-    bf16: bool = False
+    precision: str = "auto"
     eval_every: int = 0
     checkpoint_every: int = 500
     max_bad_steps: int = 20
@@ -72,6 +73,8 @@ class TrainConfig:
             raise ConfigError(f"betas={self.betas} must be two numbers in [0, 1), e.g. betas=0.9,0.99")
         if not 0 <= self.ema < 1:
             raise ConfigError(f"ema={self.ema} must be in [0, 1) (0 = off)")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ConfigError(f"precision={self.precision!r}; choose auto, fp32 or bf16")
         if not (self.device == "cpu" or self.device.startswith("cuda")):
             raise ConfigError(f"device={self.device!r}; choose cpu or cuda")
 

@@ -85,7 +85,10 @@ def train_model(
     if resume:
         info = run_info(out)
         data_spec = info["data"]
-        train_settings = {**info["train"], **(train or {})}
+        kept = dict(info["train"])
+        if "bf16" in kept:  # runs written before `precision` replaced the bf16 switch
+            kept["precision"] = "bf16" if kept.pop("bf16") else "fp32"
+        train_settings = {**kept, **(train or {})}
         config = cfg.from_dict(TrainConfig, train_settings)
         if data_spec.get("vocab") is not None:
             splits = load_splits(data_spec["name"], vocab=data_spec["vocab"], length=data_spec["length"])

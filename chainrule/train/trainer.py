@@ -1,9 +1,10 @@
 """The one training loop: maximum likelihood for every model of the contract in `models/base.py`.
 
 AdamW with warm-up + cosine, gradient clipping, an optional EMA of the weights (validated, kept and tested in place
-of the raw ones), a budget in epochs / steps / minutes, validation with the best
-weights kept in the run directory, resumable checkpoints, a NaN/inf guard, optional bf16 autocast, a progress
-bar, `metrics.csv` and `loss.png`. The test split is evaluated once, at the end, with the best weights.
+of the raw ones), a budget in epochs / steps / minutes, validation with the best weights kept in the run
+directory, resumable checkpoints, a NaN/inf guard, bf16 autocast where the device has fast bf16 units
+(`train.precision`), a progress bar, `metrics.csv` and `loss.png`. The test split is evaluated once, at the end,
+with the best weights.
 
 Under torchrun (`train.distributed`) every process runs this same loop on its shard of each batch, through
 DistributedDataParallel; the processes agree on the budget, on skipping a bad step and on the reported losses, and
@@ -36,6 +37,7 @@ from chainrule.train.config import TrainConfig
 from chainrule.train.ema import ExponentialMovingAverage
 from chainrule.train.evaluate import evaluate
 from chainrule.train.metrics import MetricsLog
+from chainrule.train.precision import training_precision
 from chainrule.train.schedules import warmup_cosine
 from chainrule.train.tensorboard import TensorBoardLog
 
@@ -94,6 +96,7 @@ class Trainer:
         self.config = config
         self.ranks = ranks or distributed.Ranks()
         self.device = torch.device(config.device)
+        self.precision = training_precision(config.precision, self.device)  # "fp32" or "bf16"
         self.model = speed.apply_memory_format(model.to(self.device), config.channels_last)
         train = splits["train"]
         self.carries_state = train.is_stream and model.carries_state
@@ -288,7 +291,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         model.train()
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=config.bf16):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
             log_p = self.net(x, cond, step)
         loss = -log_p.float().mean() / model.dims  # nats per dimension
         self.optimizer.zero_grad(set_to_none=True)
@@ -382,6 +385,7 @@ class Trainer:
             "epochs": self.state["step"] / self.steps_per_epoch,
             "train_seconds": round(self.state["seconds"], 1),
             "parameters": sum(p.numel() for p in self.model.parameters()),
+            "precision": self.precision,
         }
         if self.ranks.main:
             serialization.write_json(self.out / RESULTS_FILE, results)

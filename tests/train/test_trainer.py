@@ -5,7 +5,7 @@ import torch
 
 import chainrule as cr
 from chainrule import serialization
-from chainrule.errors import CheckpointError, TrainingError
+from chainrule.errors import CheckpointError, ConfigError, TrainingError
 from chainrule.train import TrainConfig, Trainer, train_model
 from chainrule.train.baseline import independent_nll
 from chainrule.train.schedules import warmup_cosine
@@ -109,10 +109,34 @@ def test_corrupt_checkpoints_are_reported(tmp_path):
         cr.load(tmp_path / "c")
 
 
-def test_bf16_autocast_training_lowers_the_loss(tmp_path):
-    results = trainer(tmp_path / "bf", steps=60, bf16=True).fit()
+def test_bf16_training_reaches_the_fp32_loss_at_equal_steps(tmp_path):
+    fp32 = trainer(tmp_path / "fp", steps=60, precision="fp32").fit()
+    bf16 = trainer(tmp_path / "bf", steps=60, precision="bf16").fit()
     uniform = 64 * math.log(2)  # where training starts, near enough
-    assert results["test_nats"] < uniform - 10
+    assert bf16["precision"] == "bf16" and fp32["precision"] == "fp32"
+    assert bf16["test_nats"] < uniform - 10
+    assert abs(bf16["test_nats"] - fp32["test_nats"]) < 0.03 * fp32["test_nats"]  # within 3 %
+
+
+def test_auto_precision_follows_the_reported_capability(tmp_path):
+    from chainrule.train.precision import cpu_flags, training_precision
+
+    cpu = torch.device("cpu")
+    assert training_precision("auto", cpu, frozenset({"avx2", "avx512f", "amx_bf16", "amx_tile"})) == "bf16"
+    assert training_precision("auto", cpu, frozenset({"avx2", "avx512f", "avx512_bf16"})) == "fp32"  # no AMX: slower
+    assert training_precision("auto", cpu, frozenset({"avx2"})) == "fp32"
+    assert training_precision("fp32", cpu, frozenset({"amx_bf16"})) == "fp32"
+    assert training_precision("bf16", cpu, frozenset()) == "bf16"
+    with pytest.raises(ValueError):
+        training_precision("fp16", cpu)
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu avx2 amx_bf16\n")
+    assert cpu_flags(info) == {"fpu", "avx2", "amx_bf16"} and cpu_flags(tmp_path / "missing") == frozenset()
+    # the trainer resolves auto for its device and reports what it used
+    expected = training_precision("auto", cpu)
+    assert trainer(tmp_path / "auto", steps=2).precision == expected
+    with pytest.raises(ConfigError):
+        TrainConfig(precision="half")
 
 
 def test_ema_weights_differ_from_the_raw_ones_and_are_the_ones_evaluated_and_kept(tmp_path):
