@@ -17,6 +17,24 @@ from chainrule.models import MODELS, create, preset_hparams
 
 SHAPES = {"28x28": ((1, 28, 28), 256), "32x32x3": ((3, 32, 32), 256)}
 
+# named cases (issue 22's two architectures, binary 28x28, 4 samples): model, shape, levels, hyper-parameters, n
+CASES: dict[str, tuple[str, tuple[int, int, int], int, dict[str, Any], int]] = {
+    "gated-pixelcnn-11x128": (
+        "gated-pixelcnn",
+        (1, 28, 28),
+        2,
+        dict(channels=128, layers=11, kernel=3, first_kernel=7, hidden=32),
+        4,
+    ),
+    "pixelsnail-8x64": (
+        "pixelsnail",
+        (1, 28, 28),
+        2,
+        dict(channels=64, blocks=8, resnets=2, heads=1, key_channels=4, value_channels=32),
+        4,
+    ),
+}
+
 
 def seconds(model, n: int, cache: bool, repeats: int) -> float:
     times = []
@@ -54,6 +72,22 @@ def measure(
     row["naive_s"] = naive_estimate(model, n, naive_passes) if naive_passes else seconds(model, n, False, repeats)
     row["cached_s"] = seconds(model, n, True, repeats)
     row["speedup"] = row["naive_s"] / row["cached_s"]
+    return row
+
+
+def measure_case(name: str, repeats: int = 3, naive_repeats: int = 1) -> dict[str, Any]:
+    """A named case: naive and cached seconds, the seconds per step and the arithmetic rate a step reaches
+    (2 x weights x n FLOPs per step: every weight of a convolutional network is used once per position)."""
+    model_name, shape, levels, hparams, n = CASES[name]
+    torch.manual_seed(0)
+    model = create(model_name, shape=shape, levels=levels, **hparams).eval()
+    row: dict[str, Any] = {"case": name, "model": model_name, "n": n, "naive_estimated": False}
+    row["parameters"] = sum(p.numel() for p in model.parameters())
+    row["cached_s"] = seconds(model, n, True, repeats)
+    row["naive_s"] = seconds(model, n, False, naive_repeats)
+    row["speedup"] = row["naive_s"] / row["cached_s"]
+    row["step_us"] = 1e6 * row["cached_s"] / model.dims
+    row["step_gflops"] = 2 * row["parameters"] * n / (row["step_us"] * 1e3)
     return row
 
 

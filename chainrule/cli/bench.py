@@ -60,6 +60,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="estimate naive time as sub-pixels x the median of P full passes (for presets where it takes hours)",
     )
     s.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    s.add_argument(
+        "--cases",
+        nargs="+",
+        choices=list(sampling.CASES),
+        help=f"named cases instead of the model x preset x shape grid: {', '.join(sampling.CASES)}",
+    )
     s.set_defaults(run=run_sampling)
     c = kinds.add_parser("compression", help="learned coder vs model NLL vs classic codecs on a run's test split")
     c.add_argument("runs", nargs="+", help="trained run directories (image, text or audio)")
@@ -93,11 +99,19 @@ def run_sampling(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"machine: {describe()}")
-    for model in args.models:
+    for case in args.cases or []:
+        row = sampling.measure_case(case, args.repeats)
+        print(
+            f"| {case} | {row['parameters']:,} params | {row['n']} images | naive {row['naive_s']:.2f} s | "
+            f"cached {row['cached_s']:.3f} s | {row['speedup']:.1f}x | {row['step_us']:.0f} µs/step, "
+            f"{row['step_gflops']:.1f} GFLOP/s |",
+            flush=True,
+        )
+    for model in [] if args.cases else args.models:
         for preset in args.presets:
             for shape in args.shapes:
                 row = sampling.measure(model, preset, shape, args.n, args.repeats, args.naive_passes)
-                cached = f"{row['cached_s']:.2f} s | {row['speedup']:.1f}x" if "cached_s" in row else "no cache | –"
+                cached = f"{row['cached_s']:.2f} s | {row['speedup']:.1f}x"
                 estimated = " (estimated)" if row["naive_estimated"] else ""
                 print(
                     f"| {model} {preset} | {shape} | {row['parameters']:,} params | {args.n} images | "
