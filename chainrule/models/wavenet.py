@@ -27,7 +27,7 @@ from chainrule.models.base import check_shape_levels, register
 from chainrule.models.footprint import Footprint, embedding, masked_network
 from chainrule.models.footprint import conv as weights_of
 from chainrule.models.sequence import SequenceModel
-from chainrule.nn.causal_conv import CausalConv1d, StackQueues
+from chainrule.nn.causal_conv import CausalConv1d, GatedStackStep
 from chainrule.nn.gated import gate
 
 
@@ -204,61 +204,35 @@ class WaveNet(SequenceModel):
     # --- fast generation ----------------------------------------------------------------------------------
 
     def init_cache(self, n: int, cond: Tensor | None = None) -> dict[str, Any]:
-        """Queues of past layer inputs, the step's weights as matrices (taken once here, so a step is a few
-        matrix products per layer) and buffers for the layer inputs and gated outputs of the current step."""
+        """The stack's one-step state (`nn.causal_conv.GatedStackStep`: queues of past layer inputs, weights as
+        matrices) and the condition."""
         weight = self.embed.weight
         self.check_cond(cond, n)
-        layers, c = len(self.convs), self.config.channels
-        now, past = zip(*(conv.step_weights() for conv in self.convs), strict=True)
-        inputs, gated = weight.new_zeros(layers, n, c), weight.new_zeros(n, layers, c)  # this step's, per layer
         return {
             "n": n,
             "t": 0,
-            "queues": StackQueues(self.convs, n, weight.device, weight.dtype),
+            "stack": GatedStackStep(self.convs, self.residual, self.skip, n),
             "cond": cond,
-            "now": now,
-            "past": torch.stack(past),  # (layers, (k-1)·C, 2C)
-            "conv_bias": torch.stack([conv.bias for conv in self.convs])[:, None],  # (layers, 1, 2C)
-            "residual": [(res.weight[:, :, 0].t(), res.bias) for res in self.residual],
-            "skip": torch.cat([skip.weight[:, :, 0].t() for skip in self.skip]),  # (layers · C, S)
-            "skip_bias": sum(skip.bias for skip in self.skip),
-            "inputs": inputs,
-            "input_views": inputs.unbind(0),
-            "gated": gated,
-            "gated_views": gated.unbind(1),
             "dummy": torch.zeros(n, 1, dtype=torch.long, device=weight.device),
         }
 
     def reorder_cache(self, cache: dict[str, Any], index: Tensor) -> dict[str, Any]:
-        """Only the queues of past inputs and the condition are per row; "inputs" and "gated" are rewritten at
-        every step."""
-        cache["queues"].buffer = cache["queues"].buffer[index]
+        """Only the queues of past inputs and the condition are per row."""
+        cache["stack"].reorder(index)
         if cache["cond"] is not None:
             cache["cond"] = cache["cond"][index]
         return cache
 
     def cache_step(self, cache: dict[str, Any], previous: Tensor | None) -> Tensor:
-        device, t, n = cache["dummy"].device, cache["t"], cache["n"]
+        device, t, n, stack = cache["dummy"].device, cache["t"], cache["n"], cache["stack"]
         token = torch.full((n,), self.start, device=device) if previous is None else previous.to(device)
-        inputs, gated = cache["inputs"], cache["gated"]
-        torch.index_select(self.embed.weight, 0, token, out=cache["input_views"][0])
-        # every layer's contribution from its past inputs, in one batched product
-        z_past = torch.baddbmm(cache["conv_bias"], cache["queues"].past(t), cache["past"])
-        cond = cache["cond"]
+        torch.index_select(self.embed.weight, 0, token, out=stack.input_views[0])
+        cond, biases = cache["cond"], None
         if cond is not None:
             if cond.dtype.is_floating_point:  # local conditioning: the frame that sample t lies in
                 cond = cond[:, :, t // self.config.hop : t // self.config.hop + 1]
-            z_past = z_past + self.conditioning(cond, 1)[..., 0].transpose(0, 1)
-        h, g = cache["input_views"], cache["gated_views"]
-        last = len(self.convs) - 1
-        for i, (z_i, now) in enumerate(zip(z_past.unbind(0), cache["now"], strict=True)):
-            a, b = torch.addmm(z_i, h[i], now).chunk(2, dim=1)
-            torch.mul(torch.tanh(a), torch.sigmoid(b), out=g[i])
-            if i < last:  # the last layer's residual output is not used
-                w, bias = cache["residual"][i]
-                torch.addmm(h[i], g[i], w, out=h[i + 1]).add_(bias)
-        cache["queues"].push(t, inputs)
-        skips = torch.addmm(cache["skip_bias"], gated.view(n, -1), cache["skip"])
+            biases = self.conditioning(cond, 1)[..., 0].transpose(0, 1)  # (layers, n, 2C)
+        skips = stack.step(t, biases)
         hidden = F.linear(F.relu(skips), self.hidden.weight[:, :, 0], self.hidden.bias)
         params = F.linear(F.relu(hidden), self.output.weight[:, :, 0], self.output.bias)
         cache["t"] = t + 1

@@ -1,6 +1,6 @@
 """Causal dilated 1-D convolution (WaveNet, arXiv 1609.03499) and, for fast generation (Paine et al. 2016,
 arXiv 1611.09482), ring buffers of each layer's last (k - 1)·d inputs, so a new output costs one kernel application
-instead of a pass over the receptive field.
+instead of a pass over the receptive field; `GatedStackStep` steps a whole WaveNet stack with them.
 """
 
 from __future__ import annotations
@@ -66,3 +66,66 @@ class StackQueues:
     def push(self, t: int, inputs: Tensor) -> None:
         """Store the inputs at t of every layer, (layers, B, C_in)."""
         self.buffer[:, self._offset + t % self._size] = inputs.transpose(0, 1)
+
+
+class GatedStackStep:
+    """One-step generation through WaveNet's stack of layers (arXiv 1609.03499, Figure 4): per layer a causal
+    convolution, the gate tanh(a) ⊙ σ(b), a 1x1 residual back into the stream and a 1x1 skip; the skips summed.
+
+    Built once per generation from the layers' modules: the weights become matrices, every layer's past taps
+    come from one `StackQueues` gather and one batched product, and the gate costs one sigmoid and one in-place
+    product, with tanh(a) = 2σ(2a) − 1 folded into the weights: the a-half of each convolution is doubled, and the
+    residual and skip matrices W become [2W; −W] applied to [σ(2a) ⊙ σ(b), σ(b)] (= W (2σ(2a) − 1) ⊙ σ(b)).
+    """
+
+    def __init__(
+        self,
+        convs: Sequence[CausalConv1d],
+        residual: Sequence[nn.Conv1d],
+        skip: Sequence[nn.Conv1d],
+        batch: int,
+    ) -> None:
+        weight = convs[0].weight
+        c = convs[0].in_channels
+        double = torch.cat([weight.new_full((c,), 2.0), weight.new_ones(c)])  # scales the a-half of 2C outputs
+        self.double = double.detach()
+        self.queues = StackQueues(convs, batch, weight.device, weight.dtype)
+        steps = [conv.step_weights() for conv in convs]
+        self.now = [(now * double).detach() for now, _ in steps]
+        self.past = torch.stack([past * double for _, past in steps]).detach()  # (layers, (k-1)·C, 2C)
+        self.conv_bias = torch.stack([conv.bias * double for conv in convs])[:, None].detach()  # (layers, 1, 2C)
+
+        def folded(w: Tensor) -> Tensor:  # (out, C, 1) → (2C, out): [2W; −W]
+            m = w[:, :, 0].t()
+            return torch.cat([2 * m, -m]).detach()
+
+        self.residual = [(folded(res.weight), res.bias.detach()) for res in residual]
+        self.skip = torch.cat([folded(s.weight) for s in skip])  # (layers · 2C, S)
+        self.skip_bias = sum(s.bias for s in skip).detach()
+        layers = len(convs)
+        self.inputs = weight.new_zeros(layers, batch, c)  # this step's input of each layer
+        self.input_views = self.inputs.unbind(0)
+        self.gated = weight.new_zeros(batch, layers, 2 * c)  # [σ(2a) ⊙ σ(b), σ(b)] per layer
+        self.gated_views = self.gated.unbind(1)
+        self.halves = [(g[:, :c], g[:, c:]) for g in self.gated_views]
+
+    def step(self, t: int, biases: Tensor | None) -> Tensor:
+        """Step t, the first layer's input already in `input_views[0]` (n, C); `biases`: per-layer gate biases
+        (layers, n, 2C) of a condition, or None. Returns the summed skips (n, S)."""
+        z_past = torch.baddbmm(self.conv_bias, self.queues.past(t), self.past)
+        if biases is not None:
+            z_past = z_past + biases * self.double
+        h, g, last = self.input_views, self.gated_views, len(self.now) - 1
+        for i, (z_i, now) in enumerate(zip(z_past.unbind(0), self.now, strict=True)):
+            torch.sigmoid(torch.addmm(z_i, h[i], now), out=g[i])
+            a, b = self.halves[i]
+            a.mul_(b)
+            if i < last:  # the last layer's residual output is not used
+                w, bias = self.residual[i]
+                torch.addmm(h[i], g[i], w, out=h[i + 1]).add_(bias)
+        self.queues.push(t, self.inputs)
+        return torch.addmm(self.skip_bias, self.gated.view(self.gated.shape[0], -1), self.skip)
+
+    def reorder(self, index: Tensor) -> None:
+        """Rows regrouped: row r continues row index[r] (only the queues of past inputs are per row)."""
+        self.queues.buffer = self.queues.buffer[index]
