@@ -1,4 +1,4 @@
-"""The compressed file format, version 2: a 16-byte header for one image, then the coder's payload.
+"""The compressed file format, version 3: a 16-byte header for one image, then the coder's payload.
 
     magic "cr" | version u8 | flags u8 | threads varint | build u8 | model fingerprint 3 B
     | [block varint: stream, or flag] | count varint | [original size varint: flag] | [extra: flag, varint length
@@ -40,7 +40,7 @@ import torch
 from chainrule.errors import CompressedFileError
 
 MAGIC = b"cr"
-VERSION = 2
+VERSION = 3  # 3: the image families' conditionals come from per-position steps (their last bits differ from 2's)
 OLD_MAGIC = b"CRAC"  # format 1, before the compact header
 LAYOUTS = ("array", "stream")  # (N, *shape) examples, or one 1-D sequence of any length
 DEVICES = ("cpu", "cuda", "mps")

@@ -14,9 +14,8 @@ code has `resnets` at the coarsest scale); conditioning adds a per-block embeddi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -26,15 +25,15 @@ from chainrule.distributions import DiscretizedLogisticMixture
 from chainrule.errors import ConfigError
 from chainrule.models.base import register
 from chainrule.models.footprint import Footprint, conv, embedding, masked_network
-from chainrule.models.image import ConditionEmbedding, MixtureImageModel, check_mixture_config
-from chainrule.nn.gated_resnet import GatedResNet, concat_elu
+from chainrule.models.image import ConditionEmbedding, MixtureImageModel, PixelCache, check_mixture_config
+from chainrule.nn.gated_resnet import GatedResNet, GatedResNetState
+from chainrule.nn.raster_step import SHARED, Pointwise, PositionState, RowState
 from chainrule.nn.shifted_conv import (
     DownRightShiftedConv2d,
     DownRightShiftedDeconv2d,
     DownShiftedConv2d,
     DownShiftedDeconv2d,
     down_shift,
-    last_row,
     right_shift,
 )
 
@@ -110,6 +109,27 @@ class StreamPair(nn.Module):
         ul_aux = u if ul_skip is None else torch.cat([u, ul_skip], dim=1)
         return u, self.ul(ul, ul_aux, self.ul_cond(cond))
 
+    def init_step(self, n: int, height: int, width: int, cond: Tensor | None) -> PairState:
+        u_bias, ul_bias = self.u_cond(cond), self.ul_cond(cond)
+        return PairState(
+            u=self.u.init_step(n, height, width),
+            ul=self.ul.init_step(n, height, width),
+            u_bias=u_bias[:, None, :, 0, 0] if isinstance(u_bias, Tensor) else None,
+            ul_bias=ul_bias[:, :, 0, 0] if isinstance(ul_bias, Tensor) else None,
+        )
+
+    def u_row(self, state: PairState, q: int, u: Tensor, u_skip: Tensor | None = None) -> Tensor:
+        """The u block on row q: (n, W, F) [+ its short-cut] → (n, W, F)."""
+        return self.u.row_step(state.u, q, u, u_skip, state.u_bias)
+
+
+@dataclass
+class PairState:
+    u: GatedResNetState
+    ul: GatedResNetState
+    u_bias: Tensor | None  # (n, 1, 2F): the condition's bias of the u block
+    ul_bias: Tensor | None  # (n, 2F): of the ul block
+
 
 @register(
     "pixelcnn++",
@@ -174,83 +194,127 @@ class PixelCNNPP(MixtureImageModel):
                 u, ul = self.u_grow[scale - 1](u, size), self.ul_grow[scale - 1](ul, size)
         return self.to_params(self.output(F.elu(ul)))
 
-    # --- cached generation --------------------------------------------------------------------------------------
-    # A coarse row q at scale s depends on fine rows ≤ q·2^s only (strided convolutions read rows 2q-1, 2q; the
-    # transposed ones give fine row r from coarse row r // 2). So, generating fine row i, every scale has one current
-    # row, i >> s; everything above it is final and kept per convolution input, and a step computes one row per
-    # scale and layer. When fine row i is complete, the rows it computed are kept.
+    # --- generation: the u stream (rows above only) once per row at every scale, the ul stream one position per
+    # layer. A coarse position (q, p) of scale s stands for the fine (q·2^s, p·2^s): it is computed at that fine
+    # step (its inputs all precede it) and kept for the fine positions after it that read it. The strided
+    # convolutions read every position of the finer grid and give an output at even ones; the transposed ones give
+    # a fine position from the coarse one it lies in.
 
-    cache_step = MixtureImageModel.row_cache_step  # rows, not yet positions
+    def grid_sizes(self) -> list[tuple[int, int]]:
+        """(H_s, W_s) of every scale (each halves the previous one, rounding up)."""
+        sizes = [tuple(self.shape[1:])]
+        for _ in range(1, len(self.up)):
+            h, w = sizes[-1]
+            sizes.append(((h + 1) // 2, (w + 1) // 2))
+        return sizes  # type: ignore[return-value]
 
-    def init_cache(self, n: int, cond: Tensor | None = None) -> dict[str, Any]:
-        return {
-            **self.new_row_cache(n, cond),
-            "rows": {},  # (name, row) → a kept row (n, C, 1, W_s)
-        }
+    def init_layers(self, n: int, cond: Tensor | None) -> PixelCNNPPCache:
+        sizes, f = self.grid_sizes(), self.config.channels
+        weight = self.output.weight
 
-    def cache_row(self, cache: dict[str, Any], i: int, keep: bool) -> Tensor:
-        now: dict[tuple[str, int], Tensor] = {}
+        def pairs(blocks: nn.ModuleList, size: tuple[int, int]) -> list[PairState]:
+            return [block.init_step(n, *size, cond) for block in blocks]
 
-        def row_of(name: str, r: int, like: Tensor) -> Tensor:
-            if r < 0:
-                return torch.zeros_like(like)
-            return now[(name, r)] if (name, r) in now else cache["rows"][(name, r)]
-
-        def conv2(name: str, conv: nn.Module, current: Tensor, r: int) -> Tensor:
-            """A height-2 convolution at row r: its input row r-1 (kept) and row r (now)."""
-            now[(name, r)] = current
-            return last_row(conv, torch.cat([row_of(name, r - 1, current), current], dim=2))
-
-        def resnet(name: str, block: GatedResNet, x: Tensor, r: int, a: Tensor | None, condition) -> Tensor:
-            c = conv2(name + ".first", block.first, concat_elu(x), r)
-            if block.aux is not None:
-                c = c + block.aux(concat_elu(a))
-            y, g = (conv2(name + ".second", block.second, concat_elu(c), r) + condition).chunk(2, dim=1)
-            return x + y * torch.sigmoid(g)
-
-        def pair(name: str, block: StreamPair, u: Tensor, ul: Tensor, r: int, u_skip=None, ul_skip=None):
-            cond = cache["cond"]
-            u = resnet(name + ".u", block.u, u, r, u_skip, block.u_cond(cond))
-            aux = u if ul_skip is None else torch.cat([u, ul_skip], dim=1)
-            return u, resnet(name + ".ul", block.ul, ul, r, aux, block.ul_cond(cond))
-
-        def shrink(conv: nn.Module, upper: Tensor, lower: Tensor) -> Tensor:
-            """A stride-2 convolution's output row q from its input rows 2q-1 and 2q."""
-            return last_row(conv, torch.cat([upper, lower], dim=2))
-
-        x = cache["x"]
-
-        def x_in(r: int) -> Tensor:
-            rows = x[:, :, max(r, 0) : max(r, 0) + 1]
-            return self.network_input(rows) * (1.0 if r >= 0 else 0.0)
-
-        f = self.config.channels
-        zero = torch.zeros(x.shape[0], f, 1, self.shape[2], device=x.device)
-        u = last_row(self.u_init, torch.cat([x_in(i - 2), x_in(i - 1)], dim=2)) if i else zero
-        ul = right_shift(last_row(self.ul_init_left, torch.cat([x_in(i - 1), x_in(i)], dim=2)))
-        if i:
-            ul = ul + self.ul_init_above(x_in(i - 1))
         scales = len(self.up)
-        for s, blocks in enumerate(self.up):
-            r = i >> s
+        return PixelCNNPPCache(
+            u_init=self.u_init.init_rows(n, *sizes[0]),
+            above=self.ul_init_above.init_rows(n, 1, sizes[0][1]),
+            above_row=weight.new_zeros(n, sizes[0][1], f),
+            left=self.ul_init_left.init_step(n, *sizes[0]),
+            up=[pairs(self.up[s], sizes[s]) for s in range(scales)],
+            down=[pairs(self.down[scales - 1 - s], sizes[s]) for s in range(scales)],  # `down` runs coarsest first
+            u_shrink=[conv.init_rows(n, *sizes[s]) for s, conv in enumerate(self.u_shrink)],
+            ul_shrink=[conv.init_step(n, *sizes[s]) for s, conv in enumerate(self.ul_shrink)],
+            ul_grow=[conv.taps() for conv in self.ul_grow],
+            up_u=[[] for _ in range(scales)],
+            down_u=[[] for _ in range(scales)],
+            down_ul=[weight.new_zeros(n, h, w, f) for h, w in sizes],
+            output=Pointwise.of(self.output),
+        )
+
+    def row_input(self, cache: PixelCache, i: int) -> Tensor:
+        """The network's input on row i: (n, C + 1, W)."""
+        return self.network_input(cache.x[:, :, i])
+
+    def begin_row(self, cache: PixelCache, i: int) -> None:
+        state, sizes = cache.layers, self.grid_sizes()
+        n, width = cache.x.shape[0], sizes[0][1]
+        finished = self.row_input(cache, i - 1) if i else None
+        if finished is None:  # down-shifted: the first row reads zeros above the image
+            u = state.above_row.new_zeros(n, width, self.config.channels)
+        else:
+            u = self.u_init.row_step(state.u_init, i - 1, finished.transpose(1, 2))
+            state.above_row = self.ul_init_above.row_step(state.above, 0, finished.transpose(1, 2))
+        self.ul_init_left.begin_row(state.left, i, finished=finished)
+        active = [s for s in range(len(self.up)) if i % (1 << s) == 0]  # the scales with a row starting here
+        for s in active:
+            q = i >> s
             if s:
-                prev = f"up{s - 1}.{len(self.up[s - 1])}"
-                u = shrink(self.u_shrink[s - 1], row_of(prev + ".u", 2 * r - 1, u), row_of(prev + ".u", 2 * r, u))
-                ul = shrink(self.ul_shrink[s - 1], row_of(prev + ".ul", 2 * r - 1, ul), row_of(prev + ".ul", 2 * r, ul))
-            now[(f"up{s}.0.u", r)], now[(f"up{s}.0.ul", r)] = u, ul
-            for k, block in enumerate(blocks):
-                u, ul = pair(f"up{s}.{k}.pair", block, u, ul, r)
-                now[(f"up{s}.{k + 1}.u", r)], now[(f"up{s}.{k + 1}.ul", r)] = u, ul
-        for depth, blocks in enumerate(self.down):
-            s = scales - 1 - depth
-            r = i >> s
-            if depth:
-                width = self.shape[2] if s == 0 else now[(f"up{s}.0.u", r)].shape[3]
-                u = self.u_grow[s](u, (2, width))[:, :, r % 2 : r % 2 + 1]
-                ul = self.ul_grow[s](ul, (2, width))[:, :, r % 2 : r % 2 + 1]
-            for k, block in enumerate(blocks):
-                skip = f"up{s}.{len(blocks) - 1 - k}"
-                u, ul = pair(f"down{s}.{k}.pair", block, u, ul, r, now[(skip + ".u", r)], now[(skip + ".ul", r)])
-        if keep:
-            cache["rows"].update(now)
-        return ul
+                u = self.u_shrink[s - 1].row_out(state.u_shrink[s - 1], 2 * q)
+            state.up_u[s] = [u]
+            for block, pair in zip(self.up[s], state.up[s], strict=True):
+                u = block.u_row(pair, q, u)
+                block.ul.begin_row(pair.ul, q)
+                state.up_u[s].append(u)
+            if s + 1 < len(self.up):  # the strided convolutions into the next scale read every row of this one
+                self.u_shrink[s].row_write(state.u_shrink[s], q, u)
+                self.ul_shrink[s].begin_row(state.ul_shrink[s], q)
+        for s in reversed(active):  # the down pass, coarsest first
+            q = i >> s
+            if s == len(self.up) - 1:
+                u = state.up_u[s][-1]
+            else:
+                u = self.u_grow[s].row(state.down_u[s + 1][-1], q, sizes[s][1])
+            state.down_u[s] = []
+            for k, (block, pair) in enumerate(zip(self.down[-1 - s], state.down[s], strict=True)):
+                u = block.u_row(pair, q, u, state.up_u[s][-1 - k])
+                block.ul.begin_row(pair.ul, q)
+                state.down_u[s].append(u)
+
+    def pixel_params(self, cache: PixelCache, i: int, j: int) -> Tensor:
+        state, scales = cache.layers, len(self.up)
+        ul = state.above_row[:, j]
+        if j:  # right-shifted: column j reads the left start at column j - 1
+            ul = ul + self.ul_init_left.step_on_row(state.left, j - 1, self.row_input(cache, i))
+        active = [s for s in range(scales) if i % (1 << s) == 0 and j % (1 << s) == 0]
+        up_ul: list[list[Tensor]] = [[] for _ in range(scales)]
+        for s in active:
+            q, p = i >> s, j >> s
+            up_ul[s].append(ul)
+            for k, (block, pair) in enumerate(zip(self.up[s], state.up[s], strict=True)):
+                ul = block.ul.step(pair.ul, p, ul, state.up_u[s][k + 1][:, p], pair.ul_bias)
+                up_ul[s].append(ul)
+            if s + 1 < scales:
+                shrink, shrink_state = self.ul_shrink[s], state.ul_shrink[s]
+                if s + 1 in active:
+                    ul = shrink.step(shrink_state, p, ul)
+                else:
+                    shrink.put(shrink_state, p, ul)
+        for s in reversed(active):
+            q, p = i >> s, j >> s
+            if s == scales - 1:
+                ul = up_ul[s][-1]
+            else:
+                ul = state.ul_grow[s][q % 2][p % 2](state.down_ul[s + 1][:, q >> 1, p >> 1])
+            for k, (block, pair) in enumerate(zip(self.down[-1 - s], state.down[s], strict=True)):
+                aux = torch.cat([state.down_u[s][k][:, p], up_ul[s][-1 - k]], dim=1)
+                ul = block.ul.step(pair.ul, p, ul, aux, pair.ul_bias)
+            state.down_ul[s][:, q, p] = ul
+        return self.to_params(state.output(F.elu(ul))[:, :, None, None])
+
+
+@dataclass
+class PixelCNNPPCache:
+    u_init: RowState
+    above: RowState  # the down-shifted start of the ul stream (one input row)
+    above_row: Tensor  # (n, W, F): its contribution to the current row
+    left: PositionState  # the down-right start of the ul stream
+    up: list[list[PairState]]  # per scale, per block
+    down: list[list[PairState]]  # per scale (finest first), per block
+    u_shrink: list[RowState]  # into scale s + 1, on the grid of scale s
+    ul_shrink: list[PositionState]
+    ul_grow: list[list[list[Pointwise]]] = field(metadata=SHARED)  # into scale s, by parity
+    up_u: list[list[Tensor]]  # per scale: the u stream's up-pass rows (the input, then each block), (n, W_s, F)
+    down_u: list[list[Tensor]]  # per scale: the u stream's down-pass rows of each block
+    down_ul: list[Tensor]  # per scale: the ul stream's down-pass output at every position so far, (n, H_s, W_s, F)
+    output: Pointwise = field(metadata=SHARED)

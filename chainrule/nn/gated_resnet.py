@@ -18,12 +18,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from chainrule.nn.raster_step import SHARED, Pointwise, PositionState, PositionStepping
+from chainrule.nn.raster_step import SHARED, Pointwise, PositionState, PositionStepping, RowState, RowStepping
 
 
-def concat_elu(x: Tensor) -> Tensor:
-    """ELU of [x, -x] along the channel axis: keeps both signs' information (2C channels out)."""
-    return F.elu(torch.cat([x, -x], dim=1))
+def concat_elu(x: Tensor, dim: int = 1) -> Tensor:
+    """ELU of [x, -x] along the channel axis `dim`: keeps both signs' information (2C channels out)."""
+    return F.elu(torch.cat([x, -x], dim=dim))
 
 
 class GatedResNet(nn.Module):
@@ -54,11 +54,16 @@ class GatedResNet(nn.Module):
         y, g = (self.second(self.dropout(concat_elu(c))) + condition).chunk(2, dim=1)
         return x + y * torch.sigmoid(g)
 
-    # --- one position at a time (generation): convolutions with a position step, or 1x1 ones ------------------
+    # --- generation: one position at a time (down-right-shifted or 1x1 convolutions), or one row at a time ------
+    # (down-shifted convolutions: the u stream of PixelCNN++). Features last: (n, F) at a position, (n, W, F) a row.
 
     def init_step(self, n: int, height: int, width: int) -> GatedResNetState:
-        def conv_state(conv: nn.Module) -> PositionState | Pointwise:
-            return conv.init_step(n, height, width) if isinstance(conv, PositionStepping) else Pointwise.of(conv)
+        def conv_state(conv: nn.Module) -> PositionState | RowState | Pointwise:
+            if isinstance(conv, PositionStepping):
+                return conv.init_step(n, height, width)
+            if isinstance(conv, RowStepping):
+                return conv.init_rows(n, height, width)
+            return Pointwise.of(conv)
 
         aux = Pointwise.of(self.aux) if self.aux is not None else None
         return GatedResNetState(conv_state(self.first), conv_state(self.second), aux)
@@ -73,20 +78,34 @@ class GatedResNet(nn.Module):
         self, state: GatedResNetState, j: int, x: Tensor, a: Tensor | None = None, condition: Tensor | None = None
     ) -> Tensor:
         """The block at column j of the current row: x (n, F) [, a (n, A), condition (n, 2F)] → (n, F)."""
-        c = _apply(self.first, state.first, j, concat_elu(x))
+        return self._step(state, j, x, a, condition)
+
+    def row_step(
+        self, state: GatedResNetState, i: int, x: Tensor, a: Tensor | None = None, condition: Tensor | None = None
+    ) -> Tensor:
+        """The block on row i given its input row (the rows above given): x (n, W, F) [, a (n, W, A),
+        condition (n, 1, 2F)] → (n, W, F)."""
+        return self._step(state, i, x, a, condition)
+
+    def _step(self, state: GatedResNetState, at: int, x: Tensor, a: Tensor | None, condition: Tensor | None) -> Tensor:
+        c = _apply(self.first, state.first, at, concat_elu(x, -1))
         if state.aux is not None:
-            c = c + state.aux(concat_elu(a))
-        out = _apply(self.second, state.second, j, concat_elu(c))
-        y, g = (out if condition is None else out + condition).chunk(2, dim=1)
+            c = c + state.aux(concat_elu(a, -1))
+        out = _apply(self.second, state.second, at, concat_elu(c, -1))
+        y, g = (out if condition is None else out + condition).chunk(2, dim=-1)
         return x + y * torch.sigmoid(g)
 
 
-def _apply(conv: nn.Module, state: PositionState | Pointwise, j: int, x: Tensor) -> Tensor:
-    return conv.step(state, j, x) if isinstance(state, PositionState) else state(x)
+def _apply(conv: nn.Module, state: PositionState | RowState | Pointwise, at: int, x: Tensor) -> Tensor:
+    if isinstance(state, PositionState):
+        return conv.step(state, at, x)
+    if isinstance(state, RowState):
+        return conv.row_step(state, at, x)
+    return state(x)
 
 
 @dataclass
 class GatedResNetState:
-    first: PositionState | Pointwise
-    second: PositionState | Pointwise
+    first: PositionState | RowState | Pointwise
+    second: PositionState | RowState | Pointwise
     aux: Pointwise | None = field(metadata=SHARED)

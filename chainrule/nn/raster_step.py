@@ -22,12 +22,12 @@ from torch import Tensor, nn
 SHARED = {"shared": True}
 
 
-def conv_rows(rows: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+def conv_rows(rows: Tensor, weight: Tensor, bias: Tensor | None, stride: int = 1) -> Tensor:
     """A valid convolution of a few padded rows down to one output row, as one matrix product (faster than
-    `conv2d` at these sizes on a CPU): rows (n, C_in, r, W + kw - 1), weight (C_in·r·kw, C_out) in (C_in, r, kw)
-    order → (n, W, C_out)."""
+    `conv2d` at these sizes on a CPU): rows (n, C_in, r, W_in), weight (C_in·r·kw, C_out) in (C_in, r, kw)
+    order → (n, W, C_out), W = (W_in - kw) // stride + 1."""
     n, kw = rows.shape[0], weight.shape[0] // (rows.shape[1] * rows.shape[2])
-    patches = rows.unfold(3, kw, 1).permute(0, 3, 1, 2, 4)  # (n, W, C_in, r, kw)
+    patches = rows.unfold(3, kw, stride).permute(0, 3, 1, 2, 4)  # (n, W, C_in, r, kw)
     width = patches.shape[1]
     flat = patches.reshape(n * width, -1)
     out = flat @ weight if bias is None else torch.addmm(bias, flat, weight)
@@ -59,6 +59,9 @@ class Pointwise:
         return cls(linear.weight.detach().t().contiguous(), bias)
 
     def __call__(self, x: Tensor) -> Tensor:
+        """(n, C_in) or (..., C_in) → (..., C_out)."""
+        if x.dim() != 2:
+            return self(x.reshape(-1, x.shape[-1])).view(*x.shape[:-1], -1)
         return x @ self.weight if self.bias is None else torch.addmm(self.bias, x, self.weight)
 
 
@@ -127,6 +130,12 @@ class PositionStepping:
         return torch.addmm(state.above[:, j], window, state.now)
 
     @staticmethod
+    def put(state: PositionState, j: int, x: Tensor) -> None:
+        """Give the input at column j without computing the output there (a strided convolution, whose outputs
+        sit at multiples of its stride, still reads every input)."""
+        state.row[:, state.geometry[1] + j] = x
+
+    @staticmethod
     def step_on_row(state: PositionState, j: int, row: Tensor) -> Tensor:
         """The output at column j given the current row's inputs so far, (n, C_in, W) (a layer that reads the data,
         whose values at earlier columns were completed after their steps): (n, C_out)."""
@@ -155,6 +164,7 @@ class RowStepping:
         raise NotImplementedError
 
     def init_rows(self, n: int, height: int, width: int) -> RowState:
+        """`height`, `width`: the input grid (a strided convolution's outputs are read with `row_out`)."""
         up, left, right = self.row_geometry()
         weight = self.weight.detach()  # type: ignore[attr-defined]
         image = weight.new_zeros(n, weight.shape[1], up + height, left + width + right)
@@ -162,8 +172,19 @@ class RowStepping:
         return RowState(weight=as_matrix(weight), bias=bias, geometry=(up, left, right), image=image)
 
     @staticmethod
-    def row_step(state: RowState, i: int, x: Tensor) -> Tensor:
-        """Output row i given input row i (the rows above already given): (n, W, C_in) → (n, W, C_out)."""
+    def row_write(state: RowState, i: int, x: Tensor) -> None:
+        """Give input row i, (n, W, C_in)."""
         up, left, _ = state.geometry
         state.image[:, :, up + i, left : left + x.shape[1]] = x.transpose(1, 2)
-        return conv_rows(state.image[:, :, i : i + up + 1], state.weight, state.bias)
+
+    def row_out(self, state: RowState, i: int) -> Tensor:
+        """The output row that input row i ends (rows ≤ i given): (n, W_out, C_out); with stride s, the output
+        row i / s, its columns at every s-th input column."""
+        up = state.geometry[0]
+        stride = self.stride[1]  # type: ignore[attr-defined]
+        return conv_rows(state.image[:, :, i : i + up + 1], state.weight, state.bias, stride)
+
+    def row_step(self, state: RowState, i: int, x: Tensor) -> Tensor:
+        """Output row i given input row i (the rows above already given): (n, W, C_in) → (n, W, C_out)."""
+        self.row_write(state, i, x)
+        return self.row_out(state, i)

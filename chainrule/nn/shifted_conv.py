@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from chainrule.nn.masked_conv import MaskType, centre_mask, channel_groups
-from chainrule.nn.raster_step import PositionStepping, RowStepping
+from chainrule.nn.raster_step import Pointwise, PositionStepping, RowStepping
 
 
 def down_shift(x: Tensor) -> Tensor:
@@ -76,13 +76,6 @@ def right_shift(x: Tensor) -> Tensor:
     return F.pad(x, (1, 0, 0, 0))[:, :, :, :-1]
 
 
-def last_row(conv: nn.Conv2d, rows: Tensor) -> Tensor:
-    """A down(-right)-shifted convolution's output at the last of `rows` (its kh input rows ending there, the row
-    above first; zeros above the image): (B, C_out, 1, W'). One output row, no wasted top padding (generation)."""
-    left, right = conv.pad[0], conv.pad[1]  # type: ignore[index]
-    return F.conv2d(F.pad(rows[:, :, -conv.kernel_size[0] :], (left, right, 0, 0)), conv.weight, conv.bias, conv.stride)
-
-
 class DownShiftedConv2d(RowStepping, nn.Conv2d):
     """Kernel (kh, kw), kw odd: output (i, j) reads rows i-kh+1 .. i, columns j-kw//2 .. j+kw//2 (stride s: of the
     input position (s·i, s·j))."""
@@ -96,8 +89,6 @@ class DownShiftedConv2d(RowStepping, nn.Conv2d):
         return super().forward(F.pad(x, self.pad))
 
     def row_geometry(self) -> tuple[int, int, int]:
-        if self.stride != (1, 1):
-            raise ValueError("a strided convolution has no row step")
         return self.pad[2], self.pad[0], self.pad[1]
 
 
@@ -113,8 +104,7 @@ class DownRightShiftedConv2d(PositionStepping, nn.Conv2d):
         return super().forward(F.pad(x, self.pad))
 
     def step_geometry(self) -> tuple[Tensor, int, int]:
-        if self.stride != (1, 1):
-            raise ValueError("a strided convolution has no position step")
+        """Stepped on its input grid; with stride s its output (q, p) is the step at input (s·q, s·p)."""
         return self.weight, self.pad[2], self.pad[0]
 
 
@@ -128,6 +118,10 @@ class DownShiftedDeconv2d(nn.ConvTranspose2d):
         left = self.kernel_size[1] // 2
         return super().forward(x)[:, :, : size[0], left : left + size[1]]
 
+    def row(self, coarse: Tensor, r: int, width: int) -> Tensor:
+        """Fine row r from the coarse row r // 2, (n, W_c, C_in) → (n, width, C_out) (generation)."""
+        return self(coarse.transpose(1, 2)[:, :, None], (2, width))[:, :, r % 2].transpose(1, 2)
+
 
 class DownRightShiftedDeconv2d(nn.ConvTranspose2d):
     """2x up-sampling: fine (r, s) reads coarse (r // 2, s // 2) only (kernel 2x2); cropped to `size`."""
@@ -137,3 +131,9 @@ class DownRightShiftedDeconv2d(nn.ConvTranspose2d):
 
     def forward(self, x: Tensor, size: tuple[int, int]) -> Tensor:  # type: ignore[override]
         return super().forward(x)[:, :, : size[0], : size[1]]
+
+    def taps(self) -> list[list[Pointwise]]:
+        """The four 1x1 maps of a fine position by its parity (r % 2, s % 2), as matrices (generation)."""
+        bias = self.bias.detach() if self.bias is not None else None
+        w = self.weight.detach()  # (in, out, 2, 2)
+        return [[Pointwise(w[:, :, a, b].contiguous(), bias) for b in range(2)] for a in range(2)]
