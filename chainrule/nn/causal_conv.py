@@ -5,6 +5,7 @@ instead of a pass over the receptive field; `GatedStackStep` steps a whole WaveN
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -56,16 +57,32 @@ class StackQueues:
         )
         self._offset = torch.tensor(offsets, device=device)
         self._size = torch.tensor(sizes, device=device)
+        # the slots repeat with period lcm(sizes): tabulated once when short, so a step indexes a row
+        self.period = math.lcm(*sizes)
+        self._past_slots = self._push_slots = None
+        if self.period <= 4096:
+            t = torch.arange(self.period, device=device)[:, None]
+            self._past_slots = self._tap_offset + (t - self._tap_lag).remainder(self._tap_size)
+            self._push_slots = self._offset + t % self._size
+
+    def fill(self, values: Tensor) -> None:
+        """Set every slot of layer i to values[i], (layers, C_in): the padding before the start (zero by default)."""
+        for i, (offset, size) in enumerate(zip(self._offset.tolist(), self._size.tolist(), strict=True)):
+            self.buffer[:, offset : offset + size] = values[i]
 
     def past(self, t: int) -> Tensor:
         """Inputs at t - j·d for every layer and tap j = 1 .. k-1: (layers, B, (k-1)·C_in)."""
-        slots = self._tap_offset + (t - self._tap_lag).remainder(self._tap_size)
+        if self._past_slots is not None:
+            slots = self._past_slots[t % self.period]
+        else:
+            slots = self._tap_offset + (t - self._tap_lag).remainder(self._tap_size)
         batch = self.buffer.shape[0]
         return self.buffer[:, slots].reshape(batch, self.layers, -1).transpose(0, 1)
 
     def push(self, t: int, inputs: Tensor) -> None:
         """Store the inputs at t of every layer, (layers, B, C_in)."""
-        self.buffer[:, self._offset + t % self._size] = inputs.transpose(0, 1)
+        slots = self._push_slots[t % self.period] if self._push_slots is not None else self._offset + t % self._size
+        self.buffer[:, slots] = inputs.transpose(0, 1)
 
 
 class GatedStackStep:
@@ -99,10 +116,18 @@ class GatedStackStep:
             m = w[:, :, 0].t()
             return torch.cat([2 * m, -m]).detach()
 
-        self.residual = [(folded(res.weight), res.bias.detach()) for res in residual]
+        # the residual biases folded away: layer i's stream is kept as h_i − B_i, B_i = Σ_{k<i} b_k, and B_i's
+        # share of its convolution goes into the convolution's bias (the queues' padding holds −B_i, i.e. h = 0)
+        layers = len(convs)
+        self.residual = [folded(res.weight) for res in residual]
+        shifts = torch.cumsum(torch.stack([weight.new_zeros(c)] + [res.bias for res in residual[:-1]]), 0)
+        taps = self.past.shape[1] // c
+        shift_in = torch.einsum("lc,lcd->ld", shifts, torch.stack(self.now))
+        shift_in = shift_in + torch.einsum("lc,lcd->ld", shifts.repeat(1, taps), self.past)
+        self.conv_bias = (self.conv_bias + shift_in[:, None]).detach()
+        self.queues.fill(-shifts.detach())
         self.skip = torch.cat([folded(s.weight) for s in skip])  # (layers · 2C, S)
         self.skip_bias = sum(s.bias for s in skip).detach()
-        layers = len(convs)
         self.inputs = weight.new_zeros(layers, batch, c)  # this step's input of each layer
         self.input_views = self.inputs.unbind(0)
         self.gated = weight.new_zeros(batch, layers, 2 * c)  # [σ(2a) ⊙ σ(b), σ(b)] per layer
@@ -110,7 +135,7 @@ class GatedStackStep:
         self.halves = [(g[:, :c], g[:, c:]) for g in self.gated_views]
 
     def step(self, t: int, biases: Tensor | None) -> Tensor:
-        """Step t, the first layer's input already in `input_views[0]` (n, C); `biases`: per-layer gate biases
+        """Step t, the first layer's input already in `input_views[0]` (n, C) (B_0 = 0); `biases`: per-layer gate biases
         (layers, n, 2C) of a condition, or None. Returns the summed skips (n, S)."""
         z_past = torch.baddbmm(self.conv_bias, self.queues.past(t), self.past)
         if biases is not None:
@@ -121,8 +146,7 @@ class GatedStackStep:
             a, b = self.halves[i]
             a.mul_(b)
             if i < last:  # the last layer's residual output is not used
-                w, bias = self.residual[i]
-                torch.addmm(h[i], g[i], w, out=h[i + 1]).add_(bias)
+                torch.addmm(h[i], g[i], self.residual[i], out=h[i + 1])
         self.queues.push(t, self.inputs)
         return torch.addmm(self.skip_bias, self.gated.view(self.gated.shape[0], -1), self.skip)
 

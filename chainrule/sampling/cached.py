@@ -48,6 +48,11 @@ def sample_cached(
     try:
         flat_x, flat_unknown, order = x.view(n, -1), unknown.view(n, -1), model.order.tolist()
 
+        def draw_all(t: int, log_probs: Tensor) -> Tensor:  # nothing known: every value is drawn
+            draw = sample_from_log_probs(log_probs, temperature, generator).to(device)
+            flat_x[:, order[t]] = draw
+            return draw
+
         def choose(t: int, log_probs: Tensor) -> Tensor:
             position = order[t]
             todo = flat_unknown[:, position]
@@ -56,7 +61,7 @@ def sample_cached(
                 flat_x[:, position] = torch.where(todo, draw.to(device), flat_x[:, position])
             return flat_x[:, position]
 
-        walk_conditionals(model, n, choose, cond=cond)
+        walk_conditionals(model, n, choose if known is not None else draw_all, cond=cond)
     finally:
         model.train(was_training)
     return x

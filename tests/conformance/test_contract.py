@@ -113,8 +113,6 @@ def test_sampling_is_reproducible_with_a_generator(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_cached_generation_equals_naive(name):
     model = tiny(name, grid(name, 3, 3), 2)
-    if not hasattr(model, "init_cache"):
-        pytest.skip(f"{name} has no cached generation path yet (naive sampling only)")
     from chainrule.sampling import sample_cached, sample_naive
 
     g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
