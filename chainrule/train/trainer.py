@@ -17,6 +17,7 @@ import dataclasses
 import logging
 import math
 import signal
+import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -96,7 +97,6 @@ class Trainer:
         self.config = config
         self.ranks = ranks or distributed.Ranks()
         self.device = torch.device(config.device)
-        self.precision = training_precision(config.precision, self.device)  # "fp32" or "bf16"
         self.model = speed.apply_memory_format(model.to(self.device), config.channels_last)
         train = splits["train"]
         self.carries_state = train.is_stream and model.carries_state
@@ -124,8 +124,40 @@ class Trainer:
         self.running: list[float] = []
         self.ema = ExponentialMovingAverage(model, config.ema) if config.ema else None
         self.steps_per_epoch = math.ceil(len(self.epoch_order(0)) / config.batch_size)  # per process
+        probe = None if self.ranks.distributed else self.time_pass  # every process must pick the same
+        self.precision = training_precision(config.precision, self.device, probe=probe)  # "fp32" or "bf16"
+        log.info("training precision: %s (asked: %s)", self.precision, config.precision)
         limits = [s for s in (config.steps, config.budget_epochs * self.steps_per_epoch) if s]
         self.total_steps = min(limits) if limits else 0
+
+    def time_pass(self, precision: str, passes: int = 3) -> float:
+        """Median seconds of a forward and backward pass on the first training batch in `precision` (for
+        `precision="auto"`); leaves the weights, the gradients and the random state as they were."""
+        train = self.splits["train"]
+        index = torch.arange(min(self.config.batch_size, len(train)))
+        x, y = train.batch(index, generator=torch.Generator().manual_seed(self.config.seed))
+        x = x.to(self.device)
+        cond = y.to(self.device) if (y is not None and self.model.num_classes) else None
+        state = torch.random.get_rng_state()
+        was_training = self.model.training
+        self.model.train()
+        times = []
+        try:
+            for _ in range(passes + 1):  # the first warms up
+                start = time.perf_counter()
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                    loss = -self.model.training_log_prob(x, cond, 0).float().mean()
+                loss.backward()
+                times.append(time.perf_counter() - start)
+        except RuntimeError as err:  # e.g. oneDNN has no bf16 LSTM on this CPU
+            log.info("a %s training pass failed (%s): not chosen", precision, str(err).splitlines()[0])
+            return math.inf
+        finally:
+            self.optimizer.zero_grad(set_to_none=True)
+            torch.random.set_rng_state(state)
+            self.model.reset_carry()
+            self.model.train(was_training)
+        return statistics.median(times[1:])
 
     # --- budget -------------------------------------------------------------------------------------------
 

@@ -132,9 +132,20 @@ def test_auto_precision_follows_the_reported_capability(tmp_path):
     info = tmp_path / "cpuinfo"
     info.write_text("processor\t: 0\nflags\t\t: fpu avx2 amx_bf16\n")
     assert cpu_flags(info) == {"fpu", "avx2", "amx_bf16"} and cpu_flags(tmp_path / "missing") == frozenset()
-    # the trainer resolves auto for its device and reports what it used
-    expected = training_precision("auto", cpu)
-    assert trainer(tmp_path / "auto", steps=2).precision == expected
+    # a CPU with bf16 instructions but no AMX: measured (bf16 only when at least 5 % faster)
+    avx512 = frozenset({"avx2", "avx512f", "avx512_bf16"})
+    assert training_precision("auto", cpu, avx512, probe={"fp32": 1.0, "bf16": 0.8}.get) == "bf16"
+    assert training_precision("auto", cpu, avx512, probe={"fp32": 1.0, "bf16": 0.97}.get) == "fp32"
+    assert training_precision("auto", cpu, frozenset({"avx2"}), probe={"fp32": 1.0, "bf16": 0.1}.get) == "fp32"
+    # the trainer resolves auto for its device, and its probe leaves no trace: the run equals one asked for the
+    # precision auto picked
+    auto = trainer(tmp_path / "auto", steps=6)
+    picked = auto.precision
+    assert picked in ("fp32", "bf16")
+    same = trainer(tmp_path / "fixed", steps=6, precision=picked).fit()
+    results = auto.fit()
+    assert results.pop("train_seconds") > 0 and same.pop("train_seconds") > 0
+    assert results == same
     with pytest.raises(ConfigError):
         TrainConfig(precision="half")
 
