@@ -4,6 +4,9 @@ layout of the output channels.
 The network sees the levels scaled to [-1, 1], one input channel per colour channel. Its last layer emits
 C · P channels in C colour groups of P (`nn.masked_conv.channel_groups`); `to_params` turns them into the head's
 (B, C, H, W, P). Binary data gets a Bernoulli head, K > 2 levels a K-way softmax per sub-pixel.
+
+Generation steps one position per layer: the driver (`cache_step`) is here, each family composes its layers'
+step states (`init_layers`, `begin_row`, `pixel_params`).
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from chainrule.distributions import DiscretizedLogisticMixture, discrete_head
@@ -98,11 +100,10 @@ class ImageModel(AutoregressiveModel):
         cache.t = t + 1
         return self.head.log_probs_at(cache.params, cache.x[:, :, i : i + 1, j : j + 1], (channel, 0, 0))
 
-    def reorder_cache(self, cache: Any, index: Tensor) -> Any:
+    def reorder_cache(self, cache: PixelCache, index: Tensor) -> PixelCache:
         """Every image family's cache holds the image so far, the condition and per-example layer states, all rows
         first (weights in fields marked shared)."""
-        rows = cache.x.shape[0] if isinstance(cache, PixelCache) else cache["x"].shape[0]
-        return index_rows(cache, index, rows)
+        return index_rows(cache, index, cache.x.shape[0])
 
     def pixel_input(self, cache: PixelCache, i: int, j: int) -> Tensor:
         """The scaled values at pixel (i, j) so far: (n, C)."""
@@ -114,39 +115,9 @@ class ImageModel(AutoregressiveModel):
         out = output(torch.relu(hidden(torch.relu(features))))
         return out.view(out.shape[0], self.colours, 1, 1, self.params_per_dim)
 
-    # --- row-cached generation (the families not yet stepped per position) ------------------------------------
-    # The cache holds the image so far ("x"), the step "t" and "rows_done"; a family's `cache_row(cache, row, keep)`
-    # computes its last feature map on one row from what it kept of the rows above, and with `keep` (the row is
-    # complete) stores what later rows need.
-
-    def new_row_cache(self, n: int, cond: Tensor | None, **state: Any) -> dict[str, Any]:
-        device = self.output.weight.device
-        x = torch.zeros(n, *self.shape, dtype=torch.long, device=device)
-        return {"t": 0, "cond": cond, "x": x, "rows_done": 0, **state}
-
     @property
     def row_steps(self) -> int:
         return self.shape[0] * self.shape[2]
-
-    def cache_row(self, cache: dict[str, Any], row: int, keep: bool) -> Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def row_params(self, features: Tensor) -> Tensor:
-        """Head parameters from the last feature map (the two 1x1 output layers)."""
-        return self.to_params(self.output(torch.relu(self.hidden(torch.relu(features)))))
-
-    def row_cache_step(self, cache: dict[str, Any], previous: Tensor | None) -> Tensor:
-        t = cache["t"]
-        if previous is not None:
-            index = torch.unravel_index(self.order[t - 1], self.shape)
-            cache["x"][(slice(None), *index)] = previous.to(cache["x"].device)
-        channel, row, col = (int(i) for i in torch.unravel_index(self.order[t], self.shape))
-        while cache["rows_done"] < row:
-            self.cache_row(cache, cache["rows_done"], keep=True)
-            cache["rows_done"] += 1
-        params = self.row_params(self.cache_row(cache, row, keep=False))
-        cache["t"] = t + 1
-        return self.head.log_probs_at(params, cache["x"][:, :, row : row + 1], (channel, 0, col))
 
 
 @dataclass
@@ -198,6 +169,8 @@ class MixtureImageModel(ImageModel):
     data instead (the PixelCNN++ paper's comparison); likelihood, evaluation and sampling stay discrete.
     """
 
+    features_per_pixel = True  # the network is causal over whole pixels; the head couples a pixel's channels
+
     def __init__(self, config: Any) -> None:
         super().__init__(config)
         self.head = DiscretizedLogisticMixture(self.levels, config.components, self.colours)
@@ -217,11 +190,6 @@ class MixtureImageModel(ImageModel):
         data: (B, C + 1, H, W)."""
         scaled = self.encode(x)
         return torch.cat([scaled, torch.ones_like(scaled[:, :1])], dim=1)
-
-    features_per_pixel = True
-
-    def row_params(self, features: Tensor) -> Tensor:
-        return self.to_params(self.output(F.elu(features)))
 
     def dequantized_log_prob(self, x: Tensor, cond: Tensor | None = None, generator=None) -> Tensor:
         """(B,) log-density (per level units) of x + u, u ~ U[0, 1)^D: a lower bound on log p(x) of the continuous
