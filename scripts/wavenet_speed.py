@@ -1,0 +1,43 @@
+"""Cached generation speed of WaveNet at a preset, batch 1: samples per second of `model.sample(1)` over a
+number of samples, untrained weights (the cost does not depend on them), several draws.
+
+    .venv/bin/python scripts/wavenet_speed.py --preset cpu --samples 8000 --draws 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+import chainrule as cr  # noqa: E402
+from chainrule.bench.machine import describe  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="cpu")
+    parser.add_argument("--samples", type=int, default=8000)
+    parser.add_argument("--draws", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    shape = (args.samples,)
+    hparams = cr.models.preset_hparams("wavenet", args.preset, shape)
+    model = cr.models.create("wavenet", shape=shape, levels=256, **hparams).eval()
+    print(f"machine: {describe()}")
+    for seed in range(args.draws):
+        start = time.perf_counter()
+        model.sample(1, generator=torch.Generator().manual_seed(seed))
+        print(f"wavenet {args.preset}: {args.samples / (time.perf_counter() - start):,.0f} samples/s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
