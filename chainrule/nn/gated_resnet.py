@@ -18,7 +18,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from chainrule.nn.raster_step import SHARED, Pointwise, PositionState, PositionStepping, RowState, RowStepping
+from chainrule.nn.raster_step import (
+    SHARED,
+    Pointwise,
+    PositionState,
+    PositionStepping,
+    RowState,
+    RowStepping,
+    sign_matrix,
+    signed,
+)
 
 
 def concat_elu(x: Tensor, dim: int = 1) -> Tensor:
@@ -65,8 +74,12 @@ class GatedResNet(nn.Module):
                 return conv.init_rows(n, height, width)
             return Pointwise.of(conv)
 
-        aux = Pointwise.of(self.aux) if self.aux is not None else None
-        return GatedResNetState(conv_state(self.first), conv_state(self.second), aux)
+        # the first convolution (and the auxiliary 1x1) emit [c, −c]: the concat-ELU before the second one is an ELU
+        aux = signed(Pointwise.of(self.aux)) if self.aux is not None else None
+        weight = self.second.weight
+        signs = sign_matrix(weight.shape[0] // 2, weight.detach())
+        aux_signs = sign_matrix(self.aux.in_channels // 2, weight.detach()) if self.aux is not None else None
+        return GatedResNetState(signed(conv_state(self.first)), conv_state(self.second), aux, signs, aux_signs)
 
     def begin_row(self, state: GatedResNetState, i: int) -> None:
         """Row i starts: the rows-above part of each convolution with a position step."""
@@ -88,10 +101,10 @@ class GatedResNet(nn.Module):
         return self._step(state, i, x, a, condition)
 
     def _step(self, state: GatedResNetState, at: int, x: Tensor, a: Tensor | None, condition: Tensor | None) -> Tensor:
-        c = _apply(self.first, state.first, at, concat_elu(x, -1))
+        both = _apply(self.first, state.first, at, F.elu(x @ state.signs))  # [c, −c]
         if state.aux is not None:
-            c = c + state.aux(concat_elu(a, -1))
-        out = _apply(self.second, state.second, at, concat_elu(c, -1))
+            both = both + state.aux(F.elu(a @ state.aux_signs))
+        out = _apply(self.second, state.second, at, F.elu(both))
         y, g = (out if condition is None else out + condition).chunk(2, dim=-1)
         return x + y * torch.sigmoid(g)
 
@@ -106,6 +119,8 @@ def _apply(conv: nn.Module, state: PositionState | RowState | Pointwise, at: int
 
 @dataclass
 class GatedResNetState:
-    first: PositionState | RowState | Pointwise
+    first: PositionState | RowState | Pointwise  # emits [c, −c]
     second: PositionState | RowState | Pointwise
-    aux: Pointwise | None = field(metadata=SHARED)
+    aux: Pointwise | None = field(metadata=SHARED)  # emits its share of [c, −c]
+    signs: Tensor = field(metadata=SHARED)  # [I, −I] (F, 2F): x @ signs = [x, −x]
+    aux_signs: Tensor | None = field(metadata=SHARED)

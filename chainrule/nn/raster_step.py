@@ -188,3 +188,30 @@ class RowStepping:
         """Output row i given input row i (the rows above already given): (n, W, C_in) → (n, W, C_out)."""
         self.row_write(state, i, x)
         return self.row_out(state, i)
+
+
+def signed(state: PositionState | RowState | Pointwise) -> PositionState | RowState | Pointwise:
+    """The same step with outputs [y, −y] (2·C_out): what a concat-ELU after it needs, with no negation or
+    concatenation per step (its weights and bias stacked with their negatives, once)."""
+
+    def both(t: Tensor) -> Tensor:
+        return torch.cat([t, -t], dim=-1).contiguous()
+
+    if isinstance(state, Pointwise):
+        return Pointwise(both(state.weight), None if state.bias is None else both(state.bias))
+    if isinstance(state, RowState):
+        return RowState(
+            both(state.weight), None if state.bias is None else both(state.bias), state.geometry, state.image
+        )
+    n, width, _ = state.above.shape
+    bias = both(state.bias)
+    upper = None if state.upper is None else both(state.upper)
+    return PositionState(
+        both(state.now), upper, bias, state.geometry, state.image, state.row, bias.expand(n, width, -1)
+    )
+
+
+def sign_matrix(channels: int, like: Tensor) -> Tensor:
+    """[I, −I] (C, 2C): x @ it = [x, −x] in one product."""
+    eye = torch.eye(channels, dtype=like.dtype, device=like.device)
+    return torch.cat([eye, -eye], dim=1)
