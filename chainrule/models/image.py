@@ -105,10 +105,6 @@ class ImageModel(AutoregressiveModel):
         first (weights in fields marked shared)."""
         return index_rows(cache, index, cache.x.shape[0])
 
-    def pixel_input(self, cache: PixelCache, i: int, j: int) -> Tensor:
-        """The scaled values at pixel (i, j) so far: (n, C)."""
-        return self.encode(cache.x[:, :, i, j])
-
     def pointwise_head(self, state: tuple[Pointwise, Pointwise], features: Tensor) -> Tensor:
         """The two 1x1 output layers (ReLU before each) at one position: (n, F) → (n, C, 1, 1, P)."""
         hidden, output = state
