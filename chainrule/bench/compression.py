@@ -45,16 +45,17 @@ def measure(run_dir: str, limit: int | None, device: str = "cpu", progress: bool
         x = ds.tokens[:limit] if limit else ds.tokens
         model_bits = _stream_nll_bits(model, x)
         values = x.numpy().astype(np.uint8)
+        kind = ds.kind
         raw = (
             bytes(values)
-            if ds.audio or ds.vocab == ""
-            else model.vocabulary.decode(x).encode("utf-8")  # characters: the codecs see the UTF-8 text
+            if kind.is_audio or kind.vocab == ""
+            else kind.vocabulary.decode(x).encode("utf-8")  # characters: the codecs see the UTF-8 text
         )
         for name, fn in codecs.STREAM_CODECS.items():
             classic[name] = _bpd(fn, len(x), raw)
-        if ds.audio:
-            classic["flac -8 (8-bit)"] = _bpd(codecs.flac8, len(x), values, ds.audio["rate"])
-        what = f"{ds.name} test, {len(x):,} {'samples' if ds.audio else 'tokens'}"
+        if kind.is_audio:
+            classic["flac -8 (8-bit)"] = _bpd(codecs.flac8, len(x), values, kind.rate)
+        what = f"{ds.name} test, {len(x):,} {'samples' if kind.is_audio else 'tokens'}"
     else:
         x = ds.x[:limit] if limit else ds.x
         model_bits = _image_nll_bits(model, x)

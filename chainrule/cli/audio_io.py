@@ -11,10 +11,6 @@ from chainrule.data.mulaw import decode, encode
 from chainrule.sampling import generate
 
 
-def is_audio_model(model) -> bool:
-    return hasattr(model.config, "rate") and hasattr(model.config, "encoding")
-
-
 def wav_names(output: str, n: int) -> list[Path]:
     path = Path(output)
     if path.suffix.lower() != ".wav":
@@ -24,7 +20,7 @@ def wav_names(output: str, n: int) -> list[Path]:
 
 def write_generated(model, prompt: torch.Tensor, seconds: float, n: int, output: str, temperature: float, gen) -> None:
     """Continue `prompt` (codes, may be empty) by `seconds` of audio, n times; write prompt + continuation."""
-    rate, encoding = model.config.rate, model.config.encoding
+    rate, encoding = model.data_kind.rate, model.data_kind.encoding
     for path in wav_names(output, n):
         new = generate(model, prompt, int(seconds * rate), temperature=temperature, generator=gen)
         write_wav(path, decode(torch.cat([prompt, new]), encoding), rate)
@@ -33,5 +29,5 @@ def write_generated(model, prompt: torch.Tensor, seconds: float, n: int, output:
 
 def read_prompt(model, path: str) -> torch.Tensor:
     """A WAV file as codes of the model's encoding, resampled to its rate."""
-    samples, _ = read_wav(path, model.config.rate)
-    return encode(torch.from_numpy(samples), model.config.encoding)
+    samples, _ = read_wav(path, model.data_kind.rate)
+    return encode(torch.from_numpy(samples), model.data_kind.encoding)

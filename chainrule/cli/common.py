@@ -7,7 +7,8 @@ import argparse
 import torch
 
 from chainrule import zoo
-from chainrule.data import Dataset, load, load_splits
+from chainrule.data import Dataset, load
+from chainrule.data.sources import load_run_data, spec_kind_name
 from chainrule.errors import CheckpointError, ConfigError
 from chainrule.models import AutoregressiveModel
 from chainrule.models import load as load_model_dir
@@ -40,14 +41,11 @@ def run_data(run_dir: str, split: str, data: str | None = None) -> Dataset:
             raise CheckpointError(f"{run_dir} has no run.json; name the data with --data") from None
         spec = {"name": data, "levels": None, "binarize": None}
     name = data or spec["name"]
-    if spec.get("encoding") is not None:  # audio
-        splits = load_splits(name, length=spec["length"], encoding=spec["encoding"], rate=spec["rate"])
-        return splits[split if split != "all" else "test"]
-    if spec.get("vocab") is not None:  # text
-        return load_splits(name, vocab=spec["vocab"], length=spec["length"])[split if split != "all" else "test"]
+    if spec_kind_name(spec) in ("audio", "text"):  # streams have no "all": the test split
+        return load_run_data(spec, name)[split if split != "all" else "test"]
     if split == "all":
         return load(name, "all", spec["levels"], spec["binarize"])
-    return load_splits(name, spec["levels"], spec["binarize"])[split]
+    return load_run_data(spec, name)[split]
 
 
 def generator(seed: int | None, device: str = "cpu") -> torch.Generator:

@@ -6,7 +6,7 @@ import argparse
 
 import torch
 
-from chainrule.cli.audio_io import is_audio_model, read_prompt, write_generated
+from chainrule.cli.audio_io import read_prompt, write_generated
 from chainrule.cli.common import add_device, generator, load_model, run_data
 from chainrule.errors import InputError
 from chainrule.media import save_grid
@@ -63,7 +63,7 @@ def completion_rows(
 
 def run(args: argparse.Namespace) -> int:
     model = load_model(args.run_dir, args.device)
-    if is_audio_model(model):
+    if model.data_kind.is_audio:
         if not args.input:
             raise InputError("give the WAV file to continue: chainrule complete RUN_DIR INPUT.wav")
         output = args.output if args.output.endswith(".wav") else "completion.wav"

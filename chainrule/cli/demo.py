@@ -183,9 +183,9 @@ def zoo_audio(show: Show) -> None:
     model = load(zoo.resolve(zoo.PREFIX + name))
     seconds = 0.05 if show.small else 2.0
     show.step(f"zoo:{name}: {seconds:g} s of generated speech")
-    rate = model.config.rate
+    rate = model.data_kind.rate
     codes = generate(model, torch.zeros(0, dtype=torch.long), int(seconds * rate), generator=show.gen())
-    write_wav(show.out / "wavenet.wav", decode(codes, model.config.encoding), rate)
+    write_wav(show.out / "wavenet.wav", decode(codes, model.data_kind.encoding), rate)
     r = show.report
     r.heading(f"4. Audio from the zoo (zoo:{name}, {zoo.entries()[name]['test']})")
     r.code(f"chainrule sample zoo:{name} --seconds {seconds:g}")

@@ -26,8 +26,8 @@ def run(args: argparse.Namespace) -> int:
     if data.shape != model.shape or data.levels != model.levels:
         raise InputError(f"{data.description} does not fit the model (shape {model.shape}, {model.levels} levels)")
     result = evaluate(model, data, args.batch_size)
-    if data.audio is not None:
-        per_second = result["bpd"] * math.log(2) * data.audio["rate"]
+    if data.kind.is_audio:
+        per_second = result["bpd"] * math.log(2) * data.kind.rate
         print(f"{data.description}: {result['bpd']:.4f} bits/sample, {per_second:,.0f} nats per second of audio")
     elif data.is_stream:
         print(f"{data.description}: {result['bpd']:.4f} bits per token (character or byte)")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from chainrule.cli.audio_io import is_audio_model, write_generated
+from chainrule.cli.audio_io import write_generated
 from chainrule.cli.common import add_device, generator, load_model
 from chainrule.errors import InputError
 from chainrule.media import save_grid
@@ -35,9 +35,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     model = load_model(args.run_dir, args.device)
-    if getattr(model, "vocabulary", None) is not None:
+    kind = model.data_kind
+    if kind.is_text:
         return sample_text(model, args)
-    if is_audio_model(model):
+    if kind.is_audio:
         gen = generator(args.seed, args.device)
         write_generated(
             model,

@@ -22,9 +22,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     model = load_model(args.run_dir, args.device)
-    vocabulary = getattr(model, "vocabulary", None)
-    if vocabulary is None:
+    if not model.data_kind.is_text:
         raise InputError(f"{args.run_dir} is not a text model; score takes char-rnn or transformer runs")
+    vocabulary = model.data_kind.vocabulary
     print(f"{'file':40} {'chars':>10} {'tokens':>10} {'bits/char':>10} {'bits/token':>10}")
     for name in args.files:
         text = read_text(name)

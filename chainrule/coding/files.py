@@ -27,14 +27,6 @@ from chainrule.errors import DataFormatError, InputError
 from chainrule.serialization import atomic_write_bytes
 
 
-def _is_audio(model) -> bool:
-    return hasattr(model.config, "rate") and hasattr(model.config, "encoding")
-
-
-def _vocabulary(model):
-    return None if _is_audio(model) else getattr(model, "vocabulary", None)
-
-
 def read_input(model, path: str | Path) -> tuple[Tensor, dict[str, Any], int]:
     """The values to code, the facts needed to write them back, and the input's size in bytes.
 
@@ -44,14 +36,15 @@ def read_input(model, path: str | Path) -> tuple[Tensor, dict[str, Any], int]:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
-    if _is_audio(model):
+    kind = model.data_kind
+    if kind.is_audio:
         from chainrule.data.audio import read_wav
         from chainrule.data.mulaw import encode
 
-        samples, rate = read_wav(path, model.config.rate)
-        return encode(torch.from_numpy(samples), model.config.encoding), {"kind": "wav", "rate": rate}, _size(path)
-    vocabulary = _vocabulary(model)
-    if vocabulary is not None:
+        samples, rate = read_wav(path, kind.rate)
+        return encode(torch.from_numpy(samples), kind.encoding), {"kind": "wav", "rate": rate}, _size(path)
+    if kind.is_text:
+        vocabulary = kind.vocabulary
         if not path.is_file():
             raise InputError(f"{path} is not a file; a text model compresses one file")
         data = path.read_bytes()
@@ -110,14 +103,14 @@ def write_output(model, x: Tensor, extra: dict[str, Any], path: str | Path) -> P
     path = Path(path)
     kind = extra.get("kind")
     if kind == "text":
-        vocabulary = _vocabulary(model)
+        vocabulary = model.data_kind.vocabulary
         data = bytes(x.tolist()) if vocabulary.is_bytes else vocabulary.decode(x).encode("utf-8")
         atomic_write_bytes(path, data)
     elif kind == "wav":
         from chainrule.data.audio import write_wav
         from chainrule.data.mulaw import decode
 
-        write_wav(path, decode(x, model.config.encoding), int(extra["rate"]))
+        write_wav(path, decode(x, model.data_kind.encoding), int(extra["rate"]))
     elif kind == "npy":
         buffer = io.BytesIO()
         np.save(buffer, x.numpy().astype(np.dtype(extra["dtype"])).reshape(extra["shape"]))

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from chainrule.data.dataset import Dataset
+from chainrule.data.kind import DataKind
 from chainrule.data.mulaw import ENCODINGS, encode
 from chainrule.errors import ConfigError, DataFormatError, DatasetNotFoundError, InputError
 
@@ -119,8 +120,9 @@ def audio_datasets(
             raw=tokens[: rows * length].reshape(rows, length).to(torch.uint8 if levels <= 256 else torch.int32),
             source_levels=levels,
             levels=levels,
+            kind=DataKind.audio(levels, encoding, rate),
             tokens=tokens,
-            audio={"rate": rate, "encoding": encoding, "files": len(chosen)},
+            source_files=len(chosen),
             random_crops=split == "train",
         )
     return out

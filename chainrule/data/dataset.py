@@ -9,6 +9,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from chainrule.data.kind import DataKind
 from chainrule.data.transforms import dynamic_binarize, requantize, threshold
 
 Binarize = Literal["threshold", "dynamic"]
@@ -26,14 +27,15 @@ class Dataset:
         raw: uint8 (N, *shape) values in [0, source_levels), as stored by the source.
         source_levels: number of levels of `raw` (256 for 8-bit images).
         levels: levels K the models see.
+        kind: what the values are (`data.kind`: image, text with its vocabulary, audio with its encoding and rate,
+            or plain values).
         labels: long (N,) class ids, or None.
         num_classes: number of classes (0 without labels).
         binarize: for levels = 2 from richer data: "threshold" (x > 127 for 8-bit) or "dynamic" (resampled
             each time an example is drawn for training; evaluation uses one fixed sample).
         tokens: for text, the whole split as one token stream, long (T,); the rows of `raw` are its consecutive
             chunks (row i + 1 continues row i). None for data of independent examples.
-        vocab: for text, the vocabulary's stored form ("" = bytes, else the characters); None otherwise.
-        audio: for audio, {"rate": Hz, "encoding": "mulaw" | "pcm8" | "pcm16", "files": count}; None otherwise.
+        source_files: audio: the number of files the split was read from (0 otherwise).
         random_crops: streams only: training batches are crops of the row length at random offsets of `tokens`
             (when `batch` gets a generator) instead of the fixed rows.
     """
@@ -43,12 +45,12 @@ class Dataset:
     raw: Tensor
     source_levels: int
     levels: int
+    kind: DataKind
     labels: Tensor | None = None
     num_classes: int = 0
     binarize: Binarize | None = None
     tokens: Tensor | None = None
-    vocab: str | None = None
-    audio: dict | None = None
+    source_files: int = 0
     random_crops: bool = False
 
     @property
@@ -65,19 +67,21 @@ class Dataset:
 
     @property
     def description(self) -> str:
-        if self.audio is not None:
-            a = self.audio
+        kind = self.kind
+        if kind.is_audio:
             return (
-                f"{self.name} {self.split} ({len(self.tokens):,} samples = {len(self.tokens) / a['rate']:.0f} s from "
-                f"{a['files']} files, {a['rate']} Hz {a['encoding']}; crops of {self.shape[0]})"
+                f"{self.name} {self.split} ({len(self.tokens):,} samples = {len(self.tokens) / kind.rate:.0f} s from "
+                f"{self.source_files} files, {kind.rate} Hz {kind.encoding}; crops of {self.shape[0]})"
             )
-        if self.tokens is not None:
-            kind = "bytes" if self.vocab == "" else f"{self.levels} characters"
-            return f"{self.name} {self.split} ({len(self.tokens):,} tokens, {kind}; chunks of {self.shape[0]})"
+        if kind.is_text:
+            symbols = "bytes" if kind.vocab == "" else f"{self.levels} characters"
+            return f"{self.name} {self.split} ({len(self.tokens):,} tokens, {symbols}; chunks of {self.shape[0]})"
         how = f", {self.binarize} binarization" if self.binarize else ""
         return f"{self.name} {self.split} ({len(self)} x {'x'.join(map(str, self.shape))}, {self.levels} levels{how})"
 
     def __post_init__(self) -> None:
+        if self.kind.levels != self.levels:
+            raise ValueError(f"the data kind has {self.kind.levels} levels, the dataset {self.levels}")
         self.fixed = self.convert(self.raw).to(torch.uint8 if self.levels <= 256 else torch.int32)
 
     def convert(self, raw: Tensor, generator: torch.Generator | None = None) -> Tensor:

@@ -20,6 +20,7 @@ from chainrule.data.digits import load_digits
 from chainrule.data.fashion_mnist import INSTALL as FASHION_INSTALL
 from chainrule.data.fashion_mnist import load_fashion_mnist, load_idx_source
 from chainrule.data.idx import is_idx_dir
+from chainrule.data.kind import DataKind
 from chainrule.data.mnist5k import INSTALL as MNIST5K_INSTALL
 from chainrule.data.mnist5k import load_mnist5k
 from chainrule.data.photos import INSTALL as PHOTOS_INSTALL
@@ -168,6 +169,7 @@ def _datasets(
             raw=torch.from_numpy(np.array(images, dtype=np.uint8)),
             source_levels=source.source_levels,
             levels=levels,
+            kind=DataKind.image(levels) if np.ndim(images) == 4 else DataKind.values(levels),
             labels=torch.from_numpy(labels.astype(np.int64)) if labels is not None else None,
             num_classes=source.num_classes,
             binarize=binarize,
@@ -232,3 +234,31 @@ def load(name: str, split: str = "train", levels: int | None = None, binarize: B
         np.concatenate(labels) if all(lab is not None for lab in labels) else None,
     )
     return _datasets(name, source, {"all": whole}, levels, binarize)["all"]
+
+
+def run_spec(dataset: Dataset) -> dict:
+    """What a run records about its data (run.json "data"): how to load it again, and its kind."""
+    kind = dataset.kind
+    spec = {"name": dataset.name, "levels": dataset.levels, "binarize": dataset.binarize, "kind": kind.describe()}
+    if kind.is_audio:
+        spec.update(encoding=kind.encoding, rate=kind.rate, length=dataset.shape[0])
+    elif dataset.is_stream:
+        spec.update(vocab="bytes" if kind.vocab == "" else "chars", length=dataset.shape[0])
+    return spec
+
+
+def spec_kind_name(spec: dict) -> str:
+    """The kind of data a run recorded (runs written before the kind was: from their loader options)."""
+    if "kind" in spec:
+        return DataKind.from_dict(spec["kind"]).name
+    return "audio" if spec.get("encoding") is not None else "text" if spec.get("vocab") is not None else "image"
+
+
+def load_run_data(spec: dict, name: str | None = None) -> dict[str, Dataset]:
+    """The splits of the data a run was trained on (or of `name` read the same way), from its run.json spec."""
+    kind, name = spec_kind_name(spec), name or spec["name"]
+    if kind == "audio":
+        return load_splits(name, length=spec["length"], encoding=spec["encoding"], rate=spec["rate"])
+    if kind == "text":
+        return load_splits(name, vocab=spec["vocab"], length=spec["length"])
+    return load_splits(name, spec["levels"], spec["binarize"])

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from chainrule.data.dataset import Dataset
+from chainrule.data.kind import DataKind
 from chainrule.data.vocabulary import Vocabulary, read_text
 from chainrule.errors import ConfigError, DataFormatError, DatasetNotFoundError
 
@@ -121,7 +122,7 @@ def text_datasets(
             raw=tokens[: rows * length].reshape(rows, length).to(torch.uint8),
             source_levels=len(vocabulary),
             levels=len(vocabulary),
+            kind=DataKind.text(len(vocabulary), vocabulary.symbols),
             tokens=tokens,
-            vocab=vocabulary.symbols,
         )
     return out

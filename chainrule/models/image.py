@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from chainrule.data.kind import DataKind
 from chainrule.distributions import DiscretizedLogisticMixture, discrete_head
 from chainrule.errors import ConfigError
 from chainrule.models.base import AutoregressiveModel, check_shape_levels, index_rows
@@ -44,6 +45,10 @@ class ImageModel(AutoregressiveModel):
         super().__init__(config)
         self.colours = self.shape[0]
         self.head, self.params_per_dim = discrete_head(self.levels)
+
+    @property
+    def data_kind(self) -> DataKind:
+        return DataKind.image(self.levels)
 
     @property
     def out_channels(self) -> int:

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from chainrule.data.kind import DataKind
 from chainrule.distributions import discrete_head
 from chainrule.errors import ConfigError
 from chainrule.models.base import AutoregressiveModel, check_shape_levels, raster_order, register
@@ -124,6 +125,11 @@ class MADE(AutoregressiveModel):
         for name, per_mask in masks.items():
             if name != "mask_direct" or config.direct:
                 self.register_buffer(name, torch.stack(per_mask), persistent=False)
+
+    @property
+    def data_kind(self) -> DataKind:
+        """MADE takes any shape: images when (C, H, W), plain values otherwise."""
+        return DataKind.image(self.levels) if len(self.shape) == 3 else DataKind.values(self.levels)
 
     @property
     def order(self) -> Tensor:

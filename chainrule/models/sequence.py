@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from chainrule.data.kind import DataKind
 from chainrule.data.vocabulary import Vocabulary
 from chainrule.distributions import Categorical
 from chainrule.errors import ConfigError
@@ -43,12 +44,20 @@ class SequenceModel(AutoregressiveModel):
         return self.shape[0]
 
     @property
-    def vocabulary(self) -> Vocabulary | None:
-        """The text vocabulary saved with the model (None for a model of plain token ids)."""
+    def data_kind(self) -> DataKind:
+        """Text with the vocabulary saved with the model; plain values for a model of token ids without one."""
         vocab = self.config.vocab
-        if vocab == "" and self.levels == 256:
-            return Vocabulary()
-        return Vocabulary(vocab) if vocab else None
+        if (vocab == "" and self.levels == 256) or vocab:
+            return DataKind.text(self.levels, vocab)
+        return DataKind.values(self.levels)
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        """The text vocabulary saved with the model.
+
+        Raises:
+            ConfigError: for a model of plain token ids (`data_kind` says which)."""
+        return self.data_kind.vocabulary
 
     def shifted(self, x: Tensor) -> Tensor:
         """Inputs (B, T): the start token, then x_0 .. x_{T-2}."""

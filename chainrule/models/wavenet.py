@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from chainrule.data.kind import DataKind
 from chainrule.distributions import Categorical, DiscretizedLogisticMixture
 from chainrule.errors import ConfigError, InputError
 from chainrule.models.base import check_shape_levels, register
@@ -134,8 +135,8 @@ class WaveNet(SequenceModel):
         return (c.kernel - 1) * c.stacks * (2**c.layers - 1) + 1
 
     @property
-    def vocabulary(self) -> None:
-        return None
+    def data_kind(self) -> DataKind:
+        return DataKind.audio(self.levels, self.config.encoding, self.config.rate)
 
     # --- conditioning -------------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ import torch
 from chainrule import config as cfg
 from chainrule import serialization
 from chainrule.data import load_splits
+from chainrule.data.sources import load_run_data, run_spec
 from chainrule.errors import CheckpointError, ConfigError
 from chainrule.models import create, preset_hparams, presets
 from chainrule.models.base import MODELS, from_description
@@ -90,14 +91,7 @@ def train_model(
             kept["precision"] = "bf16" if kept.pop("bf16") else "fp32"
         train_settings = {**kept, **(train or {})}
         config = cfg.from_dict(TrainConfig, train_settings)
-        if data_spec.get("vocab") is not None:
-            splits = load_splits(data_spec["name"], vocab=data_spec["vocab"], length=data_spec["length"])
-        elif data_spec.get("encoding") is not None:
-            splits = load_splits(
-                data_spec["name"], length=data_spec["length"], encoding=data_spec["encoding"], rate=data_spec["rate"]
-            )
-        else:
-            splits = load_splits(data_spec["name"], data_spec["levels"], data_spec["binarize"])
+        splits = load_run_data(data_spec)
         torch.manual_seed(config.seed)  # the same initial weights as the original run (if it never checkpointed)
         net = from_description(info["model"])
     else:
@@ -110,20 +104,17 @@ def train_model(
         splits = load_splits(data, levels, binarize, vocab, length, encoding, rate)
         first = splits["train"]
         model_args, preset_train = model_hparams(model, preset, hparams or {}, first.shape)
-        if first.vocab is not None and "vocab" in cfg.field_names(MODELS.get(model).config):
-            model_args["vocab"] = first.vocab  # the vocabulary is saved with the model
-        if first.audio is not None and "rate" in cfg.field_names(MODELS.get(model).config):
-            model_args.update(rate=first.audio["rate"], encoding=first.audio["encoding"])  # to write WAV files
+        kind, fields = first.kind, cfg.field_names(MODELS.get(model).config)
+        if kind.is_text and "vocab" in fields:
+            model_args["vocab"] = kind.vocab  # the vocabulary is saved with the model
+        if kind.is_audio and "rate" in fields:
+            model_args.update(rate=kind.rate, encoding=kind.encoding)  # to write WAV files
         config = cfg.from_dict(TrainConfig, {**preset_train, **(train or {})})
         torch.manual_seed(config.seed)
         net = create(model, shape=first.shape, levels=first.levels, **model_args)
         if net.num_classes and (first.labels is None or net.num_classes < first.num_classes):
             raise ConfigError(f"num_classes={net.num_classes}, but {data} has {first.num_classes or 'no'} classes")
-        data_spec = {"name": data, "levels": first.levels, "binarize": first.binarize}
-        if first.audio is not None:
-            data_spec.update(encoding=first.audio["encoding"], rate=first.audio["rate"], length=first.shape[0])
-        elif first.is_stream:
-            data_spec.update(vocab="bytes" if first.vocab == "" else "chars", length=first.shape[0])
+        data_spec = run_spec(first)
         info = {"chainrule": __version__, "model": net.describe(), "data": data_spec, "preset": preset}
     info["train"] = cfg.to_dict(config)
     ranks, device = distributed.setup(config.device)

@@ -38,14 +38,15 @@ class TensorBoardLog:
         device = next(model.parameters()).device
         gen = torch.Generator(device=device).manual_seed(seed)
         with torch.no_grad():
-            vocabulary = getattr(model, "vocabulary", None)
-            if vocabulary is not None:
+            kind = model.data_kind
+            if kind.is_text:
                 from chainrule.sampling import generate
 
                 tokens = generate(model, torch.zeros(0, dtype=torch.long), TEXT_TOKENS, generator=gen)
-                self.writer.add_text("samples", "    " + vocabulary.decode(tokens).replace("\n", "\n    "), step)
-            elif len(model.shape) == 3 and not getattr(model, "cond_dim", 0):  # images (C, H, W)
-                labels = getattr(model, "num_classes", 0)  # class-conditional: classes 0, 1, 2, ... in turn
+                text = kind.vocabulary.decode(tokens)
+                self.writer.add_text("samples", "    " + text.replace("\n", "\n    "), step)
+            elif kind.is_image and not model.cond_dim:
+                labels = model.num_classes  # class-conditional: classes 0, 1, 2, ... in turn
                 cond = torch.arange(SAMPLES, device=device) % labels if labels else None
                 grid = image_grid(model.sample(SAMPLES, cond=cond, generator=gen), model.levels)
                 self.writer.add_image("samples", grid, step, dataformats="HWC")

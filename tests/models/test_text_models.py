@@ -134,7 +134,7 @@ def test_user_text_file_splits_into_contiguous_ranges(tmp_path):
     splits = cr.data.load_splits(str(tmp_path / "t.txt"), length=16)
     joined = b"".join(bytes(splits[s].tokens.tolist()) for s in ("train", "val", "test"))
     assert joined.decode() == text
-    assert splits["train"].shape == (16,) and splits["train"].is_stream and splits["train"].vocab == ""
+    assert splits["train"].shape == (16,) and splits["train"].is_stream and splits["train"].kind.vocab == ""
     chars = cr.data.load_splits(str(tmp_path / "t.txt"), vocab="chars", length=16)
     assert chars["train"].levels == len(set(text))
 

@@ -147,7 +147,8 @@ def test_audio_folder_splits_by_file_and_crops_at_random(tmp_path):
     for i in range(10):
         write_wav(tmp_path / f"f{i}.wav", 0.1 * torch.randn(900), 8000)
     splits = audio_datasets("mine", tmp_path, length=256)
-    assert splits["train"].audio["files"] == 8 and splits["test"].audio["files"] == 1
+    assert splits["train"].source_files == 8 and splits["test"].source_files == 1
+    assert splits["train"].kind == cr.data.DataKind.audio(256, "mulaw", 8000)
     x, _ = splits["train"].batch(torch.arange(5), generator=torch.Generator().manual_seed(0))
     assert x.shape == (5, 256) and int(x.max()) < 256
     tokens = splits["train"].tokens
