@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from chainrule.bench import codecs
+from chainrule import lossless as codecs
 
 TEXT = b"".join(b"line %d: to be, or not to be, that is the question\n" % i for i in range(400))
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from chainrule.bench import codecs
+from chainrule import lossless as codecs
 from chainrule.cli.common import run_data
 from chainrule.coding import codec
 from chainrule.models import load

@@ -50,6 +50,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--ema", type=float, metavar="DECAY", help="evaluate and keep an EMA of the weights (e.g. 0.999)")
     p.add_argument(
+        "--perturb",
+        type=float,
+        metavar="MU",
+        help="train a background model for `score --method ratio`: each training value replaced by a random level "
+        "with probability MU (e.g. 0.2)",
+    )
+    p.add_argument(
         "--train-set",
         dest="train_overrides",
         action="append",
@@ -78,6 +85,7 @@ def train_settings(args: argparse.Namespace) -> dict:
         "fused": True if args.fused else None,
         "tensorboard": True if args.tensorboard else None,
         "ema": args.ema,
+        "perturb": args.perturb,
     }
     settings.update({k: v for k, v in named.items() if v is not None})
     if "device" in settings:

@@ -33,6 +33,9 @@ class TrainConfig:
             the test (0 = off; 0.999-0.9999 typical).
         compile, channels_last, fused: speed options of the training step (see `train.speed`); off by default,
             as the throughput benchmark found none that pays off on a 2-core CPU (see BENCHMARKS.md).
+        perturb: μ > 0 trains a background model for likelihood-ratio scores (Ren et al. 2019, arXiv 1906.02845):
+            each value of a training batch is replaced by a uniformly random level with probability μ (evaluation
+            sees the data as it is).
         tensorboard: also log the scalars and, at each validation, samples as TensorBoard events in
             `RUN/tensorboard/` (needs the tensorboard package).
     """
@@ -60,6 +63,7 @@ class TrainConfig:
     channels_last: bool = False
     fused: bool = False
     tensorboard: bool = False
+    perturb: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("epochs", "steps", "warmup_steps", "eval_every", "max_bad_steps"):
@@ -72,6 +76,8 @@ class TrainConfig:
             raise ConfigError("minutes ≥ 0, lr > 0, grad_clip ≥ 0 and 0 ≤ final_lr_fraction ≤ 1 are required")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ConfigError(f"betas={self.betas} must be two numbers in [0, 1), e.g. betas=0.9,0.99")
+        if not 0 <= self.perturb < 1:
+            raise ConfigError(f"perturb={self.perturb} must be in [0, 1) (0 = off)")
         if not 0 <= self.ema < 1:
             raise ConfigError(f"ema={self.ema} must be in [0, 1) (0 = off)")
         if self.precision not in ("auto", "fp32", "bf16"):

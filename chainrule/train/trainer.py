@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor
 from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
@@ -80,6 +81,14 @@ def stop_signals(requested: list[int]) -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def perturb(x: Tensor, levels: int, rate: float, generator: torch.Generator) -> Tensor:
+    """x with each value replaced by a uniformly random level with probability `rate` (a background model's
+    training data, Ren et al. 2019)."""
+    hit = torch.rand(x.shape, generator=generator) < rate
+    noise = torch.randint(0, levels, x.shape, generator=generator)
+    return torch.where(hit, noise, x)
 
 
 class Trainer:
@@ -315,6 +324,8 @@ class Trainer:
         config, model, step, ranks = self.config, self.model, self.state["step"], self.ranks
         seed = config.seed * 1_000_003 + step * ranks.world + ranks.rank  # random crops, dynamic binarization
         x, y = train.batch(index, generator=torch.Generator().manual_seed(seed))
+        if config.perturb:
+            x = perturb(x, model.levels, config.perturb, torch.Generator().manual_seed(seed + 1))
         if self.device.type == "cuda":  # page-locked, so the copy overlaps with the previous step's kernels
             x = x.pin_memory()
         x = x.to(self.device, non_blocking=True)

@@ -1,7 +1,7 @@
-"""Classic lossless codecs, for comparison with the learned coder on the same data. Every result is decoded and
-checked against its input. xz and bzip2 come from Python's standard library; zstd, zpaq, cjxl/djxl and flac are
-the Debian packages `zstd`, `zpaq`, `libjxl-tools` and `flac` (`scripts/setup-codecs.sh` installs them); a missing
-tool is reported, not guessed.
+"""Classic lossless codecs: the comparison for the learned coder (`chainrule bench compression`) and the L(x) of
+input-complexity scores (`scoring`). Every result is decoded and checked against its input. xz and bzip2 come from
+Python's standard library; zstd, zpaq, cjxl/djxl and flac are the Debian packages `zstd`, `zpaq`, `libjxl-tools`
+and `flac` (`scripts/setup-codecs.sh` installs them); a missing tool is reported, not guessed.
 """
 
 from __future__ import annotations

@@ -1,0 +1,157 @@
+"""Anomaly and out-of-distribution scores from an exact likelihood, oriented so that higher means more unusual.
+
+- likelihood: bits per dimension, −log2 p(x) / D. Known to fail as a judge (Nalisnick et al. 2019, arXiv
+  1810.09136: a model of Fashion-MNIST gives MNIST digits higher likelihood).
+- ratio: bits per dimension under the model minus under a background model of the same family trained on inputs
+  with random values put in (`chainrule train ... --perturb MU`; Ren et al. 2019, arXiv 1906.02845): what the
+  background model explains too (the population-level statistics) cancels. A model as its own background scores 0.
+- complexity: (−log2 p(x) − L(x)) / D with L(x) the bits a generic lossless compressor needs (Serrà et al. 2020,
+  arXiv 1909.11480): PNG for images by default (JPEG XL with `codec="jpegxl"` where `cjxl` is installed), bzip2 for
+  text and audio.
+- typicality: for batches of M inputs, |mean bits per dimension − Ĥ| with Ĥ the model's entropy rate estimated on
+  validation data (Nalisnick et al. 2019, arXiv 1906.02994): one score per batch.
+
+Inputs: a long tensor (N, *shape) for array data (images, plain values), or a list of 1-D token tensors (one per
+text file or recording) for a text or audio model.
+"""
+
+from __future__ import annotations
+
+import bz2
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from chainrule import lossless
+from chainrule.errors import ConfigError, InputError
+
+METHODS = ("likelihood", "ratio", "complexity", "typicality")
+IMAGE_CODECS = {"png": lossless.png, "jpegxl": lossless.jpegxl}
+
+Inputs = Tensor | Sequence[Tensor]
+
+
+def is_stream(model) -> bool:
+    """Text and audio models score whole token streams; the others arrays of examples."""
+    return model.data_kind.is_text or model.data_kind.is_audio
+
+
+@torch.inference_mode()
+def dimension_bits(model, x: Inputs, cond: Tensor | None = None, batch_size: int = 64, progress: bool = False):
+    """−log2 p of every dimension: (N, *shape) for arrays, a list of (T,) tensors for streams."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    try:
+        if is_stream(model):
+            items = tqdm(x, desc="scoring", unit="input", disable=not progress)
+            return [-model.stream_log_probs(t.to(device)).cpu() / math.log(2) for t in items]
+        x = model.check_input(x, cond)
+        out = []
+        for start in tqdm(range(0, len(x), batch_size), desc="scoring", unit="batch", disable=not progress):
+            part = x[start : start + batch_size].to(device)
+            c = None if cond is None else cond[start : start + batch_size].to(device)
+            out.append(-model.log_prob(part, c, reduction="none").cpu() / math.log(2))
+        return torch.cat(out) if out else torch.zeros(0, *model.shape)
+    finally:
+        model.train(was_training)
+
+
+def bits_per_dim(model, x: Inputs, cond: Tensor | None = None, batch_size: int = 64, progress: bool = False) -> Tensor:
+    """−log2 p(x) / D for each input: float (N,)."""
+    bits = dimension_bits(model, x, cond, batch_size, progress)
+    if isinstance(bits, list):
+        return torch.tensor([float(b.double().mean()) if len(b) else math.nan for b in bits])
+    return bits.flatten(1).double().mean(1).float() if bits.numel() else torch.zeros(0)
+
+
+def complexity_bits(model, x: Inputs, codec: str | None = None) -> tuple[Tensor, str]:
+    """L(x) in bits per dimension under a generic lossless compressor, and the compressor's name."""
+    kind = model.data_kind
+    if is_stream(model):
+        if codec not in (None, "bzip2"):
+            raise ConfigError(f"codec={codec!r}: text and audio use bzip2")
+        sizes = [8 * len(bz2.compress(_stream_bytes(model, t), 9)) / max(1, len(t)) for t in x]
+        return torch.tensor(sizes), "bzip2 -9"
+    if not kind.is_image or model.levels > 256:
+        if codec not in (None, "bzip2"):
+            raise ConfigError(f"codec={codec!r}: {kind.name} data uses bzip2")
+        values = x.numpy().astype(np.uint16 if model.levels > 256 else np.uint8)
+        sizes = [8 * len(bz2.compress(v.tobytes(), 9)) / v.size for v in values]
+        return torch.tensor(sizes), "bzip2 -9"
+    name = codec or "png"
+    if name not in IMAGE_CODECS:
+        raise ConfigError(f"codec={name!r}; images use one of {', '.join(IMAGE_CODECS)}")
+    images = x.numpy().astype(np.uint8)
+    try:
+        sizes = [8 * IMAGE_CODECS[name](image) / image.size for image in images]
+    except lossless.Missing as err:
+        raise ConfigError(str(err)) from None
+    return torch.tensor(sizes), {"png": "PNG (optimize)", "jpegxl": "JPEG XL lossless (cjxl -d 0 -e 9)"}[name]
+
+
+def _stream_bytes(model, tokens: Tensor) -> bytes:
+    kind = model.data_kind
+    if kind.is_text and kind.vocab != "":
+        return kind.vocabulary.decode(tokens).encode("utf-8")  # characters: the compressor sees the UTF-8 text
+    return bytes(tokens.tolist()) if model.levels <= 256 else tokens.numpy().astype(np.uint16).tobytes()
+
+
+def check_background(model, background) -> None:
+    """The background model must model the same data the same way."""
+    if background is None:
+        raise InputError("the ratio method needs a background model (background=..., --background RUN)")
+    if background.data_kind != model.data_kind or tuple(background.shape) != tuple(model.shape):
+        raise InputError(
+            f"the background model holds {background.data_kind.name} {tuple(background.shape)} at "
+            f"{background.levels} levels; the model {model.data_kind.name} {tuple(model.shape)} at {model.levels}"
+        )
+
+
+def score(
+    model,
+    x: Inputs,
+    method: str = "likelihood",
+    background=None,
+    cond: Tensor | None = None,
+    batch: int | None = None,
+    reference: float | None = None,
+    codec: str | None = None,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> Tensor:
+    """Per-input scores, higher = more unusual: float (N,), or (⌈N / batch⌉,) for `typicality`.
+
+    Args:
+        model: a trained model (`cr.load`).
+        x: long (N, *shape) examples, or a list of 1-D token tensors for a text or audio model.
+        method: likelihood, ratio, complexity or typicality (see the module docstring).
+        background: the ratio method's background model.
+        cond: optional conditioning, as for `log_prob`.
+        batch: typicality: inputs per batch M (consecutive; the last batch may be smaller).
+        reference: typicality: Ĥ, the validation bits per dimension (a run's `best_val_bpd`).
+        codec: complexity: "png" (default for images) or "jpegxl"; text, audio and plain values use bzip2.
+
+    Raises:
+        InputError: inputs the model cannot represent, a missing or mismatched background.
+        ConfigError: an unknown method or codec, typicality without batch or reference.
+    """
+    if method not in METHODS:
+        raise ConfigError(f"method={method!r}; choose one of {', '.join(METHODS)}")
+    if method == "ratio":
+        check_background(model, background)
+    if method == "typicality" and (batch is None or batch < 1 or reference is None):
+        raise ConfigError("typicality scores batches: give batch=M ≥ 1 and reference=Ĥ (validation bits/dim)")
+    bpd = bits_per_dim(model, x, cond, batch_size, progress)
+    if method == "likelihood":
+        return bpd
+    if method == "ratio":
+        return bpd - bits_per_dim(background, x, cond, batch_size, progress)
+    if method == "complexity":
+        return bpd - complexity_bits(model, x, codec)[0]
+    groups = torch.split(bpd.double(), batch)
+    return torch.tensor([abs(float(g.mean()) - reference) for g in groups], dtype=torch.float32)

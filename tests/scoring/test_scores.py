@@ -1,0 +1,92 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import chainrule as cr
+from chainrule import lossless
+from chainrule.errors import ConfigError, InputError
+from chainrule.scoring import auprc, auroc, fpr_at_tpr
+
+
+def image_model(seed=0, levels=16):
+    torch.manual_seed(seed)
+    return cr.models.create("pixelcnn", shape=(1, 6, 6), levels=levels, channels=6, blocks=1, hidden=12).eval()
+
+
+def images(n=5, levels=16, seed=1):
+    return torch.randint(0, levels, (n, 1, 6, 6), generator=torch.Generator().manual_seed(seed))
+
+
+def test_the_likelihood_score_is_bits_per_dimension_from_log_prob():
+    model, x = image_model(), images()
+    with torch.no_grad():
+        expected = -model.log_prob(x) / (36 * math.log(2))
+    torch.testing.assert_close(cr.score(model, x), expected)
+    torch.testing.assert_close(cr.score(model, x, batch_size=2), expected)
+
+
+def test_a_model_as_its_own_background_scores_zero_and_another_does_not():
+    model, x = image_model(), images()
+    assert torch.equal(cr.score(model, x, method="ratio", background=model), torch.zeros(5))
+    other = image_model(seed=3)
+    ratio = cr.score(model, x, method="ratio", background=other)
+    torch.testing.assert_close(ratio, cr.score(model, x) - cr.score(other, x))
+    assert ratio.abs().max() > 0
+
+
+def test_complexity_subtracts_the_png_bits():
+    model, x = image_model(), images()
+    png = torch.tensor([8 * lossless.png(im.numpy().astype(np.uint8)) / 36 for im in x])
+    torch.testing.assert_close(cr.score(model, x, method="complexity"), cr.score(model, x) - png)
+    bits, name = cr.scoring.complexity_bits(model, x)
+    assert name.startswith("PNG") and bits.shape == (5,)
+
+
+def test_typicality_scores_batches_against_the_validation_entropy():
+    model, x = image_model(), images(n=5)
+    bpd = cr.score(model, x).double()
+    scores = cr.score(model, x, method="typicality", batch=2, reference=3.0)
+    expected = [abs(float(bpd[a:b].mean()) - 3.0) for a, b in ((0, 2), (2, 4), (4, 5))]
+    torch.testing.assert_close(scores, torch.tensor(expected, dtype=torch.float32))
+    with pytest.raises(ConfigError, match="batch"):
+        cr.score(model, x, method="typicality")
+
+
+def test_text_models_score_streams():
+    torch.manual_seed(0)
+    model = cr.models.create("char-rnn", shape=(16,), levels=256, vocab="", hidden=8, layers=1).eval()
+    texts = [torch.tensor(list(b"hello hello hello")), torch.tensor(list(b"\x00\xff\x10\x80" * 4))]
+    with torch.no_grad():
+        expected = [float(-model.stream_log_probs(t).sum() / (len(t) * math.log(2))) for t in texts]
+    torch.testing.assert_close(cr.score(model, texts), torch.tensor(expected))
+    bits, name = cr.scoring.complexity_bits(model, texts)
+    assert name == "bzip2 -9" and bits.shape == (2,)
+
+
+def test_bad_inputs_are_refused():
+    model = image_model()
+    with pytest.raises(InputError, match="shape"):
+        cr.score(model, torch.zeros(2, 1, 5, 5, dtype=torch.long))
+    with pytest.raises(InputError, match="values"):
+        cr.score(model, torch.full((2, 1, 6, 6), 16))
+    with pytest.raises(InputError, match="background"):
+        cr.score(model, images(), method="ratio")
+    wider = cr.models.create("pixelcnn", shape=(1, 6, 6), levels=256, channels=6, blocks=1, hidden=12)
+    with pytest.raises(InputError, match="background"):
+        cr.score(model, images(), method="ratio", background=wider)
+    with pytest.raises(ConfigError, match="method"):
+        cr.score(model, images(), method="entropy")
+
+
+def test_separation_metrics_against_hand_computed_values():
+    inside, outside = [0.1, 0.4, 0.35], [0.8, 0.4]
+    # pairs (outside > inside): 0.8 beats all three; 0.4 beats 0.1 and 0.35 and ties 0.4 → (3 + 2.5) / 6
+    assert auroc(inside, outside) == pytest.approx(5.5 / 6)
+    assert auroc(outside, inside) == pytest.approx(0.5 / 6)
+    # precision at each positive: 0.8 → 1/1; 0.4 → 2 of the 3 scoring ≥ 0.4
+    assert auprc(inside, outside) == pytest.approx((1 + 2 / 3) / 2)
+    # 95 % of the outside scores means both: threshold 0.4, which flags one inside score of three
+    assert fpr_at_tpr(inside, outside) == pytest.approx(1 / 3)
+    assert auroc([0, 0], [1, 1]) == 1.0 and fpr_at_tpr([0, 0], [1, 1]) == 0.0
