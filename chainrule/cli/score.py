@@ -1,35 +1,131 @@
-"""`chainrule score`: bits per character (token) of text files under a trained text model."""
+"""`chainrule score`: how unusual inputs are under a trained model (anomaly and out-of-distribution scores), for
+every data kind: images (.npy/.npz, PNG file or folder, IDX), text files, WAV recordings."""
 
 from __future__ import annotations
 
 import argparse
-import math
+import csv
+import json
+import sys
+from pathlib import Path
 
+import torch
+
+from chainrule import serialization, zoo
 from chainrule.cli.common import add_device, load_model
-from chainrule.data.vocabulary import read_text
-from chainrule.errors import InputError
+from chainrule.coding.files import read_input
+from chainrule.errors import CheckpointError, InputError
+from chainrule.scoring import METHODS, scores_and_bits
+
+EXPLAIN = {
+    "likelihood": "bits per dimension (−log2 p(x) / D)",
+    "ratio": "bits/dim under the model minus under the background model",
+    "complexity": "bits/dim under the model minus the compressor's bits/dim",
+    "typicality": "|mean bits/dim of the batch − the validation bits/dim|",
+}
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
-        "score", help="bits per character of text files", description="Score text files under a trained text model."
+        "score",
+        help="how unusual inputs are under a model (higher = more unusual)",
+        description="Score inputs under a trained model: images (.npy/.npz, PNG file or folder, IDX), text files or "
+        "WAV files. Higher scores mean more unusual inputs for every method.",
     )
-    p.add_argument("run_dir", help="run directory of a text model")
-    p.add_argument("files", nargs="+", help="UTF-8 text files")
+    p.add_argument("run_dir", help="run directory (or zoo:NAME)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders of the model's kind of data")
+    p.add_argument("--method", choices=METHODS, default="likelihood", help="default: likelihood (bits/dim)")
+    p.add_argument("--background", metavar="RUN", help="ratio: the background model (trained with --perturb)")
+    p.add_argument("--batch", type=int, metavar="M", help="typicality: inputs per batch")
+    p.add_argument("--reference", type=float, help="typicality: the validation bits/dim (default: the run's)")
+    p.add_argument(
+        "--codec",
+        choices=["png", "jpegxl", "bzip2"],
+        help="complexity: the compressor (default: png for images, bzip2 for text and audio)",
+    )
+    p.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
+    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     add_device(p)
     p.set_defaults(run=run)
 
 
+def validation_bits(run_dir: str) -> float:
+    """The best validation bits/dim a run recorded (typicality's Ĥ)."""
+    try:
+        results = serialization.read_json(zoo.resolve(run_dir) / "results.json")
+    except CheckpointError:
+        raise InputError(f"{run_dir} records no validation figure; give --reference BITS_PER_DIM") from None
+    return float(results["best_val_bpd"])
+
+
+def read_inputs(model, paths: list[str]) -> tuple[torch.Tensor | list[torch.Tensor], list[str]]:
+    """The inputs as the scorer takes them, and a name for each."""
+    stream = model.data_kind.is_text or model.data_kind.is_audio
+    values, names = [], []
+    for path in paths:
+        x, extra, _ = read_input(model, path)
+        if stream:
+            values.append(x)
+            names.append(path)
+        else:
+            values.append(x)
+            listed = extra.get("names")
+            names += (
+                [f"{path}/{n}" for n in listed]
+                if listed and len(listed) == len(x) and Path(path).is_dir()
+                else ([path] if len(x) == 1 else [f"{path}[{i}]" for i in range(len(x))])
+            )
+    return (values if stream else torch.cat(values)), names
+
+
 def run(args: argparse.Namespace) -> int:
     model = load_model(args.run_dir, args.device)
-    if not model.data_kind.is_text:
-        raise InputError(f"{args.run_dir} is not a text model; score takes char-rnn or transformer runs")
-    vocabulary = model.data_kind.vocabulary
-    print(f"{'file':40} {'chars':>10} {'tokens':>10} {'bits/char':>10} {'bits/token':>10}")
-    for name in args.files:
-        text = read_text(name)
-        tokens = vocabulary.encode(text, name)
-        nats = -float(model.stream_log_probs(tokens).double().sum())
-        bits = nats / math.log(2)
-        print(f"{name:40} {len(text):>10,} {len(tokens):>10,} {bits / len(text):>10.4f} {bits / len(tokens):>10.4f}")
+    background = load_model(args.background, args.device) if args.background else None
+    reference = args.reference
+    if args.method == "typicality" and reference is None:
+        reference = validation_bits(args.run_dir)
+    x, names = read_inputs(model, args.inputs)
+    scores, bpd, codec = scores_and_bits(
+        model,
+        x,
+        args.method,
+        background,
+        batch=args.batch,
+        reference=reference,
+        codec=args.codec,
+        progress=sys.stderr.isatty(),
+    )
+    unit = f"bits/{model.data_kind.unit}"
+    dims = [len(t) for t in x] if isinstance(x, list) else [model.dims] * len(names)
+    if args.method == "typicality":
+        groups = [names[i : i + args.batch] for i in range(0, len(names), args.batch)]
+        means = [float(bpd[i : i + args.batch].double().mean()) for i in range(0, len(names), args.batch)]
+        rows = [
+            {
+                "input": f"{g[0]} .. {g[-1]} ({len(g)})",
+                "dims": sum(dims[i * args.batch : (i + 1) * args.batch]),
+                unit: m,
+                args.method: float(s),
+            }
+            for i, (g, m, s) in enumerate(zip(groups, means, scores, strict=True))
+        ]
+    else:
+        rows = [
+            {"input": n, "dims": d, unit: float(b), args.method: float(s)}
+            for n, d, b, s in zip(names, dims, bpd, scores, strict=True)
+        ]
+    if args.csv:
+        with open(args.csv, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    about = {"method": args.method, "score": EXPLAIN[args.method], "codec": codec, "reference": reference}
+    if args.json:
+        print(json.dumps({**{k: v for k, v in about.items() if v is not None}, "rows": rows}, indent=1))
+        return 0
+    print(f"score: {EXPLAIN[args.method]}" + (f"; compressor: {codec}" if codec else "") + "; higher = more unusual")
+    width = max(40, *(len(r["input"]) for r in rows))
+    print(f"{'input':{width}} {'dims':>10} {unit:>12} {args.method:>12}")
+    for r in rows:
+        print(f"{r['input']:{width}} {r['dims']:>10,} {r[unit]:>12.4f} {r[args.method]:>12.4f}")
     return 0

@@ -2,7 +2,14 @@
 unusual) and how well they separate two sets (`separation`: AUROC, AUPRC, FPR at 95 % TPR)."""
 
 from chainrule.scoring.metrics import auprc, auroc, fpr_at_tpr, separation
-from chainrule.scoring.scores import METHODS, bits_per_dim, complexity_bits, dimension_bits, score
+from chainrule.scoring.scores import (
+    METHODS,
+    bits_per_dim,
+    complexity_bits,
+    dimension_bits,
+    score,
+    scores_and_bits,
+)
 
 __all__ = [
     "METHODS",
@@ -13,5 +20,6 @@ __all__ = [
     "dimension_bits",
     "fpr_at_tpr",
     "score",
+    "scores_and_bits",
     "separation",
 ]

@@ -140,6 +140,23 @@ def score(
         InputError: inputs the model cannot represent, a missing or mismatched background.
         ConfigError: an unknown method or codec, typicality without batch or reference.
     """
+    return scores_and_bits(model, x, method, background, cond, batch, reference, codec, batch_size, progress)[0]
+
+
+def scores_and_bits(
+    model,
+    x: Inputs,
+    method: str = "likelihood",
+    background=None,
+    cond: Tensor | None = None,
+    batch: int | None = None,
+    reference: float | None = None,
+    codec: str | None = None,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> tuple[Tensor, Tensor, str | None]:
+    """`score`'s scores, the per-input bits per dimension under the model (N,), and the compressor the complexity
+    method used (None for the others): what `chainrule score` reports."""
     if method not in METHODS:
         raise ConfigError(f"method={method!r}; choose one of {', '.join(METHODS)}")
     if method == "ratio":
@@ -148,10 +165,11 @@ def score(
         raise ConfigError("typicality scores batches: give batch=M ≥ 1 and reference=Ĥ (validation bits/dim)")
     bpd = bits_per_dim(model, x, cond, batch_size, progress)
     if method == "likelihood":
-        return bpd
+        return bpd, bpd, None
     if method == "ratio":
-        return bpd - bits_per_dim(background, x, cond, batch_size, progress)
+        return bpd - bits_per_dim(background, x, cond, batch_size, progress), bpd, None
     if method == "complexity":
-        return bpd - complexity_bits(model, x, codec)[0]
+        bits, name = complexity_bits(model, x, codec)
+        return bpd - bits, bpd, name
     groups = torch.split(bpd.double(), batch)
-    return torch.tensor([abs(float(g.mean()) - reference) for g in groups], dtype=torch.float32)
+    return torch.tensor([abs(float(g.mean()) - reference) for g in groups], dtype=torch.float32), bpd, None
