@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from chainrule.bench import compression, quality, sampling, throughput
+from chainrule.bench import compression, ood, quality, sampling, throughput
 from chainrule.bench.machine import describe
 from chainrule.models import available
 
@@ -67,6 +67,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help=f"named cases instead of the model x preset x shape grid: {', '.join(sampling.CASES)}",
     )
     s.set_defaults(run=run_sampling)
+    o = kinds.add_parser("ood", help="out-of-distribution detection: AUROC/AUPRC/FPR95 of every scoring method")
+    o.add_argument("--images", default=ood.DEFAULT_IMAGE_MODEL, help="Fashion-MNIST model at 256 levels (run or zoo)")
+    o.add_argument("--background", help="its background model for the ratio method (trained with --perturb)")
+    o.add_argument("--audio", default=ood.DEFAULT_AUDIO_MODEL, help="speech model (run or zoo); 'none' to skip")
+    o.add_argument("--limit", type=int, default=2000, help="examples per set (default 2000; audio: segments)")
+    o.add_argument("--batch", type=int, default=5, help="typicality: inputs per batch (default 5)")
+    o.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    o.set_defaults(run=run_ood)
     c = kinds.add_parser("compression", help="learned coder vs model NLL vs classic codecs on a run's test split")
     c.add_argument("runs", nargs="+", help="trained run directories (image, text or audio)")
     c.add_argument("--limit", type=int, help="first N test images (tokens, samples) only (default: all)")
@@ -118,6 +126,26 @@ def run_sampling(args: argparse.Namespace) -> int:
                     f"naive {row['naive_s']:.2f} s{estimated} | cached {cached} |",
                     flush=True,
                 )
+    return 0
+
+
+def run_ood(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"machine: {describe()}")
+    print("| in | out | method | AUROC | AUPRC | FPR@95%TPR | mean score in / out |")
+    print("|---|---|---|---:|---:|---:|---:|")
+    jobs = [(args.images, ood.image_sets(args.limit), args.background)]
+    if args.audio != "none":
+        jobs.append((args.audio, ood.audio_sets(min(args.limit, 200)), None))
+    for run, sets, background in jobs:
+        for row in ood.evaluate(run, sets, background, args.batch):
+            method = row["method"] + (f" ({row['codec']})" if row["codec"] else "")
+            print(
+                f"| {row['in']} | {row['out']} | {method} | {row['auroc']:.3f} | {row['auprc']:.3f} | "
+                f"{row['fpr95']:.3f} | {row['inside_mean']:.3f} / {row['outside_mean']:.3f} |",
+                flush=True,
+            )
     return 0
 
 

@@ -90,3 +90,19 @@ def test_separation_metrics_against_hand_computed_values():
     # 95 % of the outside scores means both: threshold 0.4, which flags one inside score of three
     assert fpr_at_tpr(inside, outside) == pytest.approx(1 / 3)
     assert auroc([0, 0], [1, 1]) == 1.0 and fpr_at_tpr([0, 0], [1, 1]) == 0.0
+
+
+def test_the_ood_benchmark_reports_every_method_for_every_pair(tmp_path):
+    from chainrule.bench import ood
+
+    model = image_model(levels=256)
+    model.save(tmp_path / "m")
+    inside = torch.randint(100, 140, (6, 1, 6, 6), generator=torch.Generator().manual_seed(0))
+    sets = {"in": inside, "noise": torch.randint(0, 256, (6, 1, 6, 6)), "flat": torch.zeros(6, 1, 6, 6).long()}
+    rows = ood.evaluate(str(tmp_path / "m"), sets, background=str(tmp_path / "m"), batch=2)
+    assert {(r["out"], r["method"]) for r in rows} == {
+        (out, m) for out in ("noise", "flat") for m in ("likelihood", "complexity", "ratio")
+    }  # no typicality without a recorded validation figure
+    ratio = [r for r in rows if r["method"] == "ratio"]
+    assert all(r["auroc"] == 0.5 and r["outside_mean"] == 0 for r in ratio)  # its own background: all ties
+    assert all(0 <= r["auroc"] <= 1 and 0 <= r["fpr95"] <= 1 for r in rows)
