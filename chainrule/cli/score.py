@@ -15,7 +15,7 @@ from chainrule import serialization, zoo
 from chainrule.cli.common import add_device, load_model
 from chainrule.coding.files import read_input
 from chainrule.errors import CheckpointError, InputError
-from chainrule.scoring import METHODS, scores_and_bits
+from chainrule.scoring import METHODS, dimension_bits, scores_and_bits
 
 EXPLAIN = {
     "likelihood": "bits per dimension (−log2 p(x) / D)",
@@ -45,6 +45,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    p.add_argument(
+        "--map",
+        metavar="OUT",
+        help="draw where the bits go: images beside a heat map of bits per pixel (PNG), text shaded per character "
+        "(HTML), audio bits per sample over time (PNG)",
+    )
     add_device(p)
     p.set_defaults(run=run)
 
@@ -114,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
             {"input": n, "dims": d, unit: float(b), args.method: float(s)}
             for n, d, b, s in zip(names, dims, bpd, scores, strict=True)
         ]
+    if args.map:
+        draw_map(model, x, names, args.map)
     if args.csv:
         with open(args.csv, "w", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -129,3 +137,23 @@ def run(args: argparse.Namespace) -> int:
     for r in rows:
         print(f"{r['input']:{width}} {r['dims']:>10,} {r[unit]:>12.4f} {r[args.method]:>12.4f}")
     return 0
+
+
+def draw_map(model, x, names: list[str], out: str) -> None:
+    """`--map OUT`: the picture of each input's bits per dimension for the model's kind."""
+    from chainrule.media import bitmaps
+
+    bits = dimension_bits(model, x)
+    kind = model.data_kind
+    if kind.is_text:
+        path = out if out.lower().endswith((".html", ".htm")) else out + ".html"
+        bitmaps.text_map(list(zip(names, x, bits, strict=True)), kind.vocabulary, path)
+    elif kind.is_audio:
+        path = out if out.lower().endswith(".png") else out + ".png"
+        bitmaps.audio_map(list(zip(names, bits, strict=True)), kind.rate, path)
+    elif kind.is_image:
+        path = out if out.lower().endswith(".png") else out + ".png"
+        bitmaps.image_map(x, bits, model.levels, path)
+    else:
+        raise InputError(f"--map draws images, text and audio; this model holds {kind.name}")
+    print(f"wrote {path}", file=sys.stderr)

@@ -120,3 +120,22 @@ def test_bad_inputs_give_one_line(image_dir, capsys):
     np.save(tmp / "ok.npy", np.zeros((2, 1, 6, 6), dtype=np.uint8))
     assert main(["score", str(tmp / "image-model"), str(tmp / "ok.npy"), "--method", "ratio"]) == 2
     assert "background" in one_error_line(capsys)
+
+
+def test_maps_are_written_and_decode(image_dir, tmp_path, capsys):
+    tmp, _ = image_dir
+    np.save(tmp / "x.npy", np.random.default_rng(1).integers(0, 256, (3, 1, 6, 6)).astype(np.uint8))
+    assert main(["score", str(tmp / "image-model"), str(tmp / "x.npy"), "--map", str(tmp / "bits.png")]) == 0
+    with Image.open(tmp / "bits.png") as im:
+        assert im.width > im.height > 0  # pairs side by side
+    torch.manual_seed(0)
+    cr.models.create("char-rnn", shape=(16,), levels=256, vocab="", hidden=8, layers=1).save(tmp_path / "text")
+    (tmp_path / "a.txt").write_text("naïve <tag> & text")
+    assert main(["score", str(tmp_path / "text"), str(tmp_path / "a.txt"), "--map", str(tmp_path / "bits")]) == 0
+    page = (tmp_path / "bits.html").read_text(encoding="utf-8")
+    assert page.count("<span") == len("naïve <tag> & text") and "&lt;</span>" in page  # one per character, escaped
+    cr.models.create("wavenet", shape=(64,), levels=256, **cr.models.MODELS.get("wavenet").tiny).save(tmp_path / "w")
+    write_wav(tmp_path / "s.wav", 0.1 * torch.randn(400), 8000)
+    assert main(["score", str(tmp_path / "w"), str(tmp_path / "s.wav"), "--map", str(tmp_path / "a.png")]) == 0
+    with Image.open(tmp_path / "a.png") as im:
+        im.load()
