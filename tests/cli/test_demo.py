@@ -46,11 +46,20 @@ def test_the_demo_writes_a_report_that_a_browser_loads_whole(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--small", "--minutes", "0.05", "--out", str(out), "--seed", "1"]) == 0
     printed = capsys.readouterr().out
-    assert "[5/5]" in printed and f"report: {out / 'report.html'}" in printed
+    assert "[6/6]" in printed and f"report: {out / 'report.html'}" in printed
     page = (out / "report.html").read_text()
-    for part in ("1. MADE trained here", "2. Gated PixelCNN", "3. Text", "4. Audio", "5. Lossless compression"):
+    parts = (
+        "1. MADE trained here",
+        "2. Gated PixelCNN",
+        "3. Text",
+        "4. Audio",
+        "5. Lossless compression",
+        "6. Judging",
+    )
+    for part in parts:
         assert part in page
     assert (out / "made-samples.png").is_file() and (out / "wavenet.wav").is_file()
+    assert (out / "anomaly.png").is_file() and "complexity score" in page
     view = browser_view(out / "report.html")
     assert view["images"] >= 4 and view["images-decoded"] == view["images"]
     assert view["audio"] == 1 and view["audio-ready"] == 1
