@@ -112,35 +112,10 @@ def check_background(model, background) -> None:
         )
 
 
-def score(
-    model,
-    x: Inputs,
-    method: str = "likelihood",
-    background=None,
-    cond: Tensor | None = None,
-    batch: int | None = None,
-    reference: float | None = None,
-    codec: str | None = None,
-    batch_size: int = 64,
-    progress: bool = False,
-) -> Tensor:
-    """Per-input scores, higher = more unusual: float (N,), or (⌈N / batch⌉,) for `typicality`.
-
-    Args:
-        model: a trained model (`cr.load`).
-        x: long (N, *shape) examples, or a list of 1-D token tensors for a text or audio model.
-        method: likelihood, ratio, complexity or typicality (see the module docstring).
-        background: the ratio method's background model.
-        cond: optional conditioning, as for `log_prob`.
-        batch: typicality: inputs per batch M (consecutive; the last batch may be smaller).
-        reference: typicality: Ĥ, the validation bits per dimension (a run's `best_val_bpd`).
-        codec: complexity: "png" (default for images) or "jpegxl"; text, audio and plain values use bzip2.
-
-    Raises:
-        InputError: inputs the model cannot represent, a missing or mismatched background.
-        ConfigError: an unknown method or codec, typicality without batch or reference.
-    """
-    return scores_and_bits(model, x, method, background, cond, batch, reference, codec, batch_size, progress)[0]
+def score(model, x: Inputs, method: str = "likelihood", **options) -> Tensor:
+    """Per-input scores, higher = more unusual: float (N,), or (⌈N / batch⌉,) for `typicality`. The options are
+    `scores_and_bits`'s (background, cond, batch, reference, codec, batch_size, progress)."""
+    return scores_and_bits(model, x, method, **options)[0]
 
 
 def scores_and_bits(
@@ -156,7 +131,22 @@ def scores_and_bits(
     progress: bool = False,
 ) -> tuple[Tensor, Tensor, str | None]:
     """`score`'s scores, the per-input bits per dimension under the model (N,), and the compressor the complexity
-    method used (None for the others): what `chainrule score` reports."""
+    method used (None for the others): what `chainrule score` reports.
+
+    Args:
+        model: a trained model (`cr.load`).
+        x: long (N, *shape) examples, or a list of 1-D token tensors for a text or audio model.
+        method: likelihood, ratio, complexity or typicality (see the module docstring).
+        background: the ratio method's background model.
+        cond: optional conditioning, as for `log_prob`.
+        batch: typicality: inputs per batch M (consecutive; the last batch may be smaller).
+        reference: typicality: Ĥ, the validation bits per dimension (a run's `best_val_bpd`).
+        codec: complexity: "png" (default for images) or "jpegxl"; text, audio and plain values use bzip2.
+
+    Raises:
+        InputError: inputs the model cannot represent, a missing or mismatched background.
+        ConfigError: an unknown method or codec, typicality without batch or reference.
+    """
     if method not in METHODS:
         raise ConfigError(f"method={method!r}; choose one of {', '.join(METHODS)}")
     if method == "ratio":

@@ -22,6 +22,10 @@ def image_dir(tmp_path):
     return tmp_path, model
 
 
+def score(*args) -> int:
+    return main(["score", *map(str, args)])
+
+
 def table(capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("score: ") and lines[1].split()[0] == "input"
@@ -50,20 +54,7 @@ def test_images_from_npy_and_png_folders(image_dir, capsys):
     assert main(["score", str(tmp / "image-model"), str(tmp / "x.npy"), "--method", "complexity", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["codec"].startswith("PNG") and len(doc["rows"]) == 3
-    assert (
-        main(
-            [
-                "score",
-                str(tmp / "image-model"),
-                str(tmp / "x.npy"),
-                "--method",
-                "ratio",
-                "--background",
-                str(tmp / "image-model"),
-            ]
-        )
-        == 0
-    )
+    assert score(tmp / "image-model", tmp / "x.npy", "--method", "ratio", "--background", tmp / "image-model") == 0
     assert all(float(r[3]) == 0 for r in table(capsys))
 
 
@@ -83,23 +74,8 @@ def test_text_and_audio_inputs(tmp_path, capsys):
 def test_typicality_scores_batches(image_dir, capsys):
     tmp, _ = image_dir
     np.save(tmp / "x.npy", np.zeros((5, 1, 6, 6), dtype=np.uint8))
-    assert (
-        main(
-            [
-                "score",
-                str(tmp / "image-model"),
-                str(tmp / "x.npy"),
-                "--method",
-                "typicality",
-                "--batch",
-                "2",
-                "--reference",
-                "3.0",
-                "--json",
-            ]
-        )
-        == 0
-    )
+    options = ["--method", "typicality", "--batch", 2, "--reference", 3.0, "--json"]
+    assert score(tmp / "image-model", tmp / "x.npy", *options) == 0
     rows = json.loads(capsys.readouterr().out)["rows"]
     assert len(rows) == 3 and rows[0]["typicality"] == pytest.approx(abs(rows[0]["bits/dim"] - 3.0))
     assert main(["score", str(tmp / "image-model"), str(tmp / "x.npy"), "--method", "typicality", "--batch", "2"]) == 2
