@@ -2,10 +2,11 @@
 
 Images: a Fashion-MNIST model (256 levels) on its test split against MNIST (mnist-5k's test split) and sets made
 from what is installed: uniform noise, constant images (one random grey level each), inverted Fashion-MNIST
-(255 − x) and Fashion-MNIST flipped upside down. Audio: a speech model on one-second segments of its test split
-against white noise and synthetic tones (sums of sines with random pitches and envelopes). For each pair and
-method: AUROC, AUPRC and FPR at 95 % TPR, out-of-distribution being the positive class. Typicality scores
-consecutive batches of M inputs (its AUROC is over batches).
+(255 − x) and Fashion-MNIST flipped upside down; a photos32 model against other images (`photo_sets`). Audio: a
+speech model on one-second segments of its test split against white noise and synthetic tones (sums of sines
+with random pitches and envelopes). For each pair and method: AUROC, AUPRC and FPR at 95 % TPR,
+out-of-distribution being the positive class. Typicality scores consecutive batches of M inputs (its AUROC is
+over batches).
 """
 
 from __future__ import annotations
@@ -37,6 +38,25 @@ def image_sets(limit: int, seed: int = 0) -> dict[str, torch.Tensor]:
         "constant": torch.randint(0, 256, (n, 1, 1, 1), generator=g).expand(n, 1, 28, 28).contiguous(),
         "inverted": 255 - fashion,
         "upside-down": fashion.flip(2),
+    }
+
+
+def photo_sets(limit: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    """photos32's test patches first, then other images as (3, 32, 32): Fashion-MNIST and MNIST digits padded to
+    32x32 with their grey in all three channels, uniform noise, and the photos upside down."""
+    g = torch.Generator().manual_seed(seed)
+    photos = load_splits("photos32")["test"].x[:limit]
+    n = len(photos)
+
+    def as_rgb(grey: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.pad(grey, (2, 2, 2, 2)).expand(-1, 3, -1, -1).contiguous()
+
+    return {
+        "photos32": photos,
+        "fashion-mnist": as_rgb(load_splits("fashion-mnist")["test"].x[:n]),
+        "mnist": as_rgb(load_splits("mnist-5k")["test"].x[:n]),
+        "noise": torch.randint(0, 256, (n, 3, 32, 32), generator=g),
+        "upside-down": photos.flip(2),
     }
 
 

@@ -71,6 +71,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     o.add_argument("--images", default=ood.DEFAULT_IMAGE_MODEL, help="Fashion-MNIST model at 256 levels (run or zoo)")
     o.add_argument("--background", help="its background model for the ratio method (trained with --perturb)")
     o.add_argument("--audio", default=ood.DEFAULT_AUDIO_MODEL, help="speech model (run or zoo); 'none' to skip")
+    o.add_argument("--photos", help="a photos32 model (run) to test against other images")
     o.add_argument("--limit", type=int, default=2000, help="examples per set (default 2000; audio: segments)")
     o.add_argument("--batch", type=int, default=5, help="typicality: inputs per batch (default 5)")
     o.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
@@ -136,6 +137,8 @@ def run_ood(args: argparse.Namespace) -> int:
     print("| in | out | method | AUROC | AUPRC | FPR@95%TPR | mean score in / out |")
     print("|---|---|---|---:|---:|---:|---:|")
     jobs = [(args.images, ood.image_sets(args.limit), args.background)]
+    if args.photos:
+        jobs.append((args.photos, ood.photo_sets(args.limit), None))
     if args.audio != "none":
         jobs.append((args.audio, ood.audio_sets(min(args.limit, 200)), None))
     for run, sets, background in jobs:
