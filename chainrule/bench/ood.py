@@ -16,11 +16,10 @@ from typing import Any
 
 import torch
 
-from chainrule import serialization, zoo
 from chainrule.data import load_splits
 from chainrule.data.mulaw import encode
 from chainrule.models import load
-from chainrule.scoring import complexity_bits, scores_and_bits, separation
+from chainrule.scoring import bits_per_dim, scores_and_bits, separation, validation_bits
 
 DEFAULT_IMAGE_MODEL = "zoo:gated-pixelcnn-fashion-mnist"
 DEFAULT_AUDIO_MODEL = "zoo:wavenet-speech"
@@ -77,46 +76,40 @@ def audio_sets(limit: int, seconds: float = 1.0, seed: int = 0) -> dict[str, lis
     return {"speech": speech, "noise": noise, "tones": tones}
 
 
-def run_info_bits(run: str) -> float | None:
-    """The validation bits/dim a run recorded (typicality's Ĥ), or None."""
-    path = zoo.resolve(run) / "results.json"
-    return float(serialization.read_json(path)["best_val_bpd"]) if path.is_file() else None
-
-
 def evaluate(
     run: str, sets: dict[str, Any], background: str | None = None, batch: int = 5, device: str = "cpu"
 ) -> list[dict[str, Any]]:
     """Rows (pair, method, auroc, auprc, fpr95, codec) for every out-of-distribution set and method; the first set of
-    `sets` is the in-distribution one."""
+    `sets` is the in-distribution one. Each set passes over the model once (every method starts from its bits)."""
     model = load(run, device)
     back = load(background, device) if background is not None else None
-    reference = run_info_bits(run)
+    reference = validation_bits(run)
+    methods = ["likelihood", "complexity"] + (["typicality"] if reference is not None else [])
+    methods += ["ratio"] if back is not None else []
+
+    def scores(x) -> dict[str, tuple[torch.Tensor, str | None]]:
+        bpd, out = bits_per_dim(model, x), {}
+        for method in methods:
+            values, _, codec = scores_and_bits(model, x, method, back, batch=batch, reference=reference, bpd=bpd)
+            out[method] = values, codec
+        return out
+
     names = list(sets)
-    inside_name = names[0]
-
-    def scores(x, method: str):
-        if method == "typicality" and reference is None:
-            return None
-        return scores_and_bits(model, x, method, back, batch=batch, reference=reference)[0]
-
-    methods = ["likelihood", "complexity", "typicality"] + (["ratio"] if back is not None else [])
-    codec = complexity_bits(model, sets[inside_name][:1])[1]
-    inside = {m: scores(sets[inside_name], m) for m in methods}
+    inside = scores(sets[names[0]])
     rows = []
     for name in names[1:]:
+        outside = scores(sets[name])
         for method in methods:
-            outside = scores(sets[name], method)
-            if outside is None or inside[method] is None:
-                continue
+            (inner, codec), (outer, _) = inside[method], outside[method]
             rows.append(
                 {
-                    "in": inside_name,
+                    "in": names[0],
                     "out": name,
                     "method": method,
-                    **separation(inside[method].numpy(), outside.numpy()),
-                    "codec": codec if method == "complexity" else None,
-                    "inside_mean": float(inside[method].mean()),
-                    "outside_mean": float(outside.mean()),
+                    **separation(inner.numpy(), outer.numpy()),
+                    "codec": codec,
+                    "inside_mean": float(inner.mean()),
+                    "outside_mean": float(outer.mean()),
                 }
             )
     return rows

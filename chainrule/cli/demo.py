@@ -231,8 +231,9 @@ def anomaly(show: Show) -> None:
         return
     model = load(zoo.resolve(zoo.PREFIX + name))
     x = torch.cat([inside, outside])
-    likelihood, complexity = (scoring.score(model, x, method=m) for m in ("likelihood", "complexity"))
-    bitmaps.image_map(x, scoring.dimension_bits(model, x), model.levels, show.out / "anomaly.png")
+    bits = scoring.dimension_bits(model, x)
+    complexity, likelihood, _ = scoring.scores_and_bits(model, x, "complexity", bpd=scoring.per_input(bits))
+    bitmaps.image_map(x, bits, model.levels, show.out / "anomaly.png")
     r = show.report
     r.heading("6. Judging new inputs: anomaly and out-of-distribution scores")
     r.paragraph(

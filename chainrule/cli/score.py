@@ -11,11 +11,10 @@ from pathlib import Path
 
 import torch
 
-from chainrule import serialization, zoo
 from chainrule.cli.common import add_device, load_model
 from chainrule.coding.files import read_input
-from chainrule.errors import CheckpointError, InputError
-from chainrule.scoring import METHODS, dimension_bits, scores_and_bits
+from chainrule.errors import InputError
+from chainrule.scoring import METHODS, dimension_bits, per_input, scores_and_bits, validation_bits
 
 EXPLAIN = {
     "likelihood": "bits per dimension (−log2 p(x) / D)",
@@ -55,15 +54,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def validation_bits(run_dir: str) -> float:
-    """The best validation bits/dim a run recorded (typicality's Ĥ)."""
-    try:
-        results = serialization.read_json(zoo.resolve(run_dir) / "results.json")
-    except CheckpointError:
-        raise InputError(f"{run_dir} records no validation figure; give --reference BITS_PER_DIM") from None
-    return float(results["best_val_bpd"])
-
-
 def read_inputs(model, paths: list[str]) -> tuple[torch.Tensor | list[torch.Tensor], list[str]]:
     """The inputs as the scorer takes them, and a name for each."""
     stream = model.data_kind.is_text or model.data_kind.is_audio
@@ -73,14 +63,12 @@ def read_inputs(model, paths: list[str]) -> tuple[torch.Tensor | list[torch.Tens
         if stream:
             values.append(x)
             names.append(path)
+        elif Path(path).is_dir():  # a PNG folder: each image by its file name
+            values.append(x)
+            names += [f"{path}/{name}" for name in extra["names"]]
         else:
             values.append(x)
-            listed = extra.get("names")
-            names += (
-                [f"{path}/{n}" for n in listed]
-                if listed and len(listed) == len(x) and Path(path).is_dir()
-                else ([path] if len(x) == 1 else [f"{path}[{i}]" for i in range(len(x))])
-            )
+            names += [path] if len(x) == 1 else [f"{path}[{i}]" for i in range(len(x))]
     return (values if stream else torch.cat(values)), names
 
 
@@ -90,7 +78,11 @@ def run(args: argparse.Namespace) -> int:
     reference = args.reference
     if args.method == "typicality" and reference is None:
         reference = validation_bits(args.run_dir)
+        if reference is None:
+            raise InputError(f"{args.run_dir} records no validation figure; give --reference BITS_PER_DIM")
     x, names = read_inputs(model, args.inputs)
+    progress = sys.stderr.isatty()
+    bits = dimension_bits(model, x, progress=progress) if args.map else None  # the map's, and the scores' too
     scores, bpd, codec = scores_and_bits(
         model,
         x,
@@ -99,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
         batch=args.batch,
         reference=reference,
         codec=args.codec,
-        progress=sys.stderr.isatty(),
+        progress=progress,
+        bpd=None if bits is None else per_input(bits),
     )
     unit = f"bits/{model.data_kind.unit}"
     dims = [len(t) for t in x] if isinstance(x, list) else [model.dims] * len(names)
@@ -121,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
             for n, d, b, s in zip(names, dims, bpd, scores, strict=True)
         ]
     if args.map:
-        draw_map(model, x, names, args.map)
+        draw_map(model, x, bits, names, args.map)
     if args.csv:
         with open(args.csv, "w", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -139,11 +132,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def draw_map(model, x, names: list[str], out: str) -> None:
-    """`--map OUT`: the picture of each input's bits per dimension for the model's kind."""
+def draw_map(model, x, bits, names: list[str], out: str) -> None:
+    """`--map OUT`: the picture of each input's bits per dimension (`dimension_bits`) for the model's kind."""
     from chainrule.media import bitmaps
 
-    bits = dimension_bits(model, x)
     kind = model.data_kind
     if kind.is_text:
         path = out if out.lower().endswith((".html", ".htm")) else out + ".html"

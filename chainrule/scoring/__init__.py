@@ -7,8 +7,10 @@ from chainrule.scoring.scores import (
     bits_per_dim,
     complexity_bits,
     dimension_bits,
+    per_input,
     score,
     scores_and_bits,
+    validation_bits,
 )
 
 __all__ = [
@@ -19,7 +21,9 @@ __all__ = [
     "complexity_bits",
     "dimension_bits",
     "fpr_at_tpr",
+    "per_input",
     "score",
     "scores_and_bits",
     "separation",
+    "validation_bits",
 ]

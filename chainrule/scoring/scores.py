@@ -20,13 +20,14 @@ from __future__ import annotations
 import bz2
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from chainrule import lossless
+from chainrule import lossless, serialization, zoo
 from chainrule.errors import ConfigError, InputError
 
 METHODS = ("likelihood", "ratio", "complexity", "typicality")
@@ -61,12 +62,22 @@ def dimension_bits(model, x: Inputs, cond: Tensor | None = None, batch_size: int
         model.train(was_training)
 
 
-def bits_per_dim(model, x: Inputs, cond: Tensor | None = None, batch_size: int = 64, progress: bool = False) -> Tensor:
-    """−log2 p(x) / D for each input: float (N,)."""
-    bits = dimension_bits(model, x, cond, batch_size, progress)
+def per_input(bits: Tensor | list[Tensor]) -> Tensor:
+    """`dimension_bits` averaged over each input's dimensions: float (N,)."""
     if isinstance(bits, list):
         return torch.tensor([float(b.double().mean()) if len(b) else math.nan for b in bits])
     return bits.flatten(1).double().mean(1).float() if bits.numel() else torch.zeros(0)
+
+
+def bits_per_dim(model, x: Inputs, cond: Tensor | None = None, batch_size: int = 64, progress: bool = False) -> Tensor:
+    """−log2 p(x) / D for each input: float (N,)."""
+    return per_input(dimension_bits(model, x, cond, batch_size, progress))
+
+
+def validation_bits(run_dir: str | Path) -> float | None:
+    """The best validation bits/dim a run recorded (typicality's Ĥ); None for a directory without results."""
+    path = zoo.resolve(run_dir) / "results.json"
+    return float(serialization.read_json(path)["best_val_bpd"]) if path.is_file() else None
 
 
 def complexity_bits(model, x: Inputs, codec: str | None = None) -> tuple[Tensor, str]:
@@ -114,7 +125,7 @@ def check_background(model, background) -> None:
 
 def score(model, x: Inputs, method: str = "likelihood", **options) -> Tensor:
     """Per-input scores, higher = more unusual: float (N,), or (⌈N / batch⌉,) for `typicality`. The options are
-    `scores_and_bits`'s (background, cond, batch, reference, codec, batch_size, progress)."""
+    `scores_and_bits`'s (background, cond, batch, reference, codec, batch_size, progress, bpd)."""
     return scores_and_bits(model, x, method, **options)[0]
 
 
@@ -129,6 +140,7 @@ def scores_and_bits(
     codec: str | None = None,
     batch_size: int = 64,
     progress: bool = False,
+    bpd: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, str | None]:
     """`score`'s scores, the per-input bits per dimension under the model (N,), and the compressor the complexity
     method used (None for the others): what `chainrule score` reports.
@@ -142,6 +154,8 @@ def scores_and_bits(
         batch: typicality: inputs per batch M (consecutive; the last batch may be smaller).
         reference: typicality: Ĥ, the validation bits per dimension (a run's `best_val_bpd`).
         codec: complexity: "png" (default for images) or "jpegxl"; text, audio and plain values use bzip2.
+        bpd: the model's bits per dimension of each input when already computed (`bits_per_dim`), so that several
+            methods or a map of the same inputs pass over the model once.
 
     Raises:
         InputError: inputs the model cannot represent, a missing or mismatched background.
@@ -153,7 +167,8 @@ def scores_and_bits(
         check_background(model, background)
     if method == "typicality" and (batch is None or batch < 1 or reference is None):
         raise ConfigError("typicality scores batches: give batch=M ≥ 1 and reference=Ĥ (validation bits/dim)")
-    bpd = bits_per_dim(model, x, cond, batch_size, progress)
+    if bpd is None:
+        bpd = bits_per_dim(model, x, cond, batch_size, progress)
     if method == "likelihood":
         return bpd, bpd, None
     if method == "ratio":
