@@ -33,8 +33,12 @@ from chainrule.nn.shifted_conv import (
     DownRightShiftedDeconv2d,
     DownShiftedConv2d,
     DownShiftedDeconv2d,
+    StreamStartState,
     down_shift,
     right_shift,
+    start_at,
+    start_row,
+    start_state,
 )
 
 
@@ -218,9 +222,7 @@ class PixelCNNPP(MixtureImageModel):
         scales = len(self.up)
         return PixelCNNPPCache(
             u_init=self.u_init.init_rows(n, *sizes[0]),
-            above=self.ul_init_above.init_rows(n, 1, sizes[0][1]),
-            above_row=weight.new_zeros(n, sizes[0][1], f),
-            left=self.ul_init_left.init_step(n, *sizes[0]),
+            start=start_state(self.ul_init_above, self.ul_init_left, n, *sizes[0]),
             up=[pairs(self.up[s], sizes[s]) for s in range(scales)],
             down=[pairs(self.down[scales - 1 - s], sizes[s]) for s in range(scales)],  # `down` runs coarsest first
             u_shrink=[conv.init_rows(n, *sizes[s]) for s, conv in enumerate(self.u_shrink)],
@@ -238,14 +240,12 @@ class PixelCNNPP(MixtureImageModel):
 
     def begin_row(self, cache: PixelCache, i: int) -> None:
         state, sizes = cache.layers, self.grid_sizes()
-        n, width = cache.x.shape[0], sizes[0][1]
         finished = self.row_input(cache, i - 1) if i else None
         if finished is None:  # down-shifted: the first row reads zeros above the image
-            u = state.above_row.new_zeros(n, width, self.config.channels)
+            u = torch.zeros_like(state.start.above_row)  # (n, W, F)
         else:
             u = self.u_init.row_step(state.u_init, i - 1, finished.transpose(1, 2))
-            state.above_row = self.ul_init_above.row_step(state.above, 0, finished.transpose(1, 2))
-        self.ul_init_left.begin_row(state.left, i, finished=finished)
+        start_row(self.ul_init_above, self.ul_init_left, state.start, i, finished)
         active = [s for s in range(len(self.up)) if i % (1 << s) == 0]  # the scales with a row starting here
         for s in active:
             q = i >> s
@@ -273,9 +273,7 @@ class PixelCNNPP(MixtureImageModel):
 
     def pixel_params(self, cache: PixelCache, i: int, j: int) -> Tensor:
         state, scales = cache.layers, len(self.up)
-        ul = state.above_row[:, j]
-        if j:  # right-shifted: column j reads the left start at column j - 1
-            ul = ul + self.ul_init_left.step_on_row(state.left, j - 1, self.row_input(cache, i))
+        ul = start_at(self.ul_init_left, state.start, j, self.row_input(cache, i))
         active = [s for s in range(scales) if i % (1 << s) == 0 and j % (1 << s) == 0]
         up_ul: list[list[Tensor]] = [[] for _ in range(scales)]
         for s in active:
@@ -306,9 +304,7 @@ class PixelCNNPP(MixtureImageModel):
 @dataclass
 class PixelCNNPPCache:
     u_init: RowState
-    above: RowState  # the down-shifted start of the ul stream (one input row)
-    above_row: Tensor  # (n, W, F): its contribution to the current row
-    left: PositionState  # the down-right start of the ul stream
+    start: StreamStartState  # the ul stream's start
     up: list[list[PairState]]  # per scale, per block
     down: list[list[PairState]]  # per scale (finest first), per block
     u_shrink: list[RowState]  # into scale s + 1, on the grid of scale s

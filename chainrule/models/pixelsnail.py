@@ -28,8 +28,17 @@ from chainrule.models.footprint import Footprint, conv, embedding, masked_networ
 from chainrule.models.image import ConditionEmbedding, MixtureImageModel, PixelCache, check_mixture_config
 from chainrule.nn.attention import AttentionState, CausalImageAttention
 from chainrule.nn.gated_resnet import GatedResNet, GatedResNetState
-from chainrule.nn.raster_step import SHARED, Pointwise, PositionState, RowState
-from chainrule.nn.shifted_conv import DownRightShiftedConv2d, DownShiftedConv2d, down_shift, right_shift
+from chainrule.nn.raster_step import SHARED, Pointwise
+from chainrule.nn.shifted_conv import (
+    DownRightShiftedConv2d,
+    DownShiftedConv2d,
+    StreamStartState,
+    down_shift,
+    right_shift,
+    start_at,
+    start_row,
+    start_state,
+)
 
 
 @dataclass(frozen=True)
@@ -207,9 +216,7 @@ class PixelSNAIL(MixtureImageModel):
         device = self.output.weight.device
         return SnailCache(
             where=positions(height, width, device),
-            above=self.init_above.init_rows(n, 1, width),
-            above_row=torch.zeros(n, width, self.config.channels, device=device),
-            left=self.init_left.init_step(n, height, width),
+            start=start_state(self.init_above, self.init_left, n, height, width),
             blocks=[block.init_step(n, height, width, cond) for block in self.blocks],
             output=Pointwise.of(self.output),
         )
@@ -221,19 +228,14 @@ class PixelSNAIL(MixtureImageModel):
 
     def begin_row(self, cache: PixelCache, i: int) -> None:
         state = cache.layers
-        finished = self.row_input(cache, i - 1) if i else None
-        if finished is not None:  # the down-shifted start: row i reads row i - 1 only
-            state.above_row = self.init_above.row_step(state.above, 0, finished.transpose(1, 2))
-        self.init_left.begin_row(state.left, i, finished=finished)
+        start_row(self.init_above, self.init_left, state.start, i, self.row_input(cache, i - 1) if i else None)
         for block, block_state in zip(self.blocks, state.blocks, strict=True):
             block.begin_row(block_state, i)
 
     def pixel_params(self, cache: PixelCache, i: int, j: int) -> Tensor:
         state = cache.layers
         where = state.where[:, i, j].expand(cache.x.shape[0], -1)
-        ul = state.above_row[:, j]
-        if j:  # right-shifted: column j reads the left start at column j - 1
-            ul = ul + self.init_left.step_on_row(state.left, j - 1, self.row_input(cache, i))
+        ul = start_at(self.init_left, state.start, j, self.row_input(cache, i))
         t = i * self.shape[2] + j
         if t:  # the pixel before this one is complete: its keys and values join every attention
             pi, pj = divmod(t - 1, self.shape[2])
@@ -249,8 +251,6 @@ class PixelSNAIL(MixtureImageModel):
 @dataclass
 class SnailCache:
     where: Tensor = field(metadata=SHARED)  # (2, H, W) positions
-    above: RowState  # the down-shifted start (one input row)
-    above_row: Tensor  # (n, W, F): its contribution to the current row
-    left: PositionState  # the down-right start
+    start: StreamStartState
     blocks: list[SnailBlockState]
     output: Pointwise = field(metadata=SHARED)

@@ -124,10 +124,8 @@ class PositionStepping:
     @staticmethod
     def step(state: PositionState, j: int, x: Tensor) -> Tensor:
         """The output at column j of the current row, given the input there: (n, C_in) → (n, C_out)."""
-        left = state.geometry[1]
-        state.row[:, left + j] = x
-        window = state.row[:, j : j + left + 1].reshape(x.shape[0], -1)
-        return torch.addmm(state.above[:, j], window, state.now)
+        state.row[:, state.geometry[1] + j] = x
+        return PositionStepping.output(state, j)
 
     @staticmethod
     def put(state: PositionState, j: int, x: Tensor) -> None:
@@ -141,7 +139,12 @@ class PositionStepping:
         whose values at earlier columns were completed after their steps): (n, C_out)."""
         left = state.geometry[1]
         state.row[:, left : left + j + 1] = row[:, :, : j + 1].transpose(1, 2)
-        window = state.row[:, j : j + left + 1].reshape(row.shape[0], -1)
+        return PositionStepping.output(state, j)
+
+    @staticmethod
+    def output(state: PositionState, j: int) -> Tensor:
+        """The output at column j from the row buffer's window there and the row's rows-above part: (n, C_out)."""
+        window = state.row[:, j : j + state.geometry[1] + 1].reshape(state.row.shape[0], -1)
         return torch.addmm(state.above[:, j], window, state.now)
 
 

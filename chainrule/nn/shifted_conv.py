@@ -9,11 +9,13 @@ blind spot.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from chainrule.nn.masked_conv import MaskType, centre_mask, channel_groups
-from chainrule.nn.raster_step import Pointwise, PositionStepping, RowStepping
+from chainrule.nn.raster_step import Pointwise, PositionState, PositionStepping, RowState, RowStepping
 
 
 def down_shift(x: Tensor) -> Tensor:
@@ -137,3 +139,38 @@ class DownRightShiftedDeconv2d(nn.ConvTranspose2d):
         bias = self.bias.detach() if self.bias is not None else None
         w = self.weight.detach()  # (in, out, 2, 2)
         return [[Pointwise(w[:, :, a, b].contiguous(), bias) for b in range(2)] for a in range(2)]
+
+
+# --- the start of the down-right stream (PixelCNN++ and PixelSNAIL), stepped for generation -------------------
+# ul = down_shift(above(x)) + right_shift(left(x)), `above` a 1-row down-shifted convolution and `left` a 2 x 1
+# down-right one: row i reads row i - 1 through `above` (once per row), position j reads column j - 1 of rows
+# i - 1 and i through `left`.
+
+
+@dataclass
+class StreamStartState:
+    above: RowState
+    above_row: Tensor  # (n, W, F): `above`'s contribution to the current row (zeros on the first)
+    left: PositionState
+
+
+def start_state(
+    above: DownShiftedConv2d, left: DownRightShiftedConv2d, n: int, height: int, width: int
+) -> StreamStartState:
+    zeros = left.weight.new_zeros(n, width, left.out_channels)
+    return StreamStartState(above.init_rows(n, 1, width), zeros, left.init_step(n, height, width))
+
+
+def start_row(
+    above: DownShiftedConv2d, left: DownRightShiftedConv2d, state: StreamStartState, i: int, finished: Tensor | None
+) -> None:
+    """Row i starts; `finished`: the network input on row i - 1, (n, C, W) (None for i = 0)."""
+    if finished is not None:
+        state.above_row = above.row_step(state.above, 0, finished.transpose(1, 2))
+    left.begin_row(state.left, i, finished=finished)
+
+
+def start_at(left: DownRightShiftedConv2d, state: StreamStartState, j: int, row: Tensor) -> Tensor:
+    """The stream's start at column j of the current row, given the network input on it so far (n, C, W): (n, F)."""
+    out = state.above_row[:, j]
+    return out + left.step_on_row(state.left, j - 1, row) if j else out
