@@ -153,8 +153,8 @@ class DiagonalBiLSTM(nn.Module):
         weight = self.forward_direction.input_to_state.weight
         f = self.forward_direction.channels
 
-        def grid(channels: int) -> Tensor:
-            return weight.new_zeros(n, height, width, channels)
+        def grid(channels: int) -> Tensor:  # a zero row above and a zero column left of the image
+            return weight.new_zeros(n, height + 1, width + 1, channels)
 
         forward, backward = self.forward_direction, self.backward_direction
         pixels = None if self.pixels_to_state is None else Pointwise.of(self.pixels_to_state)
@@ -190,12 +190,10 @@ class DiagonalBiLSTM(nn.Module):
     def step(self, state: DiagonalBiLSTMState, i: int, j: int, x: Tensor) -> Tensor:
         """Both directions at pixel (i, j) given the input there: (n, F_in) → (n, F)."""
         state.inputs[:, j] = x
-        zero = state.h.new_zeros(())
-        up = state.h[:, i - 1, j] if i else zero.expand_as(state.h[:, 0, 0])
-        left, cell = (state.h[:, i, j - 1], state.c[:, i, j - 1]) if j else (zero.expand_as(up), zero.expand_as(up))
+        up, left = state.h[:, i, j + 1], state.h[:, i + 1, j]  # pixels (i - 1, j) and (i, j - 1), zeros off the image
         gates = state.forward_input(x) + state.forward_state(torch.cat([up, left], dim=-1))
-        h, c = lstm_update(gates, cell)
-        state.h[:, i, j], state.c[:, i, j] = h, c
+        h, c = lstm_update(gates, state.c[:, i + 1, j])
+        state.h[:, i + 1, j + 1], state.c[:, i + 1, j + 1] = h, c
         return h + state.back[:, j]
 
 
@@ -206,7 +204,7 @@ class DiagonalBiLSTMState:
     backward_input: Pointwise = field(metadata=SHARED)
     backward_state: Pointwise = field(metadata=SHARED)
     pixels: Pointwise | None = field(metadata=SHARED)
-    h: Tensor  # (n, H, W, F): forward-direction states of the pixels so far
+    h: Tensor  # (n, H + 1, W + 1, F): forward-direction states of the pixels so far, pixel (i, j) at [i + 1, j + 1]
     c: Tensor
     inputs: Tensor  # (n, W, F_in): the inputs of the current row so far
     back: Tensor  # (n, W, F): the mirrored direction on the last finished row (what the current row adds)
