@@ -10,6 +10,7 @@ from chainrule.cli.common import check_device
 from chainrule.config import parse_overrides
 from chainrule.models import available
 from chainrule.train import distributed, train_model
+from chainrule.train.precision import PRECISIONS
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -37,7 +38,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="cpu or cuda")
     p.add_argument(
         "--precision",
-        choices=("auto", "fp32", "bf16"),
+        choices=PRECISIONS,
         help="training step precision (default auto: bf16 autocast where the device has fast bf16 units, timed on CPUs "
         "with AVX-512-BF16 but no AMX)",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chainrule.errors import ConfigError
+from chainrule.train.precision import PRECISIONS
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,8 @@ class TrainConfig:
             raise ConfigError(f"perturb={self.perturb} must be in [0, 1) (0 = off)")
         if not 0 <= self.ema < 1:
             raise ConfigError(f"ema={self.ema} must be in [0, 1) (0 = off)")
-        if self.precision not in ("auto", "fp32", "bf16"):
-            raise ConfigError(f"precision={self.precision!r}; choose auto, fp32 or bf16")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision={self.precision!r}; choose one of {', '.join(PRECISIONS)}")
         if not (self.device == "cpu" or self.device.startswith("cuda")):
             raise ConfigError(f"device={self.device!r}; choose cpu or cuda")
 

@@ -54,9 +54,9 @@ def training_precision(
         raise ValueError(f"precision={precision!r}; choose one of {', '.join(PRECISIONS)}")
     if precision != "auto":
         return precision
+    flags = cpu_flags() if flags is None and device.type == "cpu" else flags
     if has_bf16_units(device, flags):
         return "bf16"
-    flags = cpu_flags() if flags is None else flags
     if device.type == "cpu" and "avx512_bf16" in flags and probe is not None:
         return "bf16" if probe("bf16") < 0.95 * probe("fp32") else "fp32"
     return "fp32"
