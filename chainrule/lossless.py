@@ -24,6 +24,11 @@ class Missing(Exception):
     """A codec whose command-line tool is not installed."""
 
 
+def installed(name: str) -> bool:
+    """Whether the command-line tool `name` is on the PATH."""
+    return shutil.which(name) is not None
+
+
 def _tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:

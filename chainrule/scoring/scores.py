@@ -6,8 +6,8 @@
   with random values put in (`chainrule train ... --perturb MU`; Ren et al. 2019, arXiv 1906.02845): what the
   background model explains too (the population-level statistics) cancels. A model as its own background scores 0.
 - complexity: (−log2 p(x) − L(x)) / D with L(x) the bits a generic lossless compressor needs (Serrà et al. 2020,
-  arXiv 1909.11480): PNG for images by default (JPEG XL with `codec="jpegxl"` where `cjxl` is installed), bzip2 for
-  text and audio.
+  arXiv 1909.11480): JPEG XL lossless for images where `cjxl` is installed, else PNG (`codec=` picks one), bzip2
+  for text and audio.
 - typicality: for batches of M inputs, |mean bits per dimension − Ĥ| with Ĥ the model's entropy rate estimated on
   validation data (Nalisnick et al. 2019, arXiv 1906.02994): one score per batch.
 
@@ -94,7 +94,7 @@ def complexity_bits(model, x: Inputs, codec: str | None = None) -> tuple[Tensor,
         values = x.numpy().astype(np.uint16 if model.levels > 256 else np.uint8)
         sizes = [8 * len(bz2.compress(v.tobytes(), 9)) / v.size for v in values]
         return torch.tensor(sizes), "bzip2 -9"
-    name = codec or "png"
+    name = codec or default_image_codec()
     if name not in IMAGE_CODECS:
         raise ConfigError(f"codec={name!r}; images use one of {', '.join(IMAGE_CODECS)}")
     images = x.numpy().astype(np.uint8)
@@ -103,6 +103,12 @@ def complexity_bits(model, x: Inputs, codec: str | None = None) -> tuple[Tensor,
     except lossless.Missing as err:
         raise ConfigError(str(err)) from None
     return torch.tensor(sizes), {"png": "PNG (optimize)", "jpegxl": "JPEG XL lossless (cjxl -d 0 -e 9)"}[name]
+
+
+def default_image_codec() -> str:
+    """JPEG XL (the stronger lossless image coder, as Serrà et al. prefer) when cjxl and djxl are installed, else
+    PNG."""
+    return "jpegxl" if lossless.installed("cjxl") and lossless.installed("djxl") else "png"
 
 
 def _stream_bytes(model, tokens: Tensor) -> bytes:

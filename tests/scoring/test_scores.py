@@ -39,9 +39,21 @@ def test_a_model_as_its_own_background_scores_zero_and_another_does_not():
 def test_complexity_subtracts_the_png_bits():
     model, x = image_model(), images()
     png = torch.tensor([8 * lossless.png(im.numpy().astype(np.uint8)) / 36 for im in x])
-    torch.testing.assert_close(cr.score(model, x, method="complexity"), cr.score(model, x) - png)
-    bits, name = cr.scoring.complexity_bits(model, x)
+    torch.testing.assert_close(cr.score(model, x, method="complexity", codec="png"), cr.score(model, x) - png)
+    bits, name = cr.scoring.complexity_bits(model, x, codec="png")
     assert name.startswith("PNG") and bits.shape == (5,)
+
+
+def test_complexity_defaults_to_jpeg_xl_where_installed(monkeypatch):
+    model, x = image_model(), images()
+    monkeypatch.setattr(lossless, "installed", lambda name: False)
+    assert cr.scoring.complexity_bits(model, x)[1].startswith("PNG")
+    monkeypatch.setattr(lossless, "installed", lambda name: True)
+    calls = []
+    monkeypatch.setitem(cr.scoring.scores.IMAGE_CODECS, "jpegxl", lambda im: calls.append(im.shape) or 10)
+    bits, name = cr.scoring.complexity_bits(model, x)
+    assert name.startswith("JPEG XL") and len(calls) == 5
+    torch.testing.assert_close(bits, torch.full((5,), 80 / 36))
 
 
 def test_typicality_scores_batches_against_the_validation_entropy():
