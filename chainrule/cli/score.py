@@ -40,7 +40,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--codec",
         choices=["png", "jpegxl", "bzip2"],
-        help="complexity: the compressor (default: jpegxl for images where cjxl is installed, else png; bzip2 for text and audio)",
+        help="complexity: the compressor (default: jpegxl for images where cjxl is installed, else png; bzip2 for "
+        "text and audio)",
     )
     p.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")

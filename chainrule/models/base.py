@@ -20,14 +20,11 @@ from chainrule.data.kind import DataKind
 from chainrule.distributions import LikelihoodHead
 from chainrule.errors import CheckpointError, ConfigError, InputError
 from chainrule.models.footprint import Footprint
+from chainrule.models.trainable import CONFIG_FILE, WEIGHTS_FILE, Trainable
 from chainrule.registry import Registry
-from chainrule.version import __version__
 
 MODELS = Registry("model")
 register = MODELS.register
-
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
 
 
 def check_shape_levels(shape: tuple[int, ...], levels: int) -> None:
@@ -49,33 +46,20 @@ def raster_order(shape: tuple[int, ...]) -> Tensor:
     return flat.movedim(0, -1).reshape(-1) if len(shape) == 3 else flat.reshape(-1)
 
 
-class AutoregressiveModel(nn.Module):
-    """Base class of every model: p(x) = Π_t p(x_order[t] | x_order[<t]).
+class AutoregressiveModel(Trainable):
+    """Base class of every exact-likelihood model: p(x) = Π_t p(x_order[t] | x_order[<t]).
 
-    Subclasses set `self.head` and implement `forward(x, cond) -> params` (B, *head.param_shape(shape)).
+    Subclasses set `self.head` and implement `forward(x, cond) -> params` (B, *head.param_shape(shape)). Streams:
+    `carries_state` marks a model whose state is carried from one chunk of a stream to the next in training (the
+    trainer then hands consecutive chunks and calls `reset_carry`).
     """
 
-    registry_name: str = ""
     head: LikelihoodHead
-    # streams: True for a model that trains by truncated back-propagation through time, its state carried from
-    # one chunk of a stream to the next (the trainer then hands consecutive chunks and calls `reset_carry`)
-    carries_state: bool = False
-
-    def __init__(self, config: Any) -> None:
-        super().__init__()
-        self.config = config
-        self.shape: tuple[int, ...] = tuple(config.shape)
-        self.levels: int = config.levels
-        self.num_classes: int = getattr(config, "num_classes", 0)
-        self.cond_dim: int = getattr(config, "cond_dim", 0)
 
     # --- the contract -------------------------------------------------------------------------------------
 
     def forward(self, x: Tensor, cond: Tensor | None = None) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
-
-    def reset_carry(self) -> None:
-        """Forget the state carried between training chunks (models with `carries_state`)."""
 
     @classmethod
     def footprint(cls, config: Any) -> Footprint:
@@ -155,6 +139,21 @@ class AutoregressiveModel(nn.Module):
         the default is `log_prob`."""
         return self.dim_log_probs(x, cond).flatten(1).sum(1)
 
+    # --- the training contract (`models.trainable`): maximum likelihood ---------------------------------------
+
+    def objective(self, x: Tensor, cond: Tensor | None, step: int) -> tuple[Tensor, dict[str, Tensor]]:
+        """Negative log-likelihood in nats per dimension; the batch's bits/dim as its metric."""
+        loss = -self.training_log_prob(x, cond, step).float().mean() / self.dims
+        return loss, {"bpd": loss.detach() / math.log(2)}
+
+    def evaluation_sums(self, x: Tensor, cond: Tensor | None) -> dict[str, float]:
+        return {"nats": -float(self.log_prob(x, cond).double().sum())}
+
+    def evaluation_result(self, sums: dict[str, float], examples: int) -> dict[str, float]:
+        """{"nats": nats per example, "bpd": bits per dimension}."""
+        nats = sums["nats"] / examples
+        return {"nats": nats, "bpd": nats / (self.dims * math.log(2))}
+
     def next_log_probs(self, x: Tensor, cond: Tensor | None, t: int) -> Tensor:
         """log p(x_order[t] = k | x_order[<t]) for all k: (B, K). Entries of x at order[≥t] are ignored."""
         index = tuple(int(i) for i in torch.unravel_index(self.order[t], self.shape))
@@ -221,19 +220,6 @@ class AutoregressiveModel(nn.Module):
         contract (`init_cache`, `cache_step`), used by completion to resample candidates mid-walk. Each family
         implements it for its own cache layout (`index_rows` where every cached tensor leads with the rows)."""
         raise NotImplementedError(f"{self.registry_name} has no reorder_cache for its generation cache")
-
-    # --- persistence --------------------------------------------------------------------------------------
-
-    def save(self, directory: str | Path) -> None:
-        """Write `config.json` and `model.safetensors` into `directory` (atomically, no pickle)."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        serialization.write_tensors(directory / WEIGHTS_FILE, self.state_dict())
-        serialization.write_json(directory / CONFIG_FILE, self.describe())
-
-    def describe(self) -> dict[str, Any]:
-        """The JSON document that rebuilds this model's architecture."""
-        return {"chainrule": __version__, "model": self.registry_name, "config": cfg.to_dict(self.config)}
 
 
 def index_rows(tree: Any, index: Tensor, n: int) -> Any:

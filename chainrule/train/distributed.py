@@ -98,9 +98,20 @@ def wait(ranks: Ranks) -> None:
         dist.barrier()
 
 
+class Objective(nn.Module):
+    """`model.objective` (the loss and the batch's metrics) as a module's forward, so that DistributedDataParallel
+    (which synchronises the gradients of what runs through its forward) can wrap it."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor, cond: Tensor | None, step: int) -> tuple[Tensor, dict[str, Tensor]]:
+        return self.model.objective(x, cond, step)
+
+
 class LogLikelihood(nn.Module):
-    """`model.training_log_prob` as a module's forward, so that DistributedDataParallel (which synchronises the
-    gradients of what runs through its forward) can wrap it."""
+    """`model.training_log_prob` as a module's forward (the throughput benchmark times it, compiled or not)."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -111,8 +122,8 @@ class LogLikelihood(nn.Module):
 
 
 def wrap(model: nn.Module, ranks: Ranks, device: torch.device) -> nn.Module:
-    """The module whose forward gives the training log-likelihood: DDP-wrapped when distributed."""
-    module = LogLikelihood(model)
+    """The module whose forward gives the training objective: DDP-wrapped when distributed."""
+    module = Objective(model)
     if not ranks.distributed:
         return module
     from torch.nn.parallel import DistributedDataParallel

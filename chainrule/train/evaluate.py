@@ -7,24 +7,27 @@ import math
 import torch
 
 from chainrule.data import Dataset
-from chainrule.models import AutoregressiveModel
+from chainrule.models.base import AutoregressiveModel
+from chainrule.models.trainable import Trainable
 from chainrule.train.distributed import Ranks, total
 
 
 @torch.inference_mode()
 def evaluate(
-    model: AutoregressiveModel,
+    model: Trainable,
     dataset: Dataset,
     batch_size: int = 256,
     dequantized: bool = False,
     ranks: Ranks | None = None,
 ) -> dict[str, float]:
-    """Mean negative log-likelihood over `dataset`; with `dequantized`, the continuous density of x + u instead
+    """The model's evaluation of `dataset` (`Trainable.evaluation_sums` over batches, then `evaluation_result`): for
+    a likelihood model the mean negative log-likelihood; with `dequantized`, the continuous density of x + u instead
     (one seeded uniform draw u per example; models with a `dequantized_log_prob`), an upper bound on the NLL.
     With `ranks` (data-parallel training), each process scores every world-th example and the sums are reduced.
 
     Returns:
-        {"nats": nats per example, "bpd": bits per dimension, "examples": N}.
+        the model's metrics and "examples": N; for a likelihood model {"nats": nats per example, "bpd": bits per
+        dimension, "examples": N}.
     """
     if dataset.is_stream and hasattr(model, "stream_log_probs") and not dequantized:
         return evaluate_stream(model, dataset, batch_size)
@@ -32,7 +35,7 @@ def evaluate(
     model.eval()
     device = next(model.parameters()).device
     ranks = ranks or Ranks()
-    nats = 0.0
+    sums: dict[str, float] = {}
     generator = torch.Generator(device=device).manual_seed(ranks.rank)
     mine = torch.arange(ranks.rank, len(dataset), ranks.world)
     try:
@@ -43,14 +46,16 @@ def evaluate(
             x = x.to(device)
             if dequantized:
                 x = model.check_input(x, cond)
-                log_p = model.dequantized_log_prob(x, cond, generator=generator)
+                part = {"nats": -float(model.dequantized_log_prob(x, cond, generator=generator).double().sum())}
             else:
-                log_p = model.log_prob(x, cond)
-            nats -= float(log_p.double().sum())
+                part = model.evaluation_sums(x, cond)
+            for key, value in part.items():
+                sums[key] = sums.get(key, 0.0) + value
     finally:
         model.train(was_training)
-    nats = total([nats], ranks)[0] / len(dataset)
-    return {"nats": nats, "bpd": nats / (model.dims * math.log(2)), "examples": len(dataset)}
+    keys = sorted(sums)
+    totals = dict(zip(keys, total([sums[k] for k in keys], ranks), strict=True))
+    return {**model.evaluation_result(totals, len(dataset)), "examples": len(dataset)}
 
 
 @torch.inference_mode()

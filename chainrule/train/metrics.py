@@ -6,14 +6,24 @@ import csv
 import math
 from pathlib import Path
 
-FIELDS = ("step", "epoch", "seconds", "lr", "train_bpd", "val_bpd")
+BOOKKEEPING = ("step", "epoch", "seconds", "lr")
+
+
+def fields(metrics: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns for a model's metrics: the bookkeeping, then train_ and val_ of each (`Trainable.metric_columns`);
+    a likelihood model's are step, epoch, seconds, lr, train_bpd, val_bpd."""
+    return (*BOOKKEEPING, *(f"train_{m}" for m in metrics), *(f"val_{m}" for m in metrics))
 
 
 class MetricsLog:
-    """Rows of `FIELDS` in `metrics.csv`; on resume, rows past the resumed step are dropped."""
+    """Rows of the model's `fields` in `metrics.csv`; on resume, rows past the resumed step are dropped. The plot
+    draws `plotted` (the selection metric)."""
 
-    def __init__(self, path: Path, resume_step: int | None = None) -> None:
+    def __init__(
+        self, path: Path, resume_step: int | None = None, metrics: tuple[str, ...] = ("bpd",), plotted: str = "bpd"
+    ) -> None:
         self.path = path
+        self.fields, self.plotted = fields(metrics), plotted
         if resume_step is not None and path.is_file():
             rows = [r for r in self.rows() if int(r["step"]) <= resume_step]
             self._write(rows)
@@ -22,7 +32,7 @@ class MetricsLog:
 
     def _write(self, rows: list[dict]) -> None:
         with open(self.path, "w", newline="") as f:
-            writer = csv.DictWriter(f, FIELDS)
+            writer = csv.DictWriter(f, self.fields)
             writer.writeheader()
             writer.writerows(rows)
 
@@ -32,10 +42,10 @@ class MetricsLog:
 
     def append(self, **row: float | int | str) -> None:
         with open(self.path, "a", newline="") as f:
-            csv.DictWriter(f, FIELDS).writerow({k: row.get(k, "") for k in FIELDS})
+            csv.DictWriter(f, self.fields).writerow({k: row.get(k, "") for k in self.fields})
 
     def plot(self, path: Path, title: str = "") -> None:
-        """Draw train and validation bits/dim against the step."""
+        """Draw the train and validation values of the plotted metric against the step."""
         import matplotlib
 
         matplotlib.use("Agg")
@@ -43,12 +53,13 @@ class MetricsLog:
 
         rows = self.rows()
         fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-        for key, style in (("train_bpd", "-"), ("val_bpd", "o-")):
-            points = [(int(r["step"]), float(r[key])) for r in rows if r[key] and math.isfinite(float(r[key]))]
+        for split, style in (("train", "-"), ("val", "o-")):
+            key = f"{split}_{self.plotted}"
+            points = [(int(r["step"]), float(r[key])) for r in rows if r.get(key) and math.isfinite(float(r[key]))]
             if points:
-                ax.plot(*zip(*points, strict=True), style, label=key.replace("_bpd", ""), markersize=3)
+                ax.plot(*zip(*points, strict=True), style, label=split, markersize=3)
         ax.set_xlabel("step")
-        ax.set_ylabel("bits / dim")
+        ax.set_ylabel("bits / dim" if self.plotted == "bpd" else self.plotted)
         ax.set_title(title, fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend()

@@ -1,4 +1,5 @@
-"""The one training loop: maximum likelihood for every model of the contract in `models/base.py`.
+"""The one training loop, for every model of the training contract in `models/trainable.py`: maximum likelihood
+for the autoregressive models (`models/base.py`), the model's own objective for the others (the VQ-VAE).
 
 AdamW with warm-up + cosine, gradient clipping, an optional EMA of the weights (validated, kept and tested in place
 of the raw ones), a budget in epochs / steps / minutes, validation with the best weights kept in the run
@@ -33,7 +34,7 @@ from tqdm import tqdm
 from chainrule import serialization
 from chainrule.data import Dataset
 from chainrule.errors import TrainingError
-from chainrule.models import AutoregressiveModel
+from chainrule.models.trainable import Trainable
 from chainrule.train import checkpoint, distributed, speed
 from chainrule.train.config import TrainConfig
 from chainrule.train.ema import ExponentialMovingAverage
@@ -96,7 +97,7 @@ class Trainer:
 
     def __init__(
         self,
-        model: AutoregressiveModel,
+        model: Trainable,
         splits: dict[str, Dataset],
         config: TrainConfig,
         out: Path,
@@ -116,7 +117,7 @@ class Trainer:
         self.splits = splits
         self.out = Path(out)
         self.progress = progress and self.ranks.main
-        # forward = the training log-likelihood (DDP-wrapped under torchrun, compiled if asked for)
+        # forward = the training objective (DDP-wrapped under torchrun, compiled if asked for)
         self.net = speed.compiled(distributed.wrap(self.model, self.ranks, self.device), config.compile)
         self.optimizer = speed.optimizer(model, config.lr, config.weight_decay, config.fused, config.betas)
         self.state: dict[str, Any] = {
@@ -130,7 +131,7 @@ class Trainer:
         }
         self.fraction = 0.0
         self.stop_requested: list[int] = []  # the signal that asked training to stop
-        self.running: list[float] = []
+        self.running: dict[str, list[float]] = {m: [] for m in model.metric_columns}
         self.ema = ExponentialMovingAverage(model, config.ema) if config.ema else None
         self.steps_per_epoch = math.ceil(len(self.epoch_order(0)) / config.batch_size)  # per process
         probe = None if self.ranks.distributed else self.time_pass  # every process must pick the same
@@ -155,7 +156,7 @@ class Trainer:
             for _ in range(passes + 1):  # the first warms up
                 start = time.perf_counter()
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-                    loss = -self.model.training_log_prob(x, cond, 0).float().mean()
+                    loss = self.model.objective(x, cond, 0)[0]
                 loss.backward()
                 times.append(time.perf_counter() - start)
         except RuntimeError as err:  # e.g. oneDNN has no bf16 LSTM on this CPU
@@ -213,7 +214,14 @@ class Trainer:
                     raise TrainingError(f"cannot resume {self.out}: {err}") from None
             log.info("resumed at step %d", self.state["step"])
         self.metrics = (
-            MetricsLog(self.out / "metrics.csv", self.state["step"] if resume else None) if self.ranks.main else None
+            MetricsLog(
+                self.out / "metrics.csv",
+                self.state["step"] if resume else None,
+                self.model.metric_columns,
+                self.model.selection_metric,
+            )
+            if self.ranks.main
+            else None
         )
         self.board = (
             TensorBoardLog(self.out / "tensorboard", self.state["step"] if resume else None)
@@ -270,8 +278,10 @@ class Trainer:
                 self.state["batch"] = b + 1
                 self.fraction = self.progress_fraction()
                 bar.update(1)
-                if self.running:
-                    bar.set_postfix(bpd=f"{sum(self.running) / len(self.running):.4f}", epoch=epoch)
+                shown = self.model.metric_columns[0]
+                if self.running[shown]:
+                    values = self.running[shown]
+                    bar.set_postfix({shown: f"{sum(values) / len(values):.4f}", "epoch": epoch})
                 step = self.state["step"]
                 if self.state["batch"] == self.steps_per_epoch:
                     self.state["epoch"], self.state["batch"] = epoch + 1, 0
@@ -335,8 +345,8 @@ class Trainer:
             group["lr"] = lr
         model.train()
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-            log_p = self.net(x, cond, step)
-        loss = -log_p.float().mean() / model.dims  # nats per dimension
+            loss, metrics = self.net(x, cond, step)  # a likelihood model's loss: nats per dimension
+        loss = loss.float()
         self.optimizer.zero_grad(set_to_none=True)
         ok = bool(torch.isfinite(loss))
         if ranks.distributed:  # all skip the step, or none does
@@ -351,10 +361,12 @@ class Trainer:
             self.bad_step(step)
             return
         self.optimizer.step()
+        model.after_step()
         if self.ema is not None:
             self.ema.update(model)
         self.state["bad_steps"] = 0
-        self.running.append(float(loss.detach()) / math.log(2))
+        for name, values in self.running.items():
+            values.append(float(metrics[name]))
         if self.state["step"] % config.log_every == 0:
             self.log_row(lr=lr)
 
@@ -370,20 +382,22 @@ class Trainer:
 
     # --- bookkeeping --------------------------------------------------------------------------------------
 
-    def log_row(self, **extra: float) -> None:
-        """A metrics row; the training loss is the mean over the steps since the last row and over processes."""
-        loss_sum, count = distributed.total([sum(self.running), len(self.running)], self.ranks)
-        train_bpd = f"{loss_sum / count:.5f}" if count else ""
-        self.running = []
+    def log_row(self, **extra: float | str) -> None:
+        """A metrics row; each training metric is the mean over the steps since the last row and over processes."""
+        names = list(self.running)
+        sums = distributed.total([sum(self.running[m]) for m in names] + [len(self.running[names[0]])], self.ranks)
+        count = sums[-1]
+        train = {f"train_{m}": f"{value / count:.5f}" if count else "" for m, value in zip(names, sums, strict=False)}
+        self.running = {m: [] for m in names}
         if self.board is not None:
-            self.board.scalars(self.state["step"], {"train_bpd": train_bpd, **extra})
+            self.board.scalars(self.state["step"], {**train, **extra})
         if self.metrics is None:
             return
         self.metrics.append(
             step=self.state["step"],
             epoch=self.state["epoch"],
             seconds=round(self.elapsed(), 2),
-            train_bpd=train_bpd,
+            **train,
             **extra,
         )
 
@@ -392,20 +406,22 @@ class Trainer:
         return self.ema.applied(self.model) if self.ema is not None else nullcontext()
 
     def validate(self) -> float:
+        """Evaluate the validation split, keep the weights when the selection metric is the best so far."""
+        chosen = self.model.selection_metric
         with self.evaluation_weights():
             result = evaluate(self.model, self.splits["val"], self.config.eval_batch_size, ranks=self.ranks)
-            if result["bpd"] < self.state["best_val"] or not self.state.get("saved_best"):
-                self.state["best_val"], self.state["saved_best"] = result["bpd"], True
+            if result[chosen] < self.state["best_val"] or not self.state.get("saved_best"):
+                self.state["best_val"], self.state["saved_best"] = result[chosen], True
                 if self.ranks.main:
                     self.model.save(self.out)
             if self.board is not None:
                 self.board.samples(self.state["step"], self.model, self.config.seed)
         self.state["validated_at"] = self.state["step"]
-        self.log_row(val_bpd=f"{result['bpd']:.5f}")
+        self.log_row(**{f"val_{m}": f"{result[m]:.5f}" for m in self.model.metric_columns if m in result})
         if self.metrics is not None:
             self.metrics.plot(self.out / "loss.png", title=self.splits["train"].description)
-            log.info("step %d: val %.4f bits/dim", self.state["step"], result["bpd"])
-        return result["bpd"]
+            log.info("step %d: val %s %.4f", self.state["step"], chosen, result[chosen])
+        return result[chosen]
 
     def save_checkpoint(self) -> None:
         self.state["seconds"] = self.elapsed()
@@ -421,9 +437,8 @@ class Trainer:
         test = evaluate(self.model, self.splits["test"], self.config.eval_batch_size, ranks=self.ranks)
         results = {
             "data": self.splits["test"].description,
-            "test_nats": test["nats"],
-            "test_bpd": test["bpd"],
-            "best_val_bpd": self.state["best_val"],
+            **{f"test_{key}": value for key, value in test.items() if key != "examples"},
+            f"best_val_{self.model.selection_metric}": self.state["best_val"],
             "steps": self.state["step"],
             "epochs": self.state["step"] / self.steps_per_epoch,
             "train_seconds": round(self.state["seconds"], 1),
