@@ -8,9 +8,9 @@ import torch
 
 from chainrule import zoo
 from chainrule.data import Dataset, load
-from chainrule.data.sources import load_run_data, spec_kind_name
+from chainrule.data.sources import spec_kind_name
 from chainrule.errors import CheckpointError, ConfigError
-from chainrule.models import AutoregressiveModel
+from chainrule.models import AutoregressiveModel, codes
 from chainrule.models import load as load_model_dir
 from chainrule.train import run_info
 
@@ -28,8 +28,18 @@ def check_device(device: str) -> str:
 
 
 def load_model(run_dir: str, device: str = "cpu") -> AutoregressiveModel:
-    """The best model of a run directory (or a directory written by `model.save`, or `zoo:NAME`)."""
-    return load_model_dir(zoo.resolve(run_dir), check_device(device))
+    """The best model of a run directory (or a directory written by `model.save`, or `zoo:NAME`): an exact-likelihood
+    model (a VQ-VAE is refused: its images are sampled, scored and coded through a prior over its codes).
+
+    Raises:
+        ConfigError: for a VQ-VAE run."""
+    model = load_model_dir(zoo.resolve(run_dir), check_device(device))
+    if not isinstance(model, AutoregressiveModel):
+        raise ConfigError(
+            f"{run_dir} holds a {model.registry_name} (no exact likelihood of its own): train a prior on its codes "
+            f"(chainrule train --model pixelsnail --data codes:{run_dir}) and use the prior's run"
+        )
+    return model
 
 
 def run_data(run_dir: str, split: str, data: str | None = None) -> Dataset:
@@ -41,11 +51,11 @@ def run_data(run_dir: str, split: str, data: str | None = None) -> Dataset:
             raise CheckpointError(f"{run_dir} has no run.json; name the data with --data") from None
         spec = {"name": data, "levels": None, "binarize": None}
     name = data or spec["name"]
-    if spec_kind_name(spec) in ("audio", "text"):  # streams have no "all": the test split
-        return load_run_data(spec, name)[split if split != "all" else "test"]
+    if spec_kind_name(spec) in ("audio", "text", "codes"):  # streams and codes have no "all": the test split
+        return codes.run_data(spec, name)[split if split != "all" else "test"]
     if split == "all":
         return load(name, "all", spec["levels"], spec["binarize"])
-    return load_run_data(spec, name)[split]
+    return codes.run_data(spec, name)[split]
 
 
 def generator(seed: int | None, device: str = "cpu") -> torch.Generator:

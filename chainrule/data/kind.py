@@ -5,6 +5,8 @@ commands, the coder, training and TensorBoard dispatch on (before, each found it
 - text: (T,) token ids over a vocabulary (`vocab`: "" = UTF-8 bytes at 256 levels, else the characters in id
   order);
 - audio: (T,) sample codes of an `encoding` ("mulaw", "pcm8", "pcm16") at `rate` Hz;
+- codes: (1, h, w) grids of the discrete codes of a VQ-VAE (`models.vqvae`) with `levels` = its codebook size:
+  nominal symbols, not intensities (a prior embeds them and predicts them with a K-way softmax);
 - values: anything else (plain integer vectors, token ids without a vocabulary).
 """
 
@@ -16,7 +18,7 @@ from typing import Any
 from chainrule.data.vocabulary import Vocabulary
 from chainrule.errors import ConfigError
 
-KINDS = ("image", "text", "audio", "values")
+KINDS = ("image", "text", "audio", "codes", "values")
 ENCODINGS = ("mulaw", "pcm8", "pcm16")
 
 
@@ -53,6 +55,10 @@ class DataKind:
         return cls("audio", levels, encoding=encoding, rate=rate)
 
     @classmethod
+    def codes(cls, levels: int) -> DataKind:
+        return cls("codes", levels)
+
+    @classmethod
     def values(cls, levels: int) -> DataKind:
         return cls("values", levels)
 
@@ -69,6 +75,10 @@ class DataKind:
         return self.name == "audio"
 
     @property
+    def is_codes(self) -> bool:
+        return self.name == "codes"
+
+    @property
     def vocabulary(self) -> Vocabulary:
         """The text vocabulary.
 
@@ -81,7 +91,7 @@ class DataKind:
     @property
     def unit(self) -> str:
         """What one dimension is called in reports: bits per ..."""
-        return {"image": "dim", "text": "char", "audio": "sample", "values": "dim"}[self.name]
+        return {"image": "dim", "text": "char", "audio": "sample", "codes": "code", "values": "dim"}[self.name]
 
     def describe(self) -> dict[str, Any]:
         """The JSON form (run.json)."""

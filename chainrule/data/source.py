@@ -14,6 +14,7 @@ class Source:
     Attributes:
         train: (images uint8 (N, *shape), labels (N,) or None).
         test: the official test split, or None when the source has none (one is then carved out).
+        val: a validation split of its own, or None (it is then carved out of train).
         source_levels: number of levels of the raw values.
         num_classes: number of label classes (0 without labels).
     """
@@ -22,3 +23,4 @@ class Source:
     test: tuple[np.ndarray, np.ndarray | None] | None
     source_levels: int
     num_classes: int = 0
+    val: tuple[np.ndarray, np.ndarray | None] | None = None

@@ -24,7 +24,7 @@ from chainrule.data.kind import DataKind
 from chainrule.data.mnist5k import INSTALL as MNIST5K_INSTALL
 from chainrule.data.mnist5k import load_mnist5k
 from chainrule.data.photos import INSTALL as PHOTOS_INSTALL
-from chainrule.data.photos import load_photos
+from chainrule.data.photos import load_photos, load_photos64
 from chainrule.data.png_folder import load_png_files, load_png_folder
 from chainrule.data.source import Source
 from chainrule.errors import ConfigError, DatasetNotFoundError, UnknownNameError
@@ -54,6 +54,12 @@ SOURCES: dict[str, BuiltIn] = {
         test_fraction=0.2,
     ),
     "photos32": BuiltIn(load_photos, "~2,300 32x32 RGB patches of 12 nature photos", PHOTOS_INSTALL, val_size=200),
+    "photos64": BuiltIn(
+        load_photos64,
+        "64x64 RGB crops of the same photos reduced 2x: 9 photos train, 1 val, 2 test",
+        PHOTOS_INSTALL,
+        val_size=0,
+    ),
     "digits": BuiltIn(
         load_digits,
         "1,797 8x8 digits, 17 levels (scikit-learn)",
@@ -134,6 +140,8 @@ def _split(source: Source, val_size: int, test_fraction: float) -> dict[str, tup
         test, train = _subset(train, perm[:n_test]), _subset(train, perm[n_test:])
     else:
         test = source.test
+    if source.val is not None:
+        return {"train": train, "val": source.val, "test": test}
     n = len(train[0])
     n_val = val_size if 0 <= val_size < n // 2 else max(1, n // 10)  # small user sets: a tenth
     if not 0 < n_val < n:

@@ -14,6 +14,7 @@ from chainrule.models import (  # noqa: F401  (registers the families)
     pixelrnn,
     pixelsnail,
     transformer,
+    vqvae,
     wavenet,
 )
 from chainrule.models.base import MODELS, AutoregressiveModel, colour_width, create, load

@@ -16,7 +16,6 @@ from torch import Tensor, nn
 
 from chainrule import config as cfg
 from chainrule import serialization, zoo
-from chainrule.data.kind import DataKind
 from chainrule.distributions import LikelihoodHead
 from chainrule.errors import CheckpointError, ConfigError, InputError
 from chainrule.models.footprint import Footprint
@@ -59,16 +58,6 @@ class AutoregressiveModel(Trainable):
     # --- the contract -------------------------------------------------------------------------------------
 
     def forward(self, x: Tensor, cond: Tensor | None = None) -> Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    @classmethod
-    def footprint(cls, config: Any) -> Footprint:
-        """The weights count and build work of `cls(config)`, from the config alone (`models.footprint`)."""
-        return config.footprint()
-
-    @property
-    def data_kind(self) -> DataKind:  # pragma: no cover - abstract
-        """What the model's values are (`data.kind`): what the commands, the coder and the reports dispatch on."""
         raise NotImplementedError
 
     @property

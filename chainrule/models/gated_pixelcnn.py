@@ -42,6 +42,8 @@ class GatedPixelCNNConfig:
         hidden: width of the first 1x1 output layer (multiple of C).
         num_classes: > 0 for class-conditional generation (cond = long class ids).
         cond_dim: > 0 for vector-conditional generation (cond = float vectors).
+        embed: > 0 for VQ-VAE codes (shape (1, h, w)): the width of a learned embedding of each code, read in place
+            of scaled values.
     """
 
     shape: tuple[int, ...]
@@ -53,9 +55,10 @@ class GatedPixelCNNConfig:
     hidden: int = 256
     num_classes: int = 0
     cond_dim: int = 0
+    embed: int = 0
 
     def __post_init__(self) -> None:
-        check_image_config(self.shape, self.levels, {"channels": self.channels, "hidden": self.hidden})
+        check_image_config(self.shape, self.levels, {"channels": self.channels, "hidden": self.hidden}, self.embed)
         if self.layers < 1 or self.kernel % 2 == 0 or self.first_kernel % 2 == 0:
             raise ConfigError(f"layers={self.layers} must be ≥ 1 and kernels odd ({self.kernel}, {self.first_kernel})")
         if self.num_classes < 0 or self.cond_dim < 0:
@@ -70,12 +73,13 @@ class GatedPixelCNNConfig:
             return stacks + conv(2 * f, 2 * f, 1, 1) + conv(f, f, 1, 1) + condition
 
         weights = (
-            layer(c, self.first_kernel)
+            embedding(self.levels, self.embed)
+            + layer(self.embed or c, self.first_kernel)
             + (self.layers - 1) * layer(f, self.kernel)
             + conv(f, self.hidden, 1, 1)
             + conv(self.hidden, c * per_dim, 1, 1)
         )
-        return masked_network(weights, modules=4 + 12 * self.layers, masks=weights)
+        return masked_network(weights, modules=5 + 12 * self.layers, masks=weights)
 
 
 class GatedLayer(nn.Module):
@@ -174,7 +178,7 @@ class GatedPixelCNN(ImageModel):
         c, f = self.colours, config.channels
         self.layers = nn.ModuleList(
             GatedLayer(
-                c if i == 0 else f,
+                self.input_channels if i == 0 else f,
                 f,
                 config.first_kernel if i == 0 else config.kernel,
                 "A" if i == 0 else "B",

@@ -1,7 +1,8 @@
 """What the convolutional and recurrent image models share: (C, H, W) data, input scaling, the head, and the
 layout of the output channels.
 
-The network sees the levels scaled to [-1, 1], one input channel per colour channel. Its last layer emits
+The network sees the levels scaled to [-1, 1], one input channel per colour channel; for VQ-VAE codes (nominal
+symbols, `embed` > 0 in the config) a learned embedding of each value instead. Its last layer emits
 C · P channels in C colour groups of P (`nn.masked_conv.channel_groups`); `to_params` turns them into the head's
 (B, C, H, W, P). Binary data gets a Bernoulli head, K > 2 levels a K-way softmax per sub-pixel.
 
@@ -24,8 +25,9 @@ from chainrule.models.base import AutoregressiveModel, check_shape_levels, index
 from chainrule.nn.raster_step import SHARED, Pointwise
 
 
-def check_image_config(shape: tuple[int, ...], levels: int, divisible: dict[str, int]) -> None:
-    """Validate an image model config: shape (C, H, W) and feature widths divisible by C.
+def check_image_config(shape: tuple[int, ...], levels: int, divisible: dict[str, int], embed: int = 0) -> None:
+    """Validate an image model config: shape (C, H, W), feature widths divisible by C, and a code embedding only
+    for one channel of codes.
 
     Raises:
         ConfigError: naming the field at fault.
@@ -33,6 +35,8 @@ def check_image_config(shape: tuple[int, ...], levels: int, divisible: dict[str,
     check_shape_levels(shape, levels)
     if len(shape) != 3:
         raise ConfigError(f"shape={tuple(shape)} must be (channels, height, width) for an image model")
+    if embed < 0 or (embed and shape[0] != 1):
+        raise ConfigError(f"embed={embed}: a code embedding (> 0) models one channel of codes (shape (1, h, w))")
     for name, width in divisible.items():
         if width < 1 or width % shape[0]:
             raise ConfigError(f"{name}={width} must be a positive multiple of the {shape[0]} colour channels")
@@ -45,10 +49,17 @@ class ImageModel(AutoregressiveModel):
         super().__init__(config)
         self.colours = self.shape[0]
         self.head, self.params_per_dim = discrete_head(self.levels)
+        embed = getattr(config, "embed", 0)  # the families that can model codes have the field
+        self.embedding = nn.Embedding(self.levels, embed) if embed else None
 
     @property
     def data_kind(self) -> DataKind:
-        return DataKind.image(self.levels)
+        return DataKind.image(self.levels) if self.embedding is None else DataKind.codes(self.levels)
+
+    @property
+    def input_channels(self) -> int:
+        """Channels of the encoded input: C scaled values, or the code embedding's width."""
+        return self.colours if self.embedding is None else self.embedding.embedding_dim
 
     @property
     def out_channels(self) -> int:
@@ -56,7 +67,10 @@ class ImageModel(AutoregressiveModel):
         return self.colours * self.params_per_dim
 
     def encode(self, x: Tensor) -> Tensor:
-        """long (B, C, H, W) → float (B, C, H, W) in [-1, 1]."""
+        """long (B, C, ...) → float (B, C, ...) in [-1, 1]; codes (B, 1, ...) → their embedding (B, E, ...). Any
+        trailing dimensions (a whole image, a row, a pixel)."""
+        if self.embedding is not None:
+            return self.embedding(x[:, 0]).movedim(-1, 1)
         return x.float() * (2.0 / (self.levels - 1)) - 1.0
 
     def to_params(self, out: Tensor) -> Tensor:
@@ -174,8 +188,10 @@ class MixtureImageModel(ImageModel):
 
     def __init__(self, config: Any) -> None:
         super().__init__(config)
-        self.head = DiscretizedLogisticMixture(self.levels, config.components, self.colours)
-        self.params_per_dim = self.head.params_per_position
+        if self.embedding is None:
+            self.head = DiscretizedLogisticMixture(self.levels, config.components, self.colours)
+            self.params_per_dim = self.head.params_per_position
+        # codes are nominal: no mixture over an order they do not have, the K-way softmax of `discrete_head`
 
     @property
     def out_channels(self) -> int:
@@ -187,8 +203,8 @@ class MixtureImageModel(ImageModel):
         return params.unsqueeze(1) if self.colours == 1 else params
 
     def network_input(self, x: Tensor) -> Tensor:
-        """Scaled pixels plus a channel of ones, so that the zero padding of the causal convolutions differs from
-        data: (B, C + 1, H, W)."""
+        """Encoded pixels plus a channel of ones, so that the zero padding of the causal convolutions differs from
+        data: (B, C + 1, H, W) (codes: (B, E + 1, H, W))."""
         scaled = self.encode(x)
         return torch.cat([scaled, torch.ones_like(scaled[:, :1])], dim=1)
 
@@ -204,14 +220,16 @@ class MixtureImageModel(ImageModel):
         return super().training_log_prob(x, cond, step)
 
 
-def check_mixture_config(config: Any) -> None:
-    """Validate the fields PixelCNN++ and PixelSNAIL share."""
-    check_image_config(config.shape, config.levels, {})
+def check_mixture_config(config: Any, embed: int = 0) -> None:
+    """Validate the fields PixelCNN++ and PixelSNAIL share (and the code embedding of a family that has one)."""
+    check_image_config(config.shape, config.levels, {}, embed)
     if config.components < 1 or config.channels < 1:
         raise ConfigError(f"components={config.components} and channels={config.channels} must be ≥ 1")
     if not 0 <= config.dropout < 1:
         raise ConfigError(f"dropout={config.dropout} must be in [0, 1)")
     if config.objective not in ("discrete", "dequantized"):
         raise ConfigError(f"objective={config.objective!r}; choose discrete or dequantized")
+    if embed and config.objective == "dequantized":
+        raise ConfigError("codes have no order to dequantize: objective=dequantized needs embed=0")
     if config.num_classes < 0 or config.cond_dim < 0:
         raise ConfigError("num_classes and cond_dim must be ≥ 0")

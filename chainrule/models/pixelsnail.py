@@ -55,6 +55,8 @@ class PixelSNAILConfig:
         dropout: inside every residual block.
         num_classes / cond_dim: class-conditional / vector-conditional when > 0.
         objective: "discrete" or "dequantized" (see PixelCNN++).
+        embed: > 0 for VQ-VAE codes (shape (1, h, w)): the width of a learned embedding of each code, read in place
+            of scaled values, and a K-way softmax head in place of the mixture.
     """
 
     shape: tuple[int, ...]
@@ -70,16 +72,17 @@ class PixelSNAILConfig:
     num_classes: int = 0
     cond_dim: int = 0
     objective: str = "discrete"
+    embed: int = 0
 
     def __post_init__(self) -> None:
-        check_mixture_config(self)
+        check_mixture_config(self, self.embed)
         if self.blocks < 1 or self.resnets < 0 or self.heads < 1:
             raise ConfigError(f"blocks={self.blocks} ≥ 1, resnets={self.resnets} ≥ 0 and heads={self.heads} ≥ 1")
         if self.key_channels % self.heads or self.value_channels % self.heads:
             raise ConfigError(f"key_channels and value_channels must be multiples of heads={self.heads}")
 
     def footprint(self) -> Footprint:
-        colours, f = self.shape[0], self.channels
+        colours, f = self.embed or self.shape[0], self.channels  # the encoded input's channels
         condition = embedding(self.num_classes, 2 * f) + self.cond_dim * 2 * f
         keys, values = self.key_channels, self.value_channels
         attention = conv(f + 2, keys, 1, 1) + conv(f + colours + 2, keys + values, 1, 1) + keys + values
@@ -90,9 +93,13 @@ class PixelSNAILConfig:
             + attention
             + merge
         )
-        per_position = DiscretizedLogisticMixture(self.levels, self.components, colours).params_per_position
+        if self.embed:
+            per_position = self.levels
+        else:
+            per_position = DiscretizedLogisticMixture(self.levels, self.components, colours).params_per_position
         weights = conv(colours + 3, f, 1, 3) + conv(colours + 3, f, 2, 1) + self.blocks * block + conv(f, per_position)
-        return masked_network(weights, modules=6 + self.blocks * (12 + 8 * self.resnets))
+        weights += embedding(self.levels, self.embed)
+        return masked_network(weights, modules=7 + self.blocks * (12 + 8 * self.resnets))
 
 
 def positions(height: int, width: int, device: torch.device) -> Tensor:
@@ -193,10 +200,10 @@ class PixelSNAIL(MixtureImageModel):
 
     def __init__(self, config: PixelSNAILConfig) -> None:
         super().__init__(config)
-        f, c = config.channels, self.colours + 3
+        f, c = config.channels, self.input_channels + 3
         self.init_above = DownShiftedConv2d(c, f, (1, 3))
         self.init_left = DownRightShiftedConv2d(c, f, (2, 1))
-        self.blocks = nn.ModuleList(SnailBlock(config, self.colours) for _ in range(config.blocks))
+        self.blocks = nn.ModuleList(SnailBlock(config, self.input_channels) for _ in range(config.blocks))
         self.output = nn.Conv2d(f, self.out_channels, 1)
 
     def forward(self, x: Tensor, cond: Tensor | None = None) -> Tensor:

@@ -16,6 +16,8 @@ from torch import Tensor, nn
 
 from chainrule import config as cfg
 from chainrule import serialization
+from chainrule.data.kind import DataKind
+from chainrule.models.footprint import Footprint
 from chainrule.version import __version__
 
 CONFIG_FILE = "config.json"
@@ -44,6 +46,16 @@ class Trainable(nn.Module):
         self.levels: int = config.levels
         self.num_classes: int = getattr(config, "num_classes", 0)
         self.cond_dim: int = getattr(config, "cond_dim", 0)
+
+    @classmethod
+    def footprint(cls, config: Any) -> Footprint:
+        """The weights count and build work of `cls(config)`, from the config alone (`models.footprint`)."""
+        return config.footprint()
+
+    @property
+    def data_kind(self) -> DataKind:  # pragma: no cover - abstract
+        """What the model's values are (`data.kind`): what the commands, the coder and the reports dispatch on."""
+        raise NotImplementedError
 
     # --- training -------------------------------------------------------------------------------------------
 

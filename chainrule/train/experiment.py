@@ -16,9 +16,9 @@ import torch
 from chainrule import config as cfg
 from chainrule import serialization
 from chainrule.data import load_splits
-from chainrule.data.sources import load_run_data, run_spec
+from chainrule.data.sources import run_spec
 from chainrule.errors import CheckpointError, ConfigError
-from chainrule.models import create, preset_hparams, presets
+from chainrule.models import codes, create, preset_hparams, presets
 from chainrule.models.base import MODELS, from_description
 from chainrule.train import distributed
 from chainrule.train.config import TrainConfig
@@ -56,6 +56,21 @@ def preset_table(model: str, preset: str | None) -> dict[str, Any]:
     return table[preset]
 
 
+CODE_EMBEDDING = 32  # the width of a prior's learned code embedding unless the preset or --set gives one
+
+
+def check_model_data(entry, kind, data: str) -> None:
+    """Refuse a model family for data it cannot model: a VQ-VAE takes images; codes need a prior that embeds them.
+
+    Raises:
+        ConfigError: naming what fits."""
+    if entry.kind == "latent" and not kind.is_image:
+        raise ConfigError(f"{entry.name} learns codes of images; {data} holds {kind.name} data")
+    if kind.is_codes and "embed" not in cfg.field_names(entry.config):
+        fitting = [n for n in MODELS.names() if "embed" in cfg.field_names(MODELS.get(n).config)]
+        raise ConfigError(f"{entry.name} cannot model VQ-VAE codes; choose one of {', '.join(fitting)}")
+
+
 def train_model(
     model: str | None = None,
     data: str | None = None,
@@ -91,7 +106,7 @@ def train_model(
             kept["precision"] = "bf16" if kept.pop("bf16") else "fp32"
         train_settings = {**kept, **(train or {})}
         config = cfg.from_dict(TrainConfig, train_settings)
-        splits = load_run_data(data_spec)
+        splits = codes.run_data(data_spec)
         torch.manual_seed(config.seed)  # the same initial weights as the original run (if it never checkpointed)
         net = from_description(info["model"])
     else:
@@ -101,10 +116,19 @@ def train_model(
             raise ConfigError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
         if length is None:  # a text preset names the context length it was tuned for
             length = preset_table(model, preset).get("data", {}).get("length")
-        splits = load_splits(data, levels, binarize, vocab, length, encoding, rate)
+        if codes.is_codes(data):
+            if any(v is not None for v in (levels, binarize, vocab, encoding, rate)):
+                raise ConfigError(f"{data} holds VQ-VAE codes: levels, binarize, vocab, encoding and rate do not apply")
+            splits = codes.code_splits(data)
+        else:
+            splits = load_splits(data, levels, binarize, vocab, length, encoding, rate)
         first = splits["train"]
         model_args, preset_train = model_hparams(model, preset, hparams or {}, first.shape)
-        kind, fields = first.kind, cfg.field_names(MODELS.get(model).config)
+        entry = MODELS.get(model)
+        kind, fields = first.kind, cfg.field_names(entry.config)
+        check_model_data(entry, kind, data)
+        if kind.is_codes and "embed" not in model_args:
+            model_args["embed"] = CODE_EMBEDDING  # codes are symbols: the prior learns an embedding of them
         if kind.is_text and "vocab" in fields:
             model_args["vocab"] = kind.vocab  # the vocabulary is saved with the model
         if kind.is_audio and "rate" in fields:
@@ -121,6 +145,8 @@ def train_model(
     if ranks.main:
         out.mkdir(parents=True, exist_ok=True)
         serialization.write_json(out / RUN_FILE, info)
+        if codes.is_codes(data_spec["name"]) and not resume:
+            codes.keep_decoder(data_spec["name"], out)  # sampling from the prior decodes through this copy
     distributed.wait(ranks)
     trainer = Trainer(net, splits, dataclasses.replace(config, device=device), out, progress=progress, ranks=ranks)
     results = trainer.fit(resume=resume)

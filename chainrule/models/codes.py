@@ -1,0 +1,145 @@
+"""The code grids of a trained VQ-VAE as a dataset: what a prior trains on (`--data codes:RUN`), and the way back
+from sampled codes to images.
+
+`codes:RUN` is the top grid of the VQ-VAE in the run directory RUN (its only grid for a one-level VQ-VAE);
+`codes:RUN:bottom` the bottom grid of a two-level one. Each split of the images the VQ-VAE was trained on (as its
+run.json records them) is encoded once, in batches; labels are kept, so a prior can be class-conditional. The values
+are nominal symbols (`DataKind.codes`, K = the codebook size).
+
+A prior's run directory keeps a copy of its VQ-VAE in `RUN/vqvae/` (`keep_decoder`), so that sampling from the
+prior needs that directory alone.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from chainrule import serialization
+from chainrule.data import Dataset
+from chainrule.data.kind import DataKind
+from chainrule.data.sources import load_run_data
+from chainrule.errors import ConfigError, InputError
+from chainrule.models.base import load
+from chainrule.models.trainable import CONFIG_FILE, WEIGHTS_FILE
+from chainrule.models.vqvae import VQVAE
+
+PREFIX = "codes:"
+DECODER_DIR = "vqvae"  # where a prior's run keeps its VQ-VAE
+GRIDS = ("top", "bottom")
+
+
+def is_codes(name: str | None) -> bool:
+    """Whether a dataset name asks for VQ-VAE codes."""
+    return isinstance(name, str) and name.startswith(PREFIX)
+
+
+def parse(name: str) -> tuple[Path, str | None]:
+    """codes:RUN[:top|bottom] → (RUN, the grid asked for or None)."""
+    rest = name[len(PREFIX) :]
+    run, _, grid = rest.rpartition(":") if rest.endswith(tuple(f":{g}" for g in GRIDS)) else (rest, "", "")
+    if not run:
+        raise ConfigError(f"{name!r}: name a VQ-VAE run directory, e.g. codes:runs/vq")
+    return Path(run), grid or None
+
+
+def load_vqvae(run: str | Path, device: str | torch.device = "cpu") -> VQVAE:
+    """The VQ-VAE saved in `run`.
+
+    Raises:
+        ConfigError: when the directory holds another kind of model."""
+    model = load(run, device)
+    if not isinstance(model, VQVAE):
+        raise ConfigError(f"{run} holds a {model.registry_name} model, not a vqvae: codes come from a VQ-VAE run")
+    return model
+
+
+def grid_index(vqvae: VQVAE, grid: str | None) -> int:
+    """The index (top first) of the asked grid among the VQ-VAE's grids."""
+    if vqvae.config.hierarchy == 1:
+        if grid == "bottom":
+            raise ConfigError("a one-level VQ-VAE has a single grid of codes: use codes:RUN")
+        return 0
+    return 1 if grid == "bottom" else 0
+
+
+@torch.inference_mode()
+def encode_split(vqvae: VQVAE, images: Dataset, level: int, name: str, batch_size: int = 256) -> Dataset:
+    """One split of images → the dataset of their codes on grid `level` (top first)."""
+    parts = []
+    for start in tqdm(range(0, len(images), batch_size), desc=f"encoding {images.split}", unit="batch", leave=False):
+        x, _ = images.batch(torch.arange(start, min(start + batch_size, len(images))))
+        parts.append(vqvae.encode(x)[level].to(torch.int16))
+    k = vqvae.config.codes
+    codes = torch.cat(parts) if parts else torch.zeros(0, *vqvae.code_shapes[level], dtype=torch.int16)
+    return Dataset(
+        name=name,
+        split=images.split,
+        raw=codes,
+        source_levels=k,
+        levels=k,
+        kind=DataKind.codes(k),
+        labels=images.labels,
+        num_classes=images.num_classes,
+    )
+
+
+def code_splits(name: str) -> dict[str, Dataset]:
+    """The train / val / test code grids named by codes:RUN[:top|bottom].
+
+    Raises:
+        ConfigError, CheckpointError: a name or directory that holds no VQ-VAE run."""
+    run, grid = parse(name)
+    vqvae = load_vqvae(run)
+    level = grid_index(vqvae, grid)
+    info = serialization.read_json(run / "run.json")
+    images = load_run_data(info["data"])
+    return {split: encode_split(vqvae, data, level, name) for split, data in images.items()}
+
+
+def run_data(spec: dict, name: str | None = None) -> dict[str, Dataset]:
+    """The splits a run's data spec (run.json "data") names: codes re-encoded by their VQ-VAE, other data read by
+    `data.sources.load_run_data` (optionally `name` read the same way)."""
+    name = name or spec["name"]
+    if is_codes(name):
+        return code_splits(name)
+    return load_run_data(spec, name)
+
+
+def keep_decoder(name: str, out: Path) -> None:
+    """Copy the VQ-VAE behind codes:RUN into the prior's run directory `out` (out/vqvae/), with the grid it codes."""
+    run, grid = parse(name)
+    target = Path(out) / DECODER_DIR
+    target.mkdir(parents=True, exist_ok=True)
+    for file in (CONFIG_FILE, WEIGHTS_FILE):
+        shutil.copyfile(run / file, target / file)
+    vqvae = load_vqvae(target)
+    serialization.write_json(target / "grid.json", {"level": grid_index(vqvae, grid), "source": str(run)})
+
+
+def decoder_of(prior_run: str | Path, device: str | torch.device = "cpu") -> tuple[VQVAE, int]:
+    """The VQ-VAE a prior's run keeps and the grid (top first) the prior models.
+
+    Raises:
+        InputError: a run without a kept VQ-VAE."""
+    folder = Path(prior_run) / DECODER_DIR
+    if not (folder / CONFIG_FILE).is_file():
+        raise InputError(f"{prior_run} keeps no VQ-VAE ({folder} is missing): it was not trained on codes:RUN")
+    level = int(serialization.read_json(folder / "grid.json")["level"])
+    return load_vqvae(folder, device), level
+
+
+def decode_samples(prior_run: str | Path, codes: torch.Tensor) -> torch.Tensor:
+    """Sampled code grids (B, 1, h, w) of a prior → images (B, C, H, W) through the kept VQ-VAE.
+
+    Raises:
+        InputError: the prior models one grid of a two-level VQ-VAE (its images need both grids)."""
+    vqvae, level = decoder_of(prior_run, codes.device)
+    if vqvae.config.hierarchy != 1:
+        raise InputError(
+            "this prior models one grid of a two-level VQ-VAE; its images need the top and the bottom codes"
+        )
+    return vqvae.decode([codes])
