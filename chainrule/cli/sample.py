@@ -1,5 +1,5 @@
-"""`chainrule sample`: draw samples from a trained model: images into a PNG grid, text streamed to the terminal
-(and to a file with -o)."""
+"""`chainrule sample`: draw samples from a trained model: images into a PNG grid (a prior over VQ-VAE codes: its
+codes decoded by the VQ-VAE its run keeps), text streamed to the terminal (and to a file with -o)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from pathlib import Path
 
 import torch
 
+from chainrule import zoo
 from chainrule.cli.audio_io import write_generated
 from chainrule.cli.common import add_device, generator, load_model
 from chainrule.errors import InputError
 from chainrule.media import save_grid
+from chainrule.models import codes
 from chainrule.sampling import generate
 
 
@@ -62,7 +64,10 @@ def run(args: argparse.Namespace) -> int:
     elif args.label is not None:
         cond = torch.full((n,), args.label, dtype=torch.long, device=args.device)
     x = model.sample(n, cond=cond, temperature=args.temperature, generator=generator(args.seed, args.device))
-    save_grid(x, model.levels, args.output, columns=columns)
+    levels = model.levels
+    if kind.is_codes:  # draw codes, show the images they decode to
+        x, levels = codes.decode_samples(zoo.resolve(args.run_dir), x)
+    save_grid(x, levels, args.output, columns=columns)
     print(f"wrote {n} samples to {args.output}")
     return 0
 

@@ -8,7 +8,7 @@ import time
 
 from chainrule.cli.common import check_device
 from chainrule.config import parse_overrides
-from chainrule.models import available
+from chainrule.models import available, codes
 from chainrule.train import distributed, train_model
 from chainrule.train.precision import PRECISIONS
 
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out
     if out is None:  # every process takes rank 0's name
         stamp = distributed.share(time.strftime("%Y%m%d-%H%M%S"), ranks)
-        out = f"runs/{args.model}-{str(args.data).replace('/', '_')}-{stamp}"
+        out = f"runs/{args.model}-{str(args.data).replace('/', '_').replace(':', '_')}-{stamp}"
     results = train_model(
         model=args.model,
         data=args.data,
@@ -120,10 +120,12 @@ def run(args: argparse.Namespace) -> int:
     distributed.close()
     if not ranks.main:
         return 0
-    print(
-        f"{results['data']}: test {results['test_nats']:.2f} nats/example, {results['test_bpd']:.4f} bits/dim "
-        f"after {results['steps']} steps ({results['train_seconds']:.0f} s)"
-    )
+    if "test_bpd" in results:  # a likelihood model
+        unit = "code" if codes.is_codes(results["data"]) else "dim"
+        test = f"{results['test_nats']:.2f} nats/example, {results['test_bpd']:.4f} bits/{unit}"
+    else:  # the model's own metrics (a VQ-VAE: loss, mse, psnr, codebook use)
+        test = ", ".join(f"{k[5:]} {v:.4g}" for k, v in results.items() if k.startswith("test_"))
+    print(f"{results['data']}: test {test} after {results['steps']} steps ({results['train_seconds']:.0f} s)")
     print(f"run directory: {results['run']}")
     if args.verbose:
         print(json.dumps(results, indent=2))

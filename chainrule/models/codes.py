@@ -132,14 +132,14 @@ def decoder_of(prior_run: str | Path, device: str | torch.device = "cpu") -> tup
     return load_vqvae(folder, device), level
 
 
-def decode_samples(prior_run: str | Path, codes: torch.Tensor) -> torch.Tensor:
-    """Sampled code grids (B, 1, h, w) of a prior → images (B, C, H, W) through the kept VQ-VAE.
+def decode_samples(prior_run: str | Path, codes: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Sampled code grids (B, 1, h, w) of a prior → (images (B, C, H, W), their levels) through the kept VQ-VAE.
 
     Raises:
         InputError: the prior models one grid of a two-level VQ-VAE (its images need both grids)."""
-    vqvae, level = decoder_of(prior_run, codes.device)
+    vqvae, _ = decoder_of(prior_run, codes.device)
     if vqvae.config.hierarchy != 1:
         raise InputError(
             "this prior models one grid of a two-level VQ-VAE; its images need the top and the bottom codes"
         )
-    return vqvae.decode([codes])
+    return vqvae.decode([codes]), vqvae.levels

@@ -263,6 +263,7 @@ class VQVAE(Trainable):
         for quantizer in self.quantizers:
             quantizer.update()
 
+    @torch.no_grad()
     def evaluation_sums(self, x: Tensor, cond: Tensor | None) -> dict[str, float]:
         """Squared errors, commitments (per example) and the bottom level's code counts."""
         recon, levels = self(self.check_images(x))

@@ -1,4 +1,5 @@
-"""DESIGN.md's checks, run over every registered model with its tiny config."""
+"""DESIGN.md's checks, run over every registered exact-likelihood model with its tiny config, and over the priors of
+VQ-VAE codes (NAME@codes: the family with a learned code embedding and a K-way softmax, on a (1, h, w) code grid)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,17 @@ from tests.helpers import chi_square_pvalue, enumerate_space
 
 # (shape, levels) spaces small enough to enumerate
 SPACES = [((1, 2, 2), 2), ((3,), 3), ((3, 1, 1), 3)]
-NAMES = cr.models.available()
+CODE_PRIORS = ["gated-pixelcnn@codes", "pixelsnail@codes"]
+NAMES = [n for n in cr.models.available() if MODELS.get(n).kind != "latent"] + CODE_PRIORS
+
+
+def family(name: str) -> str:
+    return name.split("@")[0]
 
 
 def fits(name: str, shape: tuple[int, ...]) -> bool:
+    if name in CODE_PRIORS:
+        return len(shape) == 3 and shape[0] == 1
     kind = MODELS.get(name).kind
     return kind == "any" or (kind == "image" and len(shape) == 3) or (kind == "sequence" and len(shape) == 1)
 
@@ -28,12 +36,15 @@ def cases(shapes):
 
 def grid(name: str, h: int, w: int) -> tuple[int, ...]:
     """A small shape with h·w dimensions the model takes: (1, h, w), or (h·w,) for sequence models."""
-    return (h * w,) if MODELS.get(name).kind == "sequence" else (1, h, w)
+    return (h * w,) if MODELS.get(family(name)).kind == "sequence" else (1, h, w)
 
 
 def tiny(name: str, shape, levels, **extra):
     torch.manual_seed(0)
-    model = cr.models.create(name, shape=shape, levels=levels, **{**MODELS.get(name).tiny, **extra})
+    codes = {"embed": 3} if name in CODE_PRIORS else {}
+    hparams = {**MODELS.get(family(name)).tiny, **codes, **extra}
+    model = cr.models.create(family(name), shape=shape, levels=levels, **hparams)
+    assert model.data_kind.is_codes == (name in CODE_PRIORS)
     with torch.no_grad():  # larger weights so that the conditionals are far from uniform
         for p in model.parameters():
             p.mul_(3.0)

@@ -33,7 +33,7 @@ def test_every_model_reports_its_kind():
     expected = {"image": "image", "sequence": "text"}
     for name in cr.models.available():
         entry = MODELS.get(name)
-        shape = (1, 4, 4) if entry.kind in ("image", "any") else (8,)
+        shape = (1, 4, 4) if entry.kind in ("image", "any", "latent") else (8,)
         extra = {"vocab": ""} if "vocab" in cr.config.field_names(entry.config) else {}
         model = cr.models.create(name, shape=shape, levels=256, **{**entry.tiny, **extra})
         want = "audio" if name == "wavenet" else expected.get(entry.kind, "image")
@@ -41,6 +41,8 @@ def test_every_model_reports_its_kind():
         assert model.data_kind.levels == 256
     plain = cr.models.create("made", shape=(6,), levels=3, hidden=(8,))
     assert plain.data_kind == DataKind.values(3)
+    prior = cr.models.create("pixelsnail", shape=(1, 4, 4), levels=9, embed=4, **MODELS.get("pixelsnail").tiny)
+    assert prior.data_kind == DataKind.codes(9) and prior.data_kind.unit == "code"
 
 
 def test_datasets_carry_their_kind_and_runs_record_it(tmp_path):

@@ -292,3 +292,46 @@ def test_a_text_preset_sets_the_context_length_and_recipe_it_was_tuned_for(tmp_p
     }
     train_model(model, str(tmp_path / "t.txt"), tmp_path / "b", preset="cpu", length=32, train=steps, progress=False)
     assert serialization.read_json(tmp_path / "b" / "run.json")["data"]["length"] == 32  # --length still wins
+
+
+def test_a_likelihood_model_trains_as_before_step_for_step(tmp_path):
+    """The objective interface changes nothing for likelihood models: the trainer's losses are those of a plain loop
+    minimising −log p / D with the same optimizer, schedule, clipping and batches."""
+    import copy
+
+    from chainrule.train import speed
+
+    t = trainer(tmp_path / "f", steps=6, log_every=1, precision="fp32")
+    model, config, data = copy.deepcopy(t.model), t.config, t.splits["train"]
+    optimizer = speed.optimizer(model, config.lr, config.weight_decay, config.fused, config.betas)
+    order, expected = t.epoch_order(0), []
+    for step in range(6):
+        x, _ = data.batch(order[step * 64 : (step + 1) * 64], torch.Generator().manual_seed(step))
+        lr = config.lr * warmup_cosine(step, step / 6, config.warmup_steps, config.final_lr_fraction)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        loss = -model.training_log_prob(x, None, step).mean() / model.dims
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        expected.append(loss.item() / math.log(2))
+    t.fit()
+    rows = [r.split(",") for r in (tmp_path / "f" / "metrics.csv").read_text().splitlines()[1:]]
+    logged = [float(r[4]) for r in rows if r[4]]
+    assert logged == pytest.approx(expected, abs=2e-5)
+    assert (tmp_path / "f" / "metrics.csv").read_text().splitlines()[0] == "step,epoch,seconds,lr,train_bpd,val_bpd"
+
+
+def test_after_step_runs_after_accepted_steps_only(tmp_path, monkeypatch):
+    t = trainer(tmp_path / "h", steps=10, max_bad_steps=5, precision="fp32")
+    real, calls = type(t.model).training_log_prob, []
+
+    def poisoned(self, x, cond, step):
+        value = real(self, x, cond, step)
+        return value * float("nan") if step in (3, 4) else value
+
+    monkeypatch.setattr(type(t.model), "training_log_prob", poisoned)
+    monkeypatch.setattr(type(t.model), "after_step", lambda self: calls.append(t.state["step"]))
+    t.fit()
+    assert calls == [1, 2, 3, 6, 7, 8, 9, 10]  # the step count after each accepted step; steps 3 and 4 rejected

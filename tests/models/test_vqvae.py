@@ -1,0 +1,181 @@
+"""The VQ-VAE and VQ-VAE-2: the autoencoder, its training contract, codes as data, priors over codes, the CLI flow."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import chainrule as cr
+from chainrule.cli.main import main
+from chainrule.errors import ConfigError, InputError
+from chainrule.models import codes
+
+TINY = dict(hidden=8, residual_hidden=4, residual_layers=1, codes=16, code_dim=4, downsample=2)
+
+
+def vqvae(**extra):
+    torch.manual_seed(0)
+    return cr.models.create("vqvae", shape=(1, 8, 8), levels=17, **{**TINY, **extra})
+
+
+def stripes(n: int) -> torch.Tensor:
+    """Toy images: one of four stripe patterns at one of two intensities, long (n, 1, 8, 8) at 17 levels."""
+    g = torch.Generator().manual_seed(0)
+    pattern = torch.randint(0, 4, (n,), generator=g)
+    rows, cols = torch.arange(8)[:, None].expand(8, 8), torch.arange(8)[None, :].expand(8, 8)
+    masks = torch.stack([rows % 2 == 0, cols % 2 == 0, rows < 4, cols < 4]).long()  # (4, 8, 8)
+    level = torch.where(torch.rand(n, generator=g) < 0.5, 16, 8)
+    return (masks[pattern] * level[:, None, None])[:, None]
+
+
+def test_training_on_toy_images_lowers_the_error_and_uses_the_codebook():
+    model = vqvae().train()
+    x = stripes(64)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    first = None
+    for step in range(150):
+        loss, metrics = model.objective(x, None, step)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        model.after_step()
+        first = first if first is not None else float(metrics["mse"])
+    assert float(metrics["mse"]) < first / 4
+    model.eval()
+    result = model.evaluation_result(model.evaluation_sums(x, None), len(x))
+    assert result["psnr"] == pytest.approx(10 * math.log10(4 / result["mse"]))
+    assert result["perplexity"] > 2 and 0 < result["usage"] <= 1 and result["dead"] >= 0
+    assert {"loss", "mse", "psnr", "perplexity"} <= set(result)
+
+
+def test_encode_and_decode_round_trip_shapes_and_levels():
+    for hierarchy, shapes in ((1, [(1, 4, 4)]), (2, [(1, 2, 2), (1, 4, 4)])):
+        model = vqvae(hierarchy=hierarchy).eval()
+        grids = model.encode(stripes(3))
+        assert [tuple(g.shape[1:]) for g in grids] == shapes == model.code_shapes
+        assert all(int(g.max()) < 16 and int(g.min()) >= 0 for g in grids)
+        images = model.decode(grids)
+        assert images.shape == (3, 1, 8, 8) and images.dtype == torch.long
+        assert int(images.min()) >= 0 and int(images.max()) <= 16
+        with pytest.raises(InputError, match="decodes code grids"):
+            model.decode(grids[:1] if hierarchy == 2 else grids * 2)
+
+
+def test_decode_reads_the_codebook_vectors():
+    model = vqvae().eval()
+    grid = model.encode(stripes(2))[0]
+    vectors = model.quantizers[0].embed(grid[:, 0])
+    assert torch.equal(model.decode([grid]), model.to_levels(model.decode_vectors([vectors])))
+
+
+def test_bad_images_and_configs_are_refused():
+    model = vqvae()
+    with pytest.raises(InputError, match="shape"):
+        model.encode(torch.zeros(2, 1, 6, 6, dtype=torch.long))
+    with pytest.raises(InputError, match="values"):
+        model.encode(torch.full((2, 1, 8, 8), 17))
+    with pytest.raises(ConfigError, match="multiple of 4"):
+        vqvae(hierarchy=2, downsample=2).__class__(
+            cr.models.vqvae.VQVAEConfig((1, 6, 6), 17, hierarchy=2, downsample=2)
+        )
+    with pytest.raises(ConfigError, match="power of 2"):
+        vqvae(downsample=3)
+
+
+def test_save_and_load_are_exact(tmp_path):
+    model = vqvae(hierarchy=2).eval()
+    model.save(tmp_path / "vq")
+    again = cr.load(tmp_path / "vq")
+    x = stripes(4)
+    assert all(torch.equal(a, b) for a, b in zip(model.encode(x), again.encode(x), strict=True))
+    assert sorted(p.name for p in (tmp_path / "vq").iterdir()) == ["config.json", "model.safetensors"]
+
+
+def test_codes_are_nominal_data_for_a_prior(tmp_path):
+    out = tmp_path / "vq"
+    assert (
+        main(
+            ["train", "--model", "vqvae", "--data", "digits", *sets(TINY), "--steps", "8", "--out", str(out), "--quiet"]
+        )
+        == 0
+    )
+    splits = codes.code_splits(f"codes:{out}")
+    train = splits["train"]
+    assert train.kind == cr.data.DataKind.codes(16) and train.shape == (1, 4, 4) and train.levels == 16
+    vq = codes.load_vqvae(out)
+    images = cr.data.load_splits("digits")["train"]
+    assert torch.equal(train.x[:5], vq.encode(images.x[:5])[0])
+    assert train.labels is not None and torch.equal(train.labels, images.labels)
+    with pytest.raises(ConfigError, match="single grid"):
+        codes.code_splits(f"codes:{out}:bottom")
+    with pytest.raises(ConfigError, match="cannot model VQ-VAE codes"):
+        cr.train.train_model("made", f"codes:{out}", tmp_path / "m", train={"steps": 1}, progress=False)
+
+
+def sets(values: dict) -> list[str]:
+    return [item for k, v in values.items() for item in ("--set", f"{k}={v}")]
+
+
+@pytest.mark.parametrize("prior", ["gated-pixelcnn", "pixelsnail"])
+def test_the_one_level_flow_trains_a_prior_and_samples_images(tmp_path, prior, capsys):
+    vq, run = tmp_path / "vq", tmp_path / "prior"
+    assert (
+        main(
+            ["train", "--model", "vqvae", "--data", "digits", *sets(TINY), "--steps", "6", "--out", str(vq), "--quiet"]
+        )
+        == 0
+    )
+    tiny = cr.models.MODELS.get(prior).tiny
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                prior,
+                "--data",
+                f"codes:{vq}",
+                *sets(tiny),
+                "--steps",
+                "4",
+                "--out",
+                str(run),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert (run / "vqvae" / "model.safetensors").is_file()
+    results = cr.serialization.read_json(run / "results.json")
+    assert results["test_bpd"] > 0  # bits per code
+    model = cr.load(run)
+    assert model.data_kind.is_codes and model.shape == (1, 4, 4) and model.levels == 16
+    capsys.readouterr()
+    assert main(["sample", str(run), "-n", "4", "-o", str(tmp_path / "s.png"), "--seed", "1"]) == 0
+    with Image.open(tmp_path / "s.png") as image:
+        picture = np.asarray(image)
+    assert picture.shape[0] >= 8 and picture.shape[1] >= 4 * 8  # four decoded 8x8 images
+    import shutil
+
+    shutil.rmtree(vq)  # the prior's run keeps its own copy of the VQ-VAE
+    assert main(["sample", str(run), "-n", "2", "-o", str(tmp_path / "t.png"), "--seed", "1"]) == 0
+
+
+def test_commands_refuse_a_vqvae_run_with_one_line(tmp_path, capsys):
+    vq = tmp_path / "vq"
+    assert (
+        main(
+            ["train", "--model", "vqvae", "--data", "digits", *sets(TINY), "--steps", "2", "--out", str(vq), "--quiet"]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["sample", str(vq), "-n", "2", "-o", str(tmp_path / "s.png")]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "train a prior on its codes" in err and len(err.splitlines()) == 1
+    assert (
+        main(["train", "--model", "vqvae", "--data", "shakespeare", "--steps", "1", "--out", str(tmp_path / "t")]) != 0
+    )
