@@ -1,14 +1,18 @@
-"""`chainrule compress` and `chainrule decompress`: lossless coding of files with a trained model."""
+"""`chainrule compress` and `chainrule decompress`: lossless coding of files with a trained model, and lossy coding
+of images through a prior over VQ-VAE codes (`--lossy`, `coding.lossy`)."""
 
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from pathlib import Path
 
+from chainrule import zoo
 from chainrule.cli.common import add_device, load_model
-from chainrule.coding import codec, container, files
-from chainrule.errors import InputError
+from chainrule.coding import codec, container, files, lossy
+from chainrule.errors import ConfigError, InputError
+from chainrule.models import codes
 from chainrule.serialization import atomic_write_bytes
 
 KINDS = "text (text models), WAV (WaveNet), images: .npy, IDX, a .png file or a folder of them"
@@ -24,6 +28,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument("input", help="file (or folder of PNG images) to compress")
     p.add_argument("-o", "--output", required=True, help="compressed file to write")
     p.add_argument("--block", type=int, default=None, help="images per block / tokens per segment (advanced)")
+    p.add_argument(
+        "--lossy",
+        action="store_true",
+        help="RUN_DIR is a prior over VQ-VAE codes: code the images' codes (the VQ-VAE's reconstruction)",
+    )
     add_device(p)
     p.set_defaults(run=run_compress)
 
@@ -43,6 +52,13 @@ def run_compress(args: argparse.Namespace) -> int:
     if args.block is not None and args.block < 1:
         raise InputError(f"--block {args.block} must be at least 1")
     model = load_model(args.run_dir, args.device)
+    if args.lossy:
+        return run_lossy(model, args)
+    if model.data_kind.is_codes:
+        raise ConfigError(
+            f"{args.run_dir} models VQ-VAE codes: it compresses images lossily only (add --lossy); lossless "
+            "compression needs a pixel-level model"
+        )
     x, extra, size = files.read_input(model, args.input)
     start = time.perf_counter()
     blob = codec.compress(model, x, extra=extra, original_size=size, block=args.block, progress=True)
@@ -56,10 +72,45 @@ def run_compress(args: argparse.Namespace) -> int:
     return 0
 
 
+def prior_pair(model, run_dir: str, device: str):
+    """The VQ-VAE a prior's run keeps.
+
+    Raises:
+        ConfigError: a run that is not a prior over codes."""
+    if not model.data_kind.is_codes:
+        raise ConfigError(f"--lossy needs a prior over VQ-VAE codes; {run_dir} models {model.data_kind.name} data")
+    return codes.decoder_of(zoo.resolve(run_dir), device)[0]
+
+
+def run_lossy(model, args: argparse.Namespace) -> int:
+    vqvae = prior_pair(model, args.run_dir, args.device)
+    x, extra, size = files.read_input(vqvae, args.input)
+    start = time.perf_counter()
+    blob = lossy.compress(model, vqvae, x, extra=extra, original_size=size, progress=True)
+    seconds = time.perf_counter() - start
+    atomic_write_bytes(args.output, blob)
+    back = vqvae.decode([vqvae.encode(x.to(args.device))[0]]).cpu()
+    error = float((back.double() - x.double()).pow(2).mean())
+    peak = vqvae.levels - 1
+    psnr = 10 * math.log10(peak**2 / error) if error else math.inf
+    pixels = x.numel() // x.shape[1]
+    print(
+        f"{args.input}: {len(x)} images, {size:,} bytes → {args.output}: {len(blob):,} bytes "
+        f"({8 * len(blob) / pixels:.4f} bits/pixel with the header, PSNR {psnr:.2f} dB, {seconds:.1f} s)"
+    )
+    return 0
+
+
 def run_decompress(args: argparse.Namespace) -> int:
     model = load_model(args.run_dir, args.device)
     blob = Path(args.input).read_bytes()
     header, _ = container.unpack(blob)
+    if lossy.LOSSY in header.extra:
+        vqvae = prior_pair(model, args.run_dir, args.device)
+        images, extra = lossy.decompress(model, vqvae, blob, progress=True)
+        out = files.write_output(vqvae, images, extra, args.output)
+        print(f"{args.input} → {out}: {len(images)} images decoded from their codes (lossy)")
+        return 0
     start = time.perf_counter()
     x = codec.decompress(model, blob, progress=True)
     seconds = time.perf_counter() - start

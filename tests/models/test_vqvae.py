@@ -179,3 +179,70 @@ def test_commands_refuse_a_vqvae_run_with_one_line(tmp_path, capsys):
     assert (
         main(["train", "--model", "vqvae", "--data", "shakespeare", "--steps", "1", "--out", str(tmp_path / "t")]) != 0
     )
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    """A tiny VQ-VAE on digits and a Gated PixelCNN prior over its codes."""
+    root = tmp_path_factory.mktemp("pair")
+    vq, run = root / "vq", root / "prior"
+    assert (
+        main(
+            ["train", "--model", "vqvae", "--data", "digits", *sets(TINY), "--steps", "6", "--out", str(vq), "--quiet"]
+        )
+        == 0
+    )
+    tiny = cr.models.MODELS.get("gated-pixelcnn").tiny
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "gated-pixelcnn",
+                "--data",
+                f"codes:{vq}",
+                *sets(tiny),
+                "--steps",
+                "3",
+                "--out",
+                str(run),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    return vq, run
+
+
+def test_lossy_compression_round_trips_the_codes(pair, tmp_path, capsys):
+    vq, run = pair
+    images = cr.data.load_splits("digits")["test"].x[:12]
+    np.save(tmp_path / "in.npy", images.numpy().astype(np.uint8)[:, 0])  # (N, H, W) grey
+    capsys.readouterr()
+    assert main(["compress", "--lossy", str(run), str(tmp_path / "in.npy"), "-o", str(tmp_path / "f.cr")]) == 0
+    said = capsys.readouterr().out
+    assert "bits/pixel" in said and "PSNR" in said
+    assert main(["decompress", str(run), str(tmp_path / "f.cr"), "-o", str(tmp_path / "out.npy")]) == 0
+    back = np.load(tmp_path / "out.npy")
+    vqvae = codes.load_vqvae(vq)
+    assert back.shape == (12, 8, 8) and back.dtype == np.uint8
+    assert np.array_equal(back, vqvae.decode(vqvae.encode(images)).numpy()[:, 0])
+    from chainrule.coding import lossy
+
+    prior = cr.load(run)
+    blob = (tmp_path / "f.cr").read_bytes()
+    assert lossy.is_lossy(blob)
+    grids = cr.coding.codec.decompress(prior, blob)
+    assert torch.equal(grids, vqvae.encode(images)[0])  # the codes themselves come back exactly
+
+
+def test_plain_compress_refuses_a_prior_over_codes(pair, tmp_path, capsys):
+    _, run = pair
+    np.save(tmp_path / "in.npy", np.zeros((2, 8, 8), dtype=np.uint8))
+    capsys.readouterr()
+    assert main(["compress", str(run), str(tmp_path / "in.npy"), "-o", str(tmp_path / "f.cr")]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "--lossy" in err and len(err.splitlines()) == 1
+    assert main(["compress", "--lossy", str(run), str(tmp_path / "in.npy"), "-o", str(tmp_path / "f.cr")]) == 0
+    np.save(tmp_path / "big.npy", np.zeros((2, 16, 16), dtype=np.uint8))
+    assert main(["compress", "--lossy", str(run), str(tmp_path / "big.npy"), "-o", str(tmp_path / "g.cr")]) != 0
