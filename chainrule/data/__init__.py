@@ -8,8 +8,9 @@ plain values, with that kind's facts). A name that is not built in is read as a 
 folder of PNG images or a folder with the four standard IDX files.
 """
 
+from chainrule.data.condition import Condition
 from chainrule.data.dataset import Dataset
 from chainrule.data.kind import DataKind
 from chainrule.data.sources import SOURCES, available, describe_all, load, load_splits
 
-__all__ = ["DataKind", "Dataset", "SOURCES", "available", "describe_all", "load", "load_splits"]
+__all__ = ["Condition", "DataKind", "Dataset", "SOURCES", "available", "describe_all", "load", "load_splits"]

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from chainrule import config as cfg
 from chainrule import serialization, zoo
+from chainrule.data.condition import Condition
 from chainrule.distributions import LikelihoodHead
 from chainrule.errors import CheckpointError, ConfigError, InputError
 from chainrule.models.footprint import Footprint
@@ -89,20 +90,41 @@ class AutoregressiveModel(Trainable):
         self.check_cond(cond, x.shape[0])
         return x.long()
 
-    def check_cond(self, cond: Tensor | None, batch: int) -> None:
-        """Raise `InputError` unless cond is None, long (B,) class ids or float (B, cond_dim) vectors."""
+    def check_cond(self, cond: Tensor | Condition | None, batch: int) -> None:
+        """Raise `InputError` unless cond fits: None, long (B,) class ids, float (B, cond_dim) vectors, or a
+        `Condition` of any of them with the spatial map the model reads ((B, *map_shape): long codes in
+        [0, map_levels), or float values). A model with a map needs it."""
+        if self.map_shape and (not isinstance(cond, Condition) or cond.map is None):
+            shape = ", ".join(map(str, (batch, *self.map_shape)))
+            raise InputError(f"this {self.registry_name} model reads a conditioning map: cond=Condition(map=({shape}))")
         if cond is None:
             return
-        if not isinstance(cond, Tensor) or not (self.num_classes or self.cond_dim):
+        if not isinstance(cond, Tensor | Condition) or not (self.num_classes or self.cond_dim or self.map_shape):
             raise InputError(f"this {self.registry_name} model is unconditional; cond must be None")
-        if cond.dtype.is_floating_point:
-            if not self.cond_dim or tuple(cond.shape) != (batch, self.cond_dim):
+        parts = Condition.of(cond)
+        if parts.vector is not None:
+            if not self.cond_dim or tuple(parts.vector.shape) != (batch, self.cond_dim):
                 raise InputError(f"a conditioning vector must have shape ({batch}, {self.cond_dim}) for this model")
-            return
-        if not self.num_classes or tuple(cond.shape) != (batch,):
-            raise InputError(f"cond must be an integer tensor of shape ({batch},) with class ids")
-        if int(cond.min()) < 0 or int(cond.max()) >= self.num_classes:
-            raise InputError(f"cond has a class outside 0..{self.num_classes - 1}")
+        if parts.classes is not None:
+            classes = parts.classes
+            if not self.num_classes or tuple(classes.shape) != (batch,) or classes.dtype.is_floating_point:
+                raise InputError(f"cond must be an integer tensor of shape ({batch},) with class ids")
+            if classes.numel() and (int(classes.min()) < 0 or int(classes.max()) >= self.num_classes):
+                raise InputError(f"cond has a class outside 0..{self.num_classes - 1}")
+        if parts.map is not None:
+            self.check_map(parts.map, batch)
+
+    def check_map(self, m: Tensor, batch: int) -> None:
+        shape = (batch, *self.map_shape)
+        if not self.map_shape or tuple(m.shape) != shape:
+            raise InputError(f"the conditioning map has shape {tuple(m.shape)}; this model reads {shape or 'none'}")
+        if self.map_levels:
+            if m.dtype.is_floating_point or m.dtype == torch.bool:
+                raise InputError("this model's conditioning map holds codes: an integer tensor")
+            if m.numel() and (int(m.min()) < 0 or int(m.max()) >= self.map_levels):
+                raise InputError(f"the conditioning map has codes outside 0..{self.map_levels - 1}")
+        elif not m.dtype.is_floating_point:
+            raise InputError("this model's conditioning map holds values: a float tensor")
 
     def log_prob(self, x: Tensor, cond: Tensor | None = None, reduction: Literal["sum", "none"] = "sum") -> Tensor:
         """Exact log-likelihood in nats.

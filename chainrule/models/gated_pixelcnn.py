@@ -18,12 +18,23 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
+from chainrule.data.condition import Condition
 from chainrule.distributions import discrete_head
 from chainrule.errors import ConfigError
 from chainrule.models.base import register
 from chainrule.models.footprint import Footprint, conv, embedding, masked_network
-from chainrule.models.image import ConditionEmbedding, ImageModel, PixelCache, check_image_config
+from chainrule.models.image import (
+    ConditionEmbedding,
+    Context,
+    ImageModel,
+    PixelCache,
+    bias_at,
+    bias_rows,
+    check_image_config,
+    check_map_config,
+)
 from chainrule.nn.gated import gate
+from chainrule.nn.map_network import map_network_weights
 from chainrule.nn.masked_conv import MaskedConv2d
 from chainrule.nn.raster_step import SHARED, Pointwise, PositionState, RowState
 from chainrule.nn.shifted_conv import HorizontalConv, VerticalConv, down_shift
@@ -44,6 +55,9 @@ class GatedPixelCNNConfig:
         cond_dim: > 0 for vector-conditional generation (cond = float vectors).
         embed: > 0 for VQ-VAE codes (shape (1, h, w)): the width of a learned embedding of each code, read in place
             of scaled values.
+        map_shape, map_levels, map_channels: a spatial conditioning map (M, h', w') (`data.Condition`; e.g. the
+            top codes of a VQ-VAE-2 for the bottom prior, map_levels = their codebook size; 0 = float values), read
+            by a `MapNetwork` of map_channels features and added to every gate (the paper's h = m(s)).
     """
 
     shape: tuple[int, ...]
@@ -56,9 +70,13 @@ class GatedPixelCNNConfig:
     num_classes: int = 0
     cond_dim: int = 0
     embed: int = 0
+    map_shape: tuple[int, ...] = ()
+    map_levels: int = 0
+    map_channels: int = 32
 
     def __post_init__(self) -> None:
         check_image_config(self.shape, self.levels, {"channels": self.channels, "hidden": self.hidden}, self.embed)
+        check_map_config(self.shape, self.map_shape, self.map_levels, self.map_channels)
         if self.layers < 1 or self.kernel % 2 == 0 or self.first_kernel % 2 == 0:
             raise ConfigError(f"layers={self.layers} must be ≥ 1 and kernels odd ({self.kernel}, {self.first_kernel})")
         if self.num_classes < 0 or self.cond_dim < 0:
@@ -66,20 +84,23 @@ class GatedPixelCNNConfig:
 
     def footprint(self) -> Footprint:
         c, f, per_dim = self.shape[0], self.channels, discrete_head(self.levels)[1]
+        m = self.map_channels if self.map_shape else 0
 
         def layer(inputs: int, k: int) -> int:
             stacks = conv(inputs, 2 * f, k // 2 + 1, k) + conv(inputs, 2 * f, 1, k // 2 + 1)
-            condition = 2 * (embedding(self.num_classes, 2 * f) + self.cond_dim * 2 * f)
+            condition = 2 * (embedding(self.num_classes, 2 * f) + self.cond_dim * 2 * f + m * 2 * f)
             return stacks + conv(2 * f, 2 * f, 1, 1) + conv(f, f, 1, 1) + condition
 
+        reader = map_network_weights(self.map_shape[0], self.map_levels, m) if m else 0
         weights = (
-            embedding(self.levels, self.embed)
+            reader
+            + embedding(self.levels, self.embed)
             + layer(self.embed or c, self.first_kernel)
             + (self.layers - 1) * layer(f, self.kernel)
             + conv(f, self.hidden, 1, 1)
             + conv(self.hidden, c * per_dim, 1, 1)
         )
-        return masked_network(weights, modules=5 + 12 * self.layers, masks=weights)
+        return masked_network(weights, modules=12 + 14 * self.layers, masks=weights)
 
 
 class GatedLayer(nn.Module):
@@ -94,6 +115,7 @@ class GatedLayer(nn.Module):
         colours: int,
         num_classes: int,
         cond_dim: int,
+        map_channels: int = 0,
     ) -> None:
         super().__init__()
         self.residual = mask_type == "B"
@@ -101,10 +123,10 @@ class GatedLayer(nn.Module):
         self.horizontal = HorizontalConv(in_channels, 2 * channels, kernel, mask_type, colours)  # type: ignore[arg-type]
         self.link = nn.Conv2d(2 * channels, 2 * channels, 1)
         self.out = MaskedConv2d(channels, channels, 1, "B", colours)
-        self.v_cond = ConditionEmbedding(num_classes, cond_dim, 2 * channels)
-        self.h_cond = ConditionEmbedding(num_classes, cond_dim, 2 * channels)
+        self.v_cond = ConditionEmbedding(num_classes, cond_dim, 2 * channels, map_channels)
+        self.h_cond = ConditionEmbedding(num_classes, cond_dim, 2 * channels, map_channels)
 
-    def forward(self, v: Tensor, h: Tensor, cond: Tensor | None) -> tuple[Tensor, Tensor]:
+    def forward(self, v: Tensor, h: Tensor, cond: Context | None) -> tuple[Tensor, Tensor]:
         v_pre = self.vertical(v)
         h_pre = self.h_cond.add(self.horizontal(h) + self.link(down_shift(v_pre)), cond)
         h_new = self.out(gate(h_pre))
@@ -112,15 +134,15 @@ class GatedLayer(nn.Module):
 
     # --- one row of the vertical stack at a time, one position of the horizontal stack --------------------------
 
-    def init_step(self, n: int, height: int, width: int, cond: Tensor | None) -> GatedLayerState:
-        v_bias, h_bias = self.v_cond(cond), self.h_cond(cond)  # (n, 2f, 1, 1), or 0.0 without a condition
+    def init_step(self, n: int, height: int, width: int, cond: Context | None) -> GatedLayerState:
+        # the gates' biases: (n, 2f, 1, 1) per example, (n, 2f, H, W) with a map, or 0.0 without a condition
         return GatedLayerState(
             vertical=self.vertical.init_rows(n, height, width),
             horizontal=self.horizontal.init_step(n, height, width),
             link=Pointwise.of(self.link),
             out=self.out.as_pointwise(),
-            v_bias=v_bias[:, :, 0].transpose(1, 2) if isinstance(v_bias, Tensor) else None,
-            h_bias=h_bias[:, :, 0].transpose(1, 2) if isinstance(h_bias, Tensor) else None,
+            v_bias=bias_rows(self.v_cond(cond)),
+            h_bias=bias_rows(self.h_cond(cond)),
         )
 
     def begin_row(self, state: GatedLayerState, i: int, v: Tensor | None) -> Tensor | None:
@@ -132,8 +154,10 @@ class GatedLayer(nn.Module):
         else:
             pre = self.vertical.row_step(state.vertical, i - 1, v)  # (n, W, 2f)
             extra = state.link(pre.flatten(0, 1)).view_as(pre)
-            out = gate(pre if state.v_bias is None else pre + state.v_bias, dim=2)
-        self.horizontal.begin_row(state.horizontal, i, extra if state.h_bias is None else extra + state.h_bias)
+            out = gate(pre if state.v_bias is None else pre + bias_at(state.v_bias, i - 1), dim=2)
+        self.horizontal.begin_row(
+            state.horizontal, i, extra if state.h_bias is None else extra + bias_at(state.h_bias, i)
+        )
         return out
 
     def step(self, state: GatedLayerState, j: int, h: Tensor) -> Tensor:
@@ -150,8 +174,8 @@ class GatedLayerState:
     horizontal: PositionState
     link: Pointwise = field(metadata=SHARED)
     out: Pointwise = field(metadata=SHARED)
-    v_bias: Tensor | None  # (n, 1, 2f): the condition's bias of the vertical gate
-    h_bias: Tensor | None  # (n, 1, 2f): the condition's bias of the horizontal gate
+    v_bias: Tensor | None  # (n, 1 or H, 1 or W, 2f): the condition's bias of the vertical gate (`bias_rows`)
+    h_bias: Tensor | None  # (n, 1 or H, 1 or W, 2f): the condition's bias of the horizontal gate
 
 
 @register(
@@ -185,23 +209,26 @@ class GatedPixelCNN(ImageModel):
                 c,
                 config.num_classes,
                 config.cond_dim,
+                self.map_channels,
             )
             for i in range(config.layers)
         )
         self.hidden = MaskedConv2d(f, config.hidden, 1, "B", c)
         self.output = MaskedConv2d(config.hidden, self.out_channels, 1, "B", c)
 
-    def forward(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, cond: Tensor | Condition | None = None) -> Tensor:
         v = h = self.encode(x)
+        context = self.context(cond)
         for layer in self.layers:
-            v, h = layer(v, h, cond)
+            v, h = layer(v, h, context)
         return self.to_params(self.output(torch.relu(self.hidden(torch.relu(h)))))
 
     # --- generation: per row the vertical stacks, per position one position of each horizontal stack -----------
 
     def init_layers(self, n: int, cond: Tensor | None) -> GatedCache:
         _, height, width = self.shape
-        stack = [layer.init_step(n, height, width, cond) for layer in self.layers]
+        context = self.context(cond)
+        stack = [layer.init_step(n, height, width, context) for layer in self.layers]
         return GatedCache(stack, (self.hidden.as_pointwise(), self.output.as_pointwise()))
 
     def begin_row(self, cache: PixelCache, i: int) -> None:

@@ -18,11 +18,33 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from chainrule.data.condition import Condition
 from chainrule.data.kind import DataKind
 from chainrule.distributions import DiscretizedLogisticMixture, discrete_head
-from chainrule.errors import ConfigError
+from chainrule.errors import ConfigError, InputError
 from chainrule.models.base import AutoregressiveModel, check_shape_levels, index_rows
+from chainrule.nn.map_network import MapNetwork
 from chainrule.nn.raster_step import SHARED, Pointwise
+
+
+def check_map_config(shape: tuple[int, ...], map_shape: tuple[int, ...], map_levels: int, map_channels: int) -> None:
+    """Validate a conditioning map: (M, h, w) with H / h = W / w a whole factor; codes (map_levels > 0) in one
+    channel.
+
+    Raises:
+        ConfigError: naming the field at fault.
+    """
+    if not map_shape:
+        if map_levels:
+            raise ConfigError("map_levels needs a map_shape")
+        return
+    if len(map_shape) != 3 or min(map_shape) < 1 or map_channels < 1 or map_levels < 0:
+        raise ConfigError(f"map_shape={tuple(map_shape)} must be (channels, h, w) and map_channels ≥ 1")
+    _, height, width = shape
+    if height % map_shape[1] or width % map_shape[2] or height // map_shape[1] != width // map_shape[2]:
+        raise ConfigError(f"map_shape={tuple(map_shape)}: the image {height}x{width} must be a whole multiple of it")
+    if map_levels and map_shape[0] != 1:
+        raise ConfigError(f"a map of codes (map_levels={map_levels}) has one channel, not {map_shape[0]}")
 
 
 def check_image_config(shape: tuple[int, ...], levels: int, divisible: dict[str, int], embed: int = 0) -> None:
@@ -51,6 +73,21 @@ class ImageModel(AutoregressiveModel):
         self.head, self.params_per_dim = discrete_head(self.levels)
         embed = getattr(config, "embed", 0)  # the families that can model codes have the field
         self.embedding = nn.Embedding(self.levels, embed) if embed else None
+        # the families that read a conditioning map have map_shape, map_levels and map_channels
+        self.map_channels = getattr(config, "map_channels", 0) if self.map_shape else 0
+        self.map_network = (
+            MapNetwork(self.map_shape[0], self.map_levels, self.map_channels, self.shape[1] // self.map_shape[1])
+            if self.map_shape
+            else None
+        )
+
+    def context(self, cond: Tensor | Condition | None) -> Context | None:
+        """What the conditioned layers read (`Context`): the map, if any, through the map network."""
+        cond = Condition.of(cond)
+        if cond is None:
+            return None
+        features = self.map_network(cond.map) if self.map_network is not None and cond.map is not None else None
+        return Context(classes=cond.classes, vector=cond.vector, features=features)
 
     @property
     def data_kind(self) -> DataKind:
@@ -148,31 +185,76 @@ class PixelCache:
     params: Tensor | None = None  # the head's parameters at the current pixel
 
 
+@dataclass(frozen=True)
+class Context:
+    """What the conditioned layers read: the class ids and the vector of the condition, and its map turned into
+    features at the data's grid by the model's `MapNetwork` (float (B, channels, H, W)). Rows first, so a
+    generation cache holding it regroups with `index_rows`."""
+
+    classes: Tensor | None = None
+    vector: Tensor | None = None
+    features: Tensor | None = None
+
+    @classmethod
+    def of(cls, cond: Tensor | Condition | Context | None) -> Context | None:
+        """A context from a plain tensor or a Condition without a map (a map needs the model's network)."""
+        if cond is None or isinstance(cond, Context):
+            return cond
+        cond = Condition.of(cond)
+        if cond.map is not None:
+            raise InputError("this layer was given a conditioning map: the model must read it first (model.context)")
+        return cls(classes=cond.classes, vector=cond.vector)
+
+
 class ConditionEmbedding(nn.Module):
-    """A per-example bias from a class id (embedding) or a conditioning vector (linear map): (B, width).
+    """A bias from the condition: a per-example one from a class id (embedding) and a conditioning vector (linear
+    map), (B, width, 1, 1), plus a location-dependent one from the map's features (a 1x1 convolution),
+    (B, width, H, W).
 
     Starts at zero, so that a conditional model starts as its unconditional counterpart and learns what the label
     adds. (PyTorch's default, an N(0, 1) embedding, put a random per-class bias of unit scale on every gate and made
     the class-conditional Gated PixelCNN worse than the unconditional one at equal steps: BENCHMARKS.md.)
     """
 
-    def __init__(self, num_classes: int, cond_dim: int, width: int) -> None:
+    def __init__(self, num_classes: int, cond_dim: int, width: int, map_channels: int = 0) -> None:
         super().__init__()
         self.classes = nn.Embedding(num_classes, width) if num_classes else None
         self.vector = nn.Linear(cond_dim, width, bias=False) if cond_dim else None
-        for table in (self.classes, self.vector):
+        self.map = nn.Conv2d(map_channels, width, 1, bias=False) if map_channels else None
+        for table in (self.classes, self.vector, self.map):
             if table is not None:
                 nn.init.zeros_(table.weight)
 
-    def forward(self, cond: Tensor | None) -> Tensor | float:
-        if cond is None:
+    def forward(self, cond: Tensor | Condition | Context | None) -> Tensor | float:
+        context = Context.of(cond)
+        if context is None:
             return 0.0
-        table = self.classes if not torch.is_floating_point(cond) else self.vector
-        return table(cond)[:, :, None, None]
+        bias: Tensor | float = 0.0
+        if context.classes is not None and self.classes is not None:
+            bias = bias + self.classes(context.classes)[:, :, None, None]
+        if context.vector is not None and self.vector is not None:
+            bias = bias + self.vector(context.vector)[:, :, None, None]
+        if context.features is not None and self.map is not None:
+            bias = bias + self.map(context.features)
+        return bias
 
-    def add(self, x: Tensor, cond: Tensor | None) -> Tensor:
+    def add(self, x: Tensor, cond: Tensor | Condition | Context | None) -> Tensor:
         """`x` plus the bias of `cond`: `x` itself, with no extra pass over it, when there is no condition."""
         return x if cond is None else x + self(cond)
+
+
+def bias_rows(bias: Tensor | float) -> Tensor | None:
+    """A bias (n, width, 1 or H, 1 or W) as (n, 1 or H, 1 or W, width), for per-row and per-position steps; None
+    for no bias."""
+    return bias.permute(0, 2, 3, 1) if isinstance(bias, Tensor) else None
+
+
+def bias_at(bias: Tensor | None, i: int, j: int | None = None) -> Tensor | None:
+    """Row i of a `bias_rows` bias, (n, 1 or W, width), or its position (i, j), (n, width)."""
+    if bias is None:
+        return None
+    row = bias[:, i if bias.shape[1] > 1 else 0]
+    return row if j is None else row[:, j if row.shape[1] > 1 else 0]
 
 
 class MixtureImageModel(ImageModel):

@@ -21,13 +21,24 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from chainrule.data.condition import Condition
 from chainrule.distributions import DiscretizedLogisticMixture
 from chainrule.errors import ConfigError
 from chainrule.models.base import register
 from chainrule.models.footprint import Footprint, conv, embedding, masked_network
-from chainrule.models.image import ConditionEmbedding, MixtureImageModel, PixelCache, check_mixture_config
+from chainrule.models.image import (
+    ConditionEmbedding,
+    Context,
+    MixtureImageModel,
+    PixelCache,
+    bias_at,
+    bias_rows,
+    check_map_config,
+    check_mixture_config,
+)
 from chainrule.nn.attention import AttentionState, CausalImageAttention
 from chainrule.nn.gated_resnet import GatedResNet, GatedResNetState
+from chainrule.nn.map_network import map_network_weights
 from chainrule.nn.raster_step import SHARED, Pointwise
 from chainrule.nn.shifted_conv import (
     DownRightShiftedConv2d,
@@ -57,6 +68,8 @@ class PixelSNAILConfig:
         objective: "discrete" or "dequantized" (see PixelCNN++).
         embed: > 0 for VQ-VAE codes (shape (1, h, w)): the width of a learned embedding of each code, read in place
             of scaled values, and a K-way softmax head in place of the mixture.
+        map_shape, map_levels, map_channels: a spatial conditioning map (as Gated PixelCNN's), added to every gated
+            residual block's gates.
     """
 
     shape: tuple[int, ...]
@@ -73,9 +86,13 @@ class PixelSNAILConfig:
     cond_dim: int = 0
     objective: str = "discrete"
     embed: int = 0
+    map_shape: tuple[int, ...] = ()
+    map_levels: int = 0
+    map_channels: int = 32
 
     def __post_init__(self) -> None:
         check_mixture_config(self, self.embed)
+        check_map_config(self.shape, self.map_shape, self.map_levels, self.map_channels)
         if self.blocks < 1 or self.resnets < 0 or self.heads < 1:
             raise ConfigError(f"blocks={self.blocks} ≥ 1, resnets={self.resnets} ≥ 0 and heads={self.heads} ≥ 1")
         if self.key_channels % self.heads or self.value_channels % self.heads:
@@ -83,7 +100,8 @@ class PixelSNAILConfig:
 
     def footprint(self) -> Footprint:
         colours, f = self.embed or self.shape[0], self.channels  # the encoded input's channels
-        condition = embedding(self.num_classes, 2 * f) + self.cond_dim * 2 * f
+        m = self.map_channels if self.map_shape else 0
+        condition = embedding(self.num_classes, 2 * f) + self.cond_dim * 2 * f + m * 2 * f
         keys, values = self.key_channels, self.value_channels
         attention = conv(f + 2, keys, 1, 1) + conv(f + colours + 2, keys + values, 1, 1) + keys + values
         merge = conv(2 * f, f, 1, 1) + conv(2 * values, f, 1, 1) + conv(2 * f, 2 * f, 1, 1)
@@ -98,8 +116,10 @@ class PixelSNAILConfig:
         else:
             per_position = DiscretizedLogisticMixture(self.levels, self.components, colours).params_per_position
         weights = conv(colours + 3, f, 1, 3) + conv(colours + 3, f, 2, 1) + self.blocks * block + conv(f, per_position)
-        weights += embedding(self.levels, self.embed)
-        return masked_network(weights, modules=7 + self.blocks * (12 + 8 * self.resnets))
+        weights += embedding(self.levels, self.embed) + (
+            map_network_weights(self.map_shape[0], self.map_levels, m) if m else 0
+        )
+        return masked_network(weights, modules=14 + self.blocks * (14 + 9 * self.resnets))
 
 
 def positions(height: int, width: int, device: torch.device) -> Tensor:
@@ -112,58 +132,61 @@ def positions(height: int, width: int, device: torch.device) -> Tensor:
 class SnailBlock(nn.Module):
     """Local gated residual blocks, then causal attention merged back by a 1x1 gated residual block."""
 
-    def __init__(self, config: PixelSNAILConfig, colours: int) -> None:
+    def __init__(self, config: PixelSNAILConfig, colours: int, map_channels: int = 0) -> None:
         super().__init__()
         f = config.channels
         down_right = partial(DownRightShiftedConv2d, kernel=(2, 2))
         self.local = nn.ModuleList(GatedResNet(f, down_right, 0, config.dropout) for _ in range(config.resnets))
         self.conditions = nn.ModuleList(
-            ConditionEmbedding(config.num_classes, config.cond_dim, 2 * f) for _ in range(config.resnets + 1)
+            ConditionEmbedding(config.num_classes, config.cond_dim, 2 * f, map_channels)
+            for _ in range(config.resnets + 1)
         )
         self.attention = CausalImageAttention(
             f + 2, f + colours + 2, config.key_channels, config.value_channels, config.heads
         )
         self.merge = GatedResNet(f, partial(nn.Conv2d, kernel_size=1), config.value_channels, config.dropout)
 
-    def forward(self, ul: Tensor, pixels: Tensor, where: Tensor, cond: Tensor | None) -> Tensor:
+    def forward(self, ul: Tensor, pixels: Tensor, where: Tensor, cond: Context | None) -> Tensor:
         for block, condition in zip(self.local, self.conditions[:-1], strict=True):
             ul = block(ul, condition=condition(cond))
         attended = self.attention(torch.cat([ul, where], dim=1), torch.cat([ul, pixels, where], dim=1))
         return self.merge(ul, attended, self.conditions[-1](cond))
 
-    def init_step(self, n: int, height: int, width: int, cond: Tensor | None) -> SnailBlockState:
-        biases = [condition(cond) for condition in self.conditions]
+    def init_step(self, n: int, height: int, width: int, cond: Context | None) -> SnailBlockState:
         return SnailBlockState(
             local=[block.init_step(n, height, width) for block in self.local],
-            conditions=[b[:, :, 0, 0] if isinstance(b, Tensor) else None for b in biases],
+            conditions=[bias_rows(condition(cond)) for condition in self.conditions],
             attention=self.attention.init_step(n, height * width),
             merge=self.merge.init_step(n, height, width),
             last=None,
         )
 
     def begin_row(self, state: SnailBlockState, i: int) -> None:
+        state.row = i
         for block, block_state in zip(self.local, state.local, strict=True):
             block.begin_row(block_state, i)
 
     def step(self, state: SnailBlockState, j: int, ul: Tensor, where: Tensor, previous: Tensor | None) -> Tensor:
         """The block at column j of the current row: ul (n, F), where (n, 2), and the previous pixel's values and
         position (n, C + 2), None at the first pixel → (n, F)."""
-        for block, block_state, condition in zip(self.local, state.local, state.conditions[:-1], strict=True):
+        biases = [bias_at(b, state.row, j) for b in state.conditions]  # (n, 2F) at this position
+        for block, block_state, condition in zip(self.local, state.local, biases[:-1], strict=True):
             ul = block.step(block_state, j, ul, condition=condition)
         if previous is not None:
             self.attention.append(state.attention, torch.cat([state.last, previous], dim=1))
         state.last = ul
         attended = self.attention.step(state.attention, torch.cat([ul, where], dim=1))
-        return self.merge.step(state.merge, j, ul, attended, state.conditions[-1])
+        return self.merge.step(state.merge, j, ul, attended, biases[-1])
 
 
 @dataclass
 class SnailBlockState:
     local: list[GatedResNetState]
-    conditions: list[Tensor | None]  # (n, 2F) per gated block: the condition's bias
+    conditions: list[Tensor | None]  # (n, 1 or H, 1 or W, 2F) per gated block: the condition's bias (`bias_rows`)
     attention: AttentionState
     merge: GatedResNetState
     last: Tensor | None  # (n, F): the attention's source stream at the previous pixel
+    row: int = 0  # the row being generated
 
 
 @register(
@@ -203,28 +226,32 @@ class PixelSNAIL(MixtureImageModel):
         f, c = config.channels, self.input_channels + 3
         self.init_above = DownShiftedConv2d(c, f, (1, 3))
         self.init_left = DownRightShiftedConv2d(c, f, (2, 1))
-        self.blocks = nn.ModuleList(SnailBlock(config, self.input_channels) for _ in range(config.blocks))
+        self.blocks = nn.ModuleList(
+            SnailBlock(config, self.input_channels, self.map_channels) for _ in range(config.blocks)
+        )
         self.output = nn.Conv2d(f, self.out_channels, 1)
 
-    def forward(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, cond: Tensor | Condition | None = None) -> Tensor:
         b, _, h, w = x.shape
+        context = self.context(cond)
         where = positions(h, w, x.device).expand(b, -1, -1, -1)
         pixels = self.encode(x)
         x_in = torch.cat([self.network_input(x), where], dim=1)
         ul = down_shift(self.init_above(x_in)) + right_shift(self.init_left(x_in))
         for block in self.blocks:
-            ul = block(ul, pixels, where, cond)
+            ul = block(ul, pixels, where, context)
         return self.to_params(self.output(F.elu(ul)))
 
     # --- generation: one position per layer; attention reads the keys and values appended so far -------------
 
     def init_layers(self, n: int, cond: Tensor | None) -> SnailCache:
         _, height, width = self.shape
+        context = self.context(cond)
         device = self.output.weight.device
         return SnailCache(
             where=positions(height, width, device),
             start=start_state(self.init_above, self.init_left, n, height, width),
-            blocks=[block.init_step(n, height, width, cond) for block in self.blocks],
+            blocks=[block.init_step(n, height, width, context) for block in self.blocks],
             output=Pointwise.of(self.output),
         )
 

@@ -46,6 +46,9 @@ class Trainable(nn.Module):
         self.levels: int = config.levels
         self.num_classes: int = getattr(config, "num_classes", 0)
         self.cond_dim: int = getattr(config, "cond_dim", 0)
+        # a spatial conditioning map (`data.condition`): (M, h, w), codes at map_levels levels or float values
+        self.map_shape: tuple[int, ...] = tuple(getattr(config, "map_shape", ()))
+        self.map_levels: int = getattr(config, "map_levels", 0)
 
     @classmethod
     def footprint(cls, config: Any) -> Footprint:
