@@ -12,6 +12,7 @@ import torch
 from chainrule import zoo
 from chainrule.cli.audio_io import write_generated
 from chainrule.cli.common import add_device, generator, load_model
+from chainrule.data import Condition
 from chainrule.errors import InputError
 from chainrule.media import save_grid
 from chainrule.models import codes
@@ -30,6 +31,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--seconds", type=float, default=1.0, help="audio models: length of each clip (default 1)")
     p.add_argument("--class", dest="label", type=int, help="class id for class-conditional models")
     p.add_argument("--per-class", type=int, metavar="N", help="a grid of N samples for every class (one row each)")
+    p.add_argument(
+        "--top",
+        metavar="RUN",
+        help="a prior over the bottom codes of a VQ-VAE-2: the prior of its top codes, sampled first (its map)",
+    )
     p.add_argument("--seed", type=int, help="random seed (default: fresh)")
     add_device(p)
     p.set_defaults(run=run)
@@ -63,13 +69,31 @@ def run(args: argparse.Namespace) -> int:
         cond = torch.arange(model.num_classes, device=args.device).repeat_interleave(args.per_class)
     elif args.label is not None:
         cond = torch.full((n,), args.label, dtype=torch.long, device=args.device)
-    x = model.sample(n, cond=cond, temperature=args.temperature, generator=generator(args.seed, args.device))
+    gen = generator(args.seed, args.device)
+    top = sample_top(model, args, n, cond, gen) if model.map_shape else None
+    if top is not None:  # the bottom codes read the top codes (and the class, if any)
+        cond = Condition(classes=cond, map=top)
+    elif args.top:
+        raise InputError("--top applies to a prior over the bottom codes of a VQ-VAE-2 (one that reads a map)")
+    x = model.sample(n, cond=cond, temperature=args.temperature, generator=gen)
     levels = model.levels
     if kind.is_codes:  # draw codes, show the images they decode to
-        x, levels = codes.decode_samples(zoo.resolve(args.run_dir), x)
+        x, levels = codes.decode_samples(zoo.resolve(args.run_dir), x, top)
     save_grid(x, levels, args.output, columns=columns)
     print(f"wrote {n} samples to {args.output}")
     return 0
+
+
+def sample_top(model, args: argparse.Namespace, n: int, cond, gen: torch.Generator) -> torch.Tensor:
+    """The top codes for a bottom prior: drawn from the top prior `--top`, which must keep the same VQ-VAE."""
+    if not args.top:
+        raise InputError(f"{args.run_dir} reads a map of top codes: name the top codes' prior with --top RUN")
+    top = load_model(args.top, args.device)
+    if not codes.same_decoder(zoo.resolve(args.run_dir), zoo.resolve(args.top)):
+        raise InputError(f"{args.top} and {args.run_dir} are priors of different VQ-VAEs")
+    if tuple(top.shape) != model.map_shape or top.levels != model.map_levels:
+        raise InputError(f"{args.top} models {tuple(top.shape)} codes; {args.run_dir} reads {model.map_shape}")
+    return top.sample(n, cond=cond if top.num_classes else None, temperature=args.temperature, generator=gen)
 
 
 def sample_text(model, args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from chainrule.data.condition import Condition
 from chainrule.data.kind import DataKind
 from chainrule.data.transforms import dynamic_binarize, requantize, threshold
 
@@ -36,6 +37,8 @@ class Dataset:
         tokens: for text, the whole split as one token stream, long (T,); the rows of `raw` are its consecutive
             chunks (row i + 1 continues row i). None for data of independent examples.
         source_files: audio: the number of files the split was read from (0 otherwise).
+        maps: a spatial conditioning map per example, (N, M, h, w) (the bottom codes of a VQ-VAE-2 come with their
+            top codes), or None; map_levels: their levels when they are codes (0: float values).
         random_crops: streams only: training batches are crops of the row length at random offsets of `tokens`
             (when `batch` gets a generator) instead of the fixed rows.
     """
@@ -52,6 +55,8 @@ class Dataset:
     tokens: Tensor | None = None
     source_files: int = 0
     random_crops: bool = False
+    maps: Tensor | None = None
+    map_levels: int = 0
 
     @property
     def is_stream(self) -> bool:
@@ -106,6 +111,16 @@ class Dataset:
         else:
             x = self.fixed[index].long()
         return x, (self.labels[index] if self.labels is not None else None)
+
+    def condition(
+        self, index: Tensor, labels: Tensor | None, classes: bool, spatial: bool, device: torch.device | str = "cpu"
+    ) -> Tensor | Condition | None:
+        """What a model is given with the examples at `index`: their labels if it takes classes, and their maps if
+        it reads a map (then a `Condition`); None when it takes neither."""
+        chosen = labels if classes and labels is not None else None
+        if not spatial or self.maps is None:
+            return None if chosen is None else chosen.to(device)
+        return Condition(classes=chosen, map=self.maps[index].long()).to(device)
 
     def stream_rows(self, offset: int, rows: int) -> Dataset:
         """Streams: the same split with its rows re-cut, `rows` consecutive chunks of the row length starting at

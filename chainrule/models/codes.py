@@ -2,9 +2,10 @@
 from sampled codes to images.
 
 `codes:RUN` is the top grid of the VQ-VAE in the run directory RUN (its only grid for a one-level VQ-VAE);
-`codes:RUN:bottom` the bottom grid of a two-level one. Each split of the images the VQ-VAE was trained on (as its
-run.json records them) is encoded once, in batches; labels are kept, so a prior can be class-conditional. The values
-are nominal symbols (`DataKind.codes`, K = the codebook size).
+`codes:RUN:bottom` the bottom grid of a two-level one, each example with its top grid as a conditioning map
+(`Dataset.maps`: a prior trained on it reads the top codes at every position). Each split of the images the VQ-VAE
+was trained on (as its run.json records them) is encoded once, in batches; labels are kept, so a prior can be
+class-conditional. The values are nominal symbols (`DataKind.codes`, K = the codebook size).
 
 A prior's run directory keeps a copy of its VQ-VAE in `RUN/vqvae/` (`keep_decoder`), so that sampling from the
 prior needs that directory alone.
@@ -69,12 +70,15 @@ def grid_index(vqvae: VQVAE, grid: str | None) -> int:
 @torch.inference_mode()
 def encode_split(vqvae: VQVAE, images: Dataset, level: int, name: str, batch_size: int = 256) -> Dataset:
     """One split of images → the dataset of their codes on grid `level` (top first)."""
-    parts = []
+    parts, tops = [], []
     for start in tqdm(range(0, len(images), batch_size), desc=f"encoding {images.split}", unit="batch", leave=False):
         x, _ = images.batch(torch.arange(start, min(start + batch_size, len(images))))
-        parts.append(vqvae.encode(x)[level].to(torch.int16))
+        grids = vqvae.encode(x)
+        parts.append(grids[level].to(torch.int16))
+        tops.append(grids[0].to(torch.int16))
     k = vqvae.config.codes
     codes = torch.cat(parts) if parts else torch.zeros(0, *vqvae.code_shapes[level], dtype=torch.int16)
+    maps = (torch.cat(tops) if tops else torch.zeros(0, *vqvae.code_shapes[0], dtype=torch.int16)) if level else None
     return Dataset(
         name=name,
         split=images.split,
@@ -84,6 +88,8 @@ def encode_split(vqvae: VQVAE, images: Dataset, level: int, name: str, batch_siz
         kind=DataKind.codes(k),
         labels=images.labels,
         num_classes=images.num_classes,
+        maps=maps,
+        map_levels=k if level else 0,
     )
 
 
@@ -132,14 +138,26 @@ def decoder_of(prior_run: str | Path, device: str | torch.device = "cpu") -> tup
     return load_vqvae(folder, device), level
 
 
-def decode_samples(prior_run: str | Path, codes: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """Sampled code grids (B, 1, h, w) of a prior → (images (B, C, H, W), their levels) through the kept VQ-VAE.
+def decode_samples(
+    prior_run: str | Path, codes: torch.Tensor, top: torch.Tensor | None = None
+) -> tuple[torch.Tensor, int]:
+    """Sampled code grids (B, 1, h, w) of a prior → (images (B, C, H, W), their levels) through the kept VQ-VAE. A
+    prior over the bottom grid of a two-level VQ-VAE needs the top codes it was conditioned on (`top`).
 
     Raises:
-        InputError: the prior models one grid of a two-level VQ-VAE (its images need both grids)."""
-    vqvae, _ = decoder_of(prior_run, codes.device)
-    if vqvae.config.hierarchy != 1:
+        InputError: a prior over one grid of a two-level VQ-VAE without the other grid."""
+    vqvae, level = decoder_of(prior_run, codes.device)
+    if vqvae.config.hierarchy == 1:
+        return vqvae.decode([codes]), vqvae.levels
+    if level == 0 or top is None:
         raise InputError(
-            "this prior models one grid of a two-level VQ-VAE; its images need the top and the bottom codes"
+            "this prior models one grid of a two-level VQ-VAE; its images need the top and the bottom codes: sample "
+            "the bottom prior with --top TOP_PRIOR_RUN"
         )
-    return vqvae.decode([codes]), vqvae.levels
+    return vqvae.decode([top, codes]), vqvae.levels
+
+
+def same_decoder(first: str | Path, second: str | Path) -> bool:
+    """Whether two priors' runs keep the same VQ-VAE (identical weights files)."""
+    a, b = (Path(r) / DECODER_DIR / WEIGHTS_FILE for r in (first, second))
+    return a.is_file() and b.is_file() and a.read_bytes() == b.read_bytes()

@@ -42,7 +42,7 @@ def evaluate(
         for start in range(0, len(mine), batch_size):
             index = mine[start : start + batch_size]
             x, y = dataset.batch(index)
-            cond = y.to(device) if (y is not None and model.num_classes) else None
+            cond = dataset.condition(index, y, bool(model.num_classes), bool(model.map_shape), device)
             x = x.to(device)
             if dequantized:
                 x = model.check_input(x, cond)

@@ -129,6 +129,10 @@ def train_model(
         check_model_data(entry, kind, data)
         if kind.is_codes and "embed" not in model_args:
             model_args["embed"] = CODE_EMBEDDING  # codes are symbols: the prior learns an embedding of them
+        if first.maps is not None:  # the bottom codes of a VQ-VAE-2: the top codes are the prior's map
+            if "map_shape" not in fields:
+                raise ConfigError(f"{model} cannot read a conditioning map; choose gated-pixelcnn or pixelsnail")
+            model_args.update(map_shape=tuple(first.maps.shape[1:]), map_levels=first.map_levels)
         if kind.is_text and "vocab" in fields:
             model_args["vocab"] = kind.vocab  # the vocabulary is saved with the model
         if kind.is_audio and "rate" in fields:

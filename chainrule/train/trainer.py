@@ -147,7 +147,8 @@ class Trainer:
         index = torch.arange(min(self.config.batch_size, len(train)))
         x, y = train.batch(index, generator=torch.Generator().manual_seed(self.config.seed))
         x = x.to(self.device)
-        cond = y.to(self.device) if (y is not None and self.model.num_classes) else None
+        model = self.model
+        cond = train.condition(index, y, bool(model.num_classes), bool(model.map_shape), self.device)
         state = torch.random.get_rng_state()
         was_training = self.model.training
         self.model.train()
@@ -339,7 +340,7 @@ class Trainer:
         if self.device.type == "cuda":  # page-locked, so the copy overlaps with the previous step's kernels
             x = x.pin_memory()
         x = x.to(self.device, non_blocking=True)
-        cond = y.to(self.device) if (y is not None and model.num_classes) else None
+        cond = train.condition(index, y, bool(model.num_classes), bool(model.map_shape), self.device)
         lr = config.lr * warmup_cosine(step, self.fraction, config.warmup_steps, config.final_lr_fraction)
         for group in self.optimizer.param_groups:
             group["lr"] = lr

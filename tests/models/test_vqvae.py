@@ -246,3 +246,48 @@ def test_plain_compress_refuses_a_prior_over_codes(pair, tmp_path, capsys):
     assert main(["compress", "--lossy", str(run), str(tmp_path / "in.npy"), "-o", str(tmp_path / "f.cr")]) == 0
     np.save(tmp_path / "big.npy", np.zeros((2, 16, 16), dtype=np.uint8))
     assert main(["compress", "--lossy", str(run), str(tmp_path / "big.npy"), "-o", str(tmp_path / "g.cr")]) != 0
+
+
+def test_the_two_level_flow_samples_bottom_codes_given_sampled_top_codes(tmp_path, capsys):
+    vq, top, bottom = tmp_path / "vq2", tmp_path / "top", tmp_path / "bottom"
+    two = {**TINY, "hierarchy": 2}
+    assert (
+        main(["train", "--model", "vqvae", "--data", "digits", *sets(two), "--steps", "4", "--out", str(vq), "--quiet"])
+        == 0
+    )
+    tiny = sets(cr.models.MODELS.get("gated-pixelcnn").tiny)
+    for grid, run in ((f"codes:{vq}", top), (f"codes:{vq}:bottom", bottom)):
+        assert (
+            main(
+                [
+                    "train",
+                    "--model",
+                    "gated-pixelcnn",
+                    "--data",
+                    grid,
+                    *tiny,
+                    "--steps",
+                    "2",
+                    "--out",
+                    str(run),
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
+    prior = cr.load(bottom)
+    assert prior.map_shape == (1, 2, 2) and prior.map_levels == 16 and prior.shape == (1, 4, 4)
+    splits = codes.code_splits(f"codes:{vq}:bottom")
+    vqvae = codes.load_vqvae(vq)
+    x = cr.data.load_splits("digits")["val"].x[:4]
+    top_codes, bottom_codes = vqvae.encode(x)
+    assert torch.equal(splits["val"].maps[:4].long(), top_codes) and torch.equal(splits["val"].x[:4], bottom_codes)
+    capsys.readouterr()
+    assert main(["sample", str(bottom), "-n", "3", "-o", str(tmp_path / "s.png")]) != 0
+    assert "--top" in capsys.readouterr().err
+    assert (
+        main(["sample", str(bottom), "--top", str(top), "-n", "3", "-o", str(tmp_path / "s.png"), "--seed", "2"]) == 0
+    )
+    with Image.open(tmp_path / "s.png") as image:
+        assert image.width >= 3 * 8
+    assert main(["sample", str(top), "-n", "3", "-o", str(tmp_path / "t.png")]) != 0  # the top grid alone: no image
