@@ -50,12 +50,12 @@ def run_data(run_dir: str, split: str, data: str | None = None) -> Dataset:
         if data is None:
             raise CheckpointError(f"{run_dir} has no run.json; name the data with --data") from None
         spec = {"name": data, "levels": None, "binarize": None}
-    name = data or spec["name"]
+    name, run = data or spec["name"], zoo.resolve(run_dir)
     if spec_kind_name(spec) in ("audio", "text", "codes"):  # streams and codes have no "all": the test split
-        return codes.run_data(spec, name)[split if split != "all" else "test"]
+        return codes.run_data(spec, name, run)[split if split != "all" else "test"]
     if split == "all":
         return load(name, "all", spec["levels"], spec["binarize"])
-    return codes.run_data(spec, name)[split]
+    return codes.run_data(spec, name, run)[split]
 
 
 def generator(seed: int | None, device: str = "cpu") -> torch.Generator:

@@ -31,6 +31,7 @@ from chainrule.models.vqvae import VQVAE
 PREFIX = "codes:"
 DECODER_DIR = "vqvae"  # where a prior's run keeps its VQ-VAE
 GRIDS = ("top", "bottom")
+GRID_FILE = "grid.json"  # in a prior's vqvae/: which grid it models, and the VQ-VAE's images
 
 
 def is_codes(name: str | None) -> bool:
@@ -93,25 +94,30 @@ def encode_split(vqvae: VQVAE, images: Dataset, level: int, name: str, batch_siz
     )
 
 
-def code_splits(name: str) -> dict[str, Dataset]:
-    """The train / val / test code grids named by codes:RUN[:top|bottom].
+def code_splits(name: str, prior_run: str | Path | None = None) -> dict[str, Dataset]:
+    """The train / val / test code grids named by codes:RUN[:top|bottom]; with `prior_run`, a prior's run that
+    keeps its VQ-VAE, those of the kept copy (the VQ-VAE's own run may be gone, e.g. for a zoo model).
 
     Raises:
         ConfigError, CheckpointError: a name or directory that holds no VQ-VAE run."""
-    run, grid = parse(name)
-    vqvae = load_vqvae(run)
-    level = grid_index(vqvae, grid)
-    info = serialization.read_json(run / "run.json")
-    images = load_run_data(info["data"])
+    if prior_run is not None and (Path(prior_run) / DECODER_DIR / GRID_FILE).is_file():
+        vqvae, level = decoder_of(prior_run)
+        images = load_run_data(serialization.read_json(Path(prior_run) / DECODER_DIR / GRID_FILE)["images"])
+    else:
+        run, grid = parse(name)
+        vqvae = load_vqvae(run)
+        level = grid_index(vqvae, grid)
+        images = load_run_data(serialization.read_json(run / "run.json")["data"])
     return {split: encode_split(vqvae, data, level, name) for split, data in images.items()}
 
 
-def run_data(spec: dict, name: str | None = None) -> dict[str, Dataset]:
-    """The splits a run's data spec (run.json "data") names: codes re-encoded by their VQ-VAE, other data read by
-    `data.sources.load_run_data` (optionally `name` read the same way)."""
+def run_data(spec: dict, name: str | None = None, run: str | Path | None = None) -> dict[str, Dataset]:
+    """The splits a run's data spec (run.json "data") names: codes re-encoded by their VQ-VAE (the copy the run
+    `run` keeps, when given), other data read by `data.sources.load_run_data` (optionally `name` read the same
+    way)."""
     name = name or spec["name"]
     if is_codes(name):
-        return code_splits(name)
+        return code_splits(name, run)
     return load_run_data(spec, name)
 
 
@@ -123,7 +129,10 @@ def keep_decoder(name: str, out: Path) -> None:
     for file in (CONFIG_FILE, WEIGHTS_FILE):
         shutil.copyfile(run / file, target / file)
     vqvae = load_vqvae(target)
-    serialization.write_json(target / "grid.json", {"level": grid_index(vqvae, grid), "source": str(run)})
+    images = serialization.read_json(run / "run.json")["data"]  # what the VQ-VAE was trained on
+    serialization.write_json(
+        target / GRID_FILE, {"level": grid_index(vqvae, grid), "source": str(run), "images": images}
+    )
 
 
 def decoder_of(prior_run: str | Path, device: str | torch.device = "cpu") -> tuple[VQVAE, int]:
@@ -134,7 +143,7 @@ def decoder_of(prior_run: str | Path, device: str | torch.device = "cpu") -> tup
     folder = Path(prior_run) / DECODER_DIR
     if not (folder / CONFIG_FILE).is_file():
         raise InputError(f"{prior_run} keeps no VQ-VAE ({folder} is missing): it was not trained on codes:RUN")
-    level = int(serialization.read_json(folder / "grid.json")["level"])
+    level = int(serialization.read_json(folder / GRID_FILE)["level"])
     return load_vqvae(folder, device), level
 
 

@@ -106,7 +106,7 @@ def train_model(
             kept["precision"] = "bf16" if kept.pop("bf16") else "fp32"
         train_settings = {**kept, **(train or {})}
         config = cfg.from_dict(TrainConfig, train_settings)
-        splits = codes.run_data(data_spec)
+        splits = codes.run_data(data_spec, run=out)  # codes: through the VQ-VAE the run keeps
         torch.manual_seed(config.seed)  # the same initial weights as the original run (if it never checkpointed)
         net = from_description(info["model"])
     else:

@@ -160,8 +160,13 @@ def test_the_one_level_flow_trains_a_prior_and_samples_images(tmp_path, prior, c
     assert picture.shape[0] >= 8 and picture.shape[1] >= 4 * 8  # four decoded 8x8 images
     import shutil
 
-    shutil.rmtree(vq)  # the prior's run keeps its own copy of the VQ-VAE
+    shutil.rmtree(vq)  # the prior's run keeps its own copy of the VQ-VAE: it samples and finds its data alone
     assert main(["sample", str(run), "-n", "2", "-o", str(tmp_path / "t.png"), "--seed", "1"]) == 0
+    from chainrule.cli.common import run_data
+
+    test = run_data(str(run), "test")
+    assert test.kind.is_codes and len(test) == 359
+    assert main(["eval", str(run)]) == 0
 
 
 def test_commands_refuse_a_vqvae_run_with_one_line(tmp_path, capsys):
