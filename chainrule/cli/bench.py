@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from chainrule.bench import compression, ood, quality, sampling, throughput
+from chainrule.bench import compression, latent, ood, quality, sampling, throughput
 from chainrule.bench.machine import describe
 from chainrule.models import available
 
@@ -76,6 +76,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     o.add_argument("--batch", type=int, default=5, help="typicality: inputs per batch (default 5)")
     o.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     o.set_defaults(run=run_ood)
+    v = kinds.add_parser("latent", help="a VQ-VAE and its prior: PSNR, codebook use, bits per code, speed, lossy rate")
+    v.add_argument("prior", help="a prior over VQ-VAE codes (run or zoo), keeping its VQ-VAE")
+    v.add_argument("--limit", type=int, default=64, help="test images for PSNR and rate-distortion (default 64)")
+    v.add_argument("-n", type=int, default=16, help="images per timed draw (default 16)")
+    v.add_argument("--no-pixel", action="store_true", help="skip timing the pixel-level model of equal size")
+    v.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    v.set_defaults(run=run_latent)
     c = kinds.add_parser("compression", help="learned coder vs model NLL vs classic codecs on a run's test split")
     c.add_argument("runs", nargs="+", help="trained run directories (image, text or audio)")
     c.add_argument("--limit", type=int, help="first N test images (tokens, samples) only (default: all)")
@@ -149,6 +156,34 @@ def run_ood(args: argparse.Namespace) -> int:
                 f"{row['fpr95']:.3f} | {row['inside_mean']:.3f} / {row['outside_mean']:.3f} |",
                 flush=True,
             )
+    return 0
+
+
+def run_latent(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"machine: {describe()}")
+    row = latent.figures(args.prior, args.limit, args.n, pixel=not args.no_pixel)
+    shape = "x".join(map(str, row["image_shape"]))
+    print(f"{row['images']} test images {shape} → codes {row['code_shape']} of K = {row['codes']}")
+    print(
+        f"| VQ-VAE | PSNR {row['psnr']:.2f} dB | codes used {100 * row['usage']:.1f} % | "
+        f"perplexity {row['perplexity']:.1f} | dead {row['dead']} |"
+    )
+    if "prior_bits_per_code" in row:
+        print(f"| prior | {row['prior_bits_per_code']:.4f} bits/code | {row['prior_bits_per_pixel']:.4f} bits/pixel |")
+    print("| coder | bits/pixel | PSNR (dB) |\n|---|---:|---:|")
+    print(f"| VQ-VAE + prior (one file) | {row['lossy_bpp']:.4f} | {row['lossy_psnr_mean']:.2f} |")
+    for fmt in ("jpeg", "webp"):
+        print(f"| {fmt.upper()} at matched PSNR (a file each) | {row[f'{fmt}_bpp']:.4f} | {row[f'{fmt}_psnr']:.2f} |")
+    line = f"| sampling {args.n} | latent {row['latent_seconds']:.2f} s ({row['latent_step_ms']:.2f} ms/step)"
+    if "pixel_seconds" in row:
+        line += (
+            f" | pixel-level {row['pixel_parameters']:,} weights {row['pixel_seconds']:.2f} s "
+            f"({row['pixel_step_ms']:.2f} ms/step) | {row['speedup']:.1f}x |"
+        )
+    print(line)
+    print(json.dumps(row))
     return 0
 
 

@@ -296,3 +296,27 @@ def test_the_two_level_flow_samples_bottom_codes_given_sampled_top_codes(tmp_pat
     with Image.open(tmp_path / "s.png") as image:
         assert image.width >= 3 * 8
     assert main(["sample", str(top), "-n", "3", "-o", str(tmp_path / "t.png")]) != 0  # the top grid alone: no image
+
+
+def test_the_latent_benchmark_reports_every_figure(pair):
+    from chainrule.bench import latent
+
+    _, run = pair
+    row = latent.figures(str(run), limit=6, samples=2)
+    assert row["images"] == 6 and row["code_shape"] == [1, 4, 4] and 0 < row["usage"] <= 1
+    assert row["lossy_bpp"] > 0 and row["jpeg_bpp"] > 0 and row["webp_bpp"] > 0
+    assert row["jpeg_psnr"] > 0 and math.isfinite(row["psnr"])
+    assert row["prior_bits_per_pixel"] == pytest.approx(row["prior_bits_per_code"] * 16 / 64)
+    assert row["latent_seconds"] > 0 and row["pixel_seconds"] > 0
+    assert 0.5 < row["pixel_parameters"] / row["prior_parameters"] < 2
+
+
+def test_matched_quality_reaches_the_target_psnr():
+    from chainrule.bench import latent
+
+    ramp = np.add.outer(np.arange(32), np.arange(32)).astype(np.uint8) * 3
+    image = np.stack([ramp, ramp, 255 - ramp])  # smooth colour ramps
+    size, quality = latent.matched(image, 30.0, "JPEG")
+    assert quality >= 30.0 and size > 0
+    smaller, lower = latent.matched(image, 20.0, "JPEG")
+    assert smaller <= size and lower >= 20.0

@@ -1,0 +1,149 @@
+"""Latent-model benchmark (`chainrule bench latent PRIOR_RUN`): what a VQ-VAE and a prior over its codes give.
+
+- reconstruction: PSNR (8-bit) of the VQ-VAE on the test images, and the codebook's use on them (share of the K
+  codes used, perplexity) with the dead codes of its moving averages;
+- the prior: test NLL in bits per code, and what that is per pixel (bits per code x codes / pixels);
+- generation: seconds to draw n images (codes, then decoding) against a pixel-level model of the same family with
+  about as many weights (untrained: its speed does not depend on its weights), with the time per step of each;
+- rate-distortion: `compress --lossy` on test images (bits per pixel, header included, all images in one file)
+  against JPEG and WebP at matched PSNR: for each image the smallest quality whose PSNR reaches the VQ-VAE's, each
+  image in its own file (what a user of those formats stores).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from chainrule import serialization, zoo
+from chainrule.coding import lossy
+from chainrule.data.sources import load_run_data
+from chainrule.models import codes, create, load
+from chainrule.nn.quantizer import perplexity
+
+QUALITIES = range(1, 101)
+
+
+def psnr(a: np.ndarray, b: np.ndarray, peak: int = 255) -> float:
+    error = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 10 * math.log10(peak**2 / error) if error else math.inf
+
+
+def classic_size(image: np.ndarray, fmt: str, quality: int) -> tuple[int, np.ndarray]:
+    """Bytes of one (C, H, W) uint8 image in JPEG or WebP at `quality`, and what it decodes to."""
+    picture = Image.fromarray(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0))
+    buffer = io.BytesIO()
+    picture.save(buffer, format=fmt, quality=quality)
+    with Image.open(io.BytesIO(buffer.getvalue())) as back:
+        decoded = np.asarray(back.convert(picture.mode))
+    decoded = decoded[None] if decoded.ndim == 2 else decoded.transpose(2, 0, 1)
+    return len(buffer.getvalue()), decoded
+
+
+def matched(image: np.ndarray, target: float, fmt: str, peak: int = 255) -> tuple[int, float]:
+    """The smallest file of `fmt` whose PSNR reaches `target` (bytes, its PSNR); the best quality if none does."""
+    low, high = QUALITIES[0], QUALITIES[-1]
+    best = classic_size(image, fmt, high)
+    if psnr(image, best[1], peak) < target:
+        return best[0], psnr(image, best[1], peak)
+    while low < high:  # PSNR grows with quality (near enough for a bisection)
+        middle = (low + high) // 2
+        size, decoded = classic_size(image, fmt, middle)
+        if psnr(image, decoded, peak) >= target:
+            high, best = middle, (size, decoded)
+        else:
+            low = middle + 1
+    size, decoded = classic_size(image, fmt, high)
+    return size, psnr(image, decoded, peak)
+
+
+def test_images(prior_run: Path, limit: int) -> torch.Tensor:
+    """The test images the VQ-VAE behind a prior was trained beside: long (≤ limit, C, H, W)."""
+    grid = serialization.read_json(prior_run / codes.DECODER_DIR / codes.GRID_FILE)
+    return load_run_data(grid["images"])["test"].x[:limit]
+
+
+def pixel_twin(prior, image_shape: tuple[int, ...], levels: int):
+    """A pixel-level model of the prior's family over the images, with about the prior's number of weights."""
+    hparams = {k: v for k, v in vars(prior.config).items() if k not in ("shape", "levels", "embed")}
+    hparams = {k: v for k, v in hparams.items() if not k.startswith("map_")}
+    target = sum(p.numel() for p in prior.parameters())
+    best = None
+    for scale in np.linspace(0.5, 2.0, 31):  # widen or narrow the feature widths to match the weights
+        trial = dict(hparams)
+        for name in ("channels", "hidden"):
+            if name in trial:
+                trial[name] = max(image_shape[0], int(round(trial[name] * scale / image_shape[0])) * image_shape[0])
+        model = create(prior.registry_name, shape=image_shape, levels=levels, **trial)
+        count = sum(p.numel() for p in model.parameters())
+        if best is None or abs(count - target) < abs(best[1] - target):
+            best = (model, count)
+    return best[0].eval()
+
+
+def timed_sample(model, n: int, seed: int) -> tuple[float, int]:
+    start = time.perf_counter()
+    model.sample(n, generator=torch.Generator().manual_seed(seed))
+    return time.perf_counter() - start, model.dims
+
+
+@torch.inference_mode()
+def figures(prior_dir: str, limit: int = 64, samples: int = 16, pixel: bool = True, seed: int = 0) -> dict[str, Any]:
+    """Every figure of the module docstring for the prior in `prior_dir` (a run or zoo:NAME)."""
+    run = zoo.resolve(prior_dir)
+    prior = load(run).eval()
+    vqvae, _ = codes.decoder_of(run)
+    images = test_images(run, limit)
+    grids = vqvae.encode(images)
+    back = vqvae.decode(grids).numpy().astype(np.uint8)
+    original = images.numpy().astype(np.uint8)
+    peak = vqvae.levels - 1
+    counts = torch.bincount(grids[-1].flatten(), minlength=vqvae.config.codes)
+    out: dict[str, Any] = {
+        "images": len(images),
+        "image_shape": list(vqvae.shape),
+        "code_shape": list(prior.shape),
+        "codes": vqvae.config.codes,
+        "vqvae_parameters": sum(p.numel() for p in vqvae.parameters()),
+        "prior_parameters": sum(p.numel() for p in prior.parameters()),
+        "psnr": psnr(original, back, peak),
+        "usage": float((counts > 0).double().mean()),
+        "perplexity": perplexity(counts),
+        "dead": vqvae.quantizers[-1].dead_codes(),
+    }
+    results = run / "results.json"
+    pixels = math.prod(vqvae.shape[1:])
+    if results.is_file():
+        bits = float(serialization.read_json(results)["test_bpd"])
+        out["prior_bits_per_code"] = bits
+        out["prior_bits_per_pixel"] = bits * prior.dims / pixels
+    # rate-distortion
+    blob = lossy.compress(prior, vqvae, images)
+    out["lossy_bpp"] = 8 * len(blob) / (len(images) * pixels)
+    per_image = [psnr(o, b, peak) for o, b in zip(original, back, strict=True)]
+    for fmt in ("JPEG", "WEBP"):
+        pairs = [matched(o, t, fmt, peak) for o, t in zip(original, per_image, strict=True)]
+        sizes, qualities = zip(*pairs, strict=True)
+        out[f"{fmt.lower()}_bpp"] = 8 * sum(sizes) / (len(images) * pixels)
+        out[f"{fmt.lower()}_psnr"] = float(np.mean(qualities))
+    out["lossy_psnr_mean"] = float(np.mean(per_image))
+    # generation
+    seconds, steps = timed_sample(prior, samples, seed)
+    start = time.perf_counter()
+    vqvae.decode([prior.sample(samples, generator=torch.Generator().manual_seed(seed))])
+    out["latent_seconds"] = time.perf_counter() - start
+    out["latent_step_ms"] = 1000 * seconds / steps
+    if pixel:
+        twin = pixel_twin(prior, tuple(vqvae.shape), vqvae.levels)
+        out["pixel_parameters"] = sum(p.numel() for p in twin.parameters())
+        seconds, steps = timed_sample(twin, samples, seed)
+        out["pixel_seconds"], out["pixel_step_ms"] = seconds, 1000 * seconds / steps
+        out["speedup"] = out["pixel_seconds"] / out["latent_seconds"]
+    return out
