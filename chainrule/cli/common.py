@@ -52,10 +52,11 @@ def run_data(run_dir: str, split: str, data: str | None = None) -> Dataset:
         spec = {"name": data, "levels": None, "binarize": None}
     name, run = data or spec["name"], zoo.resolve(run_dir)
     if spec_kind_name(spec) in ("audio", "text", "codes"):  # streams and codes have no "all": the test split
-        return codes.run_data(spec, name, run)[split if split != "all" else "test"]
+        wanted = split if split != "all" else "test"
+        return codes.run_data(spec, name, run, only=(wanted,))[wanted]
     if split == "all":
         return load(name, "all", spec["levels"], spec["binarize"])
-    return codes.run_data(spec, name, run)[split]
+    return codes.run_data(spec, name, run, only=(split,))[split]
 
 
 def generator(seed: int | None, device: str = "cpu") -> torch.Generator:

@@ -94,9 +94,12 @@ def encode_split(vqvae: VQVAE, images: Dataset, level: int, name: str, batch_siz
     )
 
 
-def code_splits(name: str, prior_run: str | Path | None = None) -> dict[str, Dataset]:
+def code_splits(
+    name: str, prior_run: str | Path | None = None, only: tuple[str, ...] | None = None
+) -> dict[str, Dataset]:
     """The train / val / test code grids named by codes:RUN[:top|bottom]; with `prior_run`, a prior's run that
-    keeps its VQ-VAE, those of the kept copy (the VQ-VAE's own run may be gone, e.g. for a zoo model).
+    keeps its VQ-VAE, those of the kept copy (the VQ-VAE's own run may be gone, e.g. for a zoo model); with
+    `only`, just those splits are encoded.
 
     Raises:
         ConfigError, CheckpointError: a name or directory that holds no VQ-VAE run."""
@@ -108,16 +111,18 @@ def code_splits(name: str, prior_run: str | Path | None = None) -> dict[str, Dat
         vqvae = load_vqvae(run)
         level = grid_index(vqvae, grid)
         images = load_run_data(serialization.read_json(run / "run.json")["data"])
-    return {split: encode_split(vqvae, data, level, name) for split, data in images.items()}
+    return {s: encode_split(vqvae, data, level, name) for s, data in images.items() if only is None or s in only}
 
 
-def run_data(spec: dict, name: str | None = None, run: str | Path | None = None) -> dict[str, Dataset]:
+def run_data(
+    spec: dict, name: str | None = None, run: str | Path | None = None, only: tuple[str, ...] | None = None
+) -> dict[str, Dataset]:
     """The splits a run's data spec (run.json "data") names: codes re-encoded by their VQ-VAE (the copy the run
     `run` keeps, when given), other data read by `data.sources.load_run_data` (optionally `name` read the same
-    way)."""
+    way); `only` limits which splits of codes are encoded."""
     name = name or spec["name"]
     if is_codes(name):
-        return code_splits(name, run)
+        return code_splits(name, run, only)
     return load_run_data(spec, name)
 
 
