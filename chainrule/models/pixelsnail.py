@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from chainrule.data.condition import Condition
-from chainrule.distributions import DiscretizedLogisticMixture
+from chainrule.distributions import DiscretizedLogisticMixture, discrete_head
 from chainrule.errors import ConfigError
 from chainrule.models.base import register
 from chainrule.models.footprint import Footprint, conv, embedding, masked_network
@@ -111,8 +111,8 @@ class PixelSNAILConfig:
             + attention
             + merge
         )
-        if self.embed:
-            per_position = self.levels
+        if self.embed:  # codes: the discrete head (a K-way softmax; Bernoulli for K = 2)
+            per_position = discrete_head(self.levels)[1]
         else:
             per_position = DiscretizedLogisticMixture(self.levels, self.components, colours).params_per_position
         weights = conv(colours + 3, f, 1, 3) + conv(colours + 3, f, 2, 1) + self.blocks * block + conv(f, per_position)
