@@ -1,7 +1,8 @@
 """Latent-model benchmark (`chainrule bench latent PRIOR_RUN`): what a VQ-VAE and a prior over its codes give.
 
-- reconstruction: PSNR (8-bit) of the VQ-VAE on the test images, and the codebook's use on them (share of the K
-  codes used, perplexity) with the dead codes of its moving averages;
+- reconstruction: PSNR (8-bit) of the VQ-VAE on the test images, and the codebook's use on them and over up to
+  2,000 images of the training and test splits (share of the K codes used, perplexity) with the dead codes of its
+  moving averages;
 - the prior: test NLL in bits per code, and what that is per pixel (bits per code x codes / pixels);
 - generation: seconds to draw n images (codes, then decoding) against a pixel-level model of the same family with
   about as many weights (untrained: its speed does not depend on its weights), with the time per step of each;
@@ -24,7 +25,6 @@ from PIL import Image
 
 from chainrule import serialization, zoo
 from chainrule.coding import lossy
-from chainrule.data.sources import load_run_data
 from chainrule.models import codes, create, load
 from chainrule.nn.quantizer import perplexity
 
@@ -64,10 +64,20 @@ def matched(image: np.ndarray, target: float, fmt: str, peak: int = 255) -> tupl
     return size, psnr(image, decoded, peak)
 
 
-def test_images(prior_run: Path, limit: int) -> torch.Tensor:
-    """The test images the VQ-VAE behind a prior was trained beside: long (≤ limit, C, H, W)."""
-    grid = serialization.read_json(prior_run / codes.DECODER_DIR / codes.GRID_FILE)
-    return load_run_data(grid["images"])["test"].x[:limit]
+def split_images(prior_run: Path, split: str, limit: int) -> torch.Tensor:
+    """Images of a split of the data the VQ-VAE behind a prior was trained on: long (≤ limit, C, H, W), spread over
+    the split."""
+    x = codes.image_split(prior_run, split).x
+    return x[torch.linspace(0, len(x) - 1, min(limit, len(x))).long()] if len(x) > limit else x
+
+
+def usage(vqvae, images: torch.Tensor) -> tuple[float, float]:
+    """The share of the K codes the bottom grids of `images` use, and their perplexity."""
+    counts = sum(
+        torch.bincount(vqvae.encode(images[i : i + 256])[-1].flatten(), minlength=vqvae.config.codes)
+        for i in range(0, len(images), 256)
+    )
+    return float((counts > 0).double().mean()), perplexity(counts)
 
 
 def pixel_twin(prior, image_shape: tuple[int, ...], levels: int):
@@ -100,7 +110,7 @@ def figures(prior_dir: str, limit: int = 64, samples: int = 16, pixel: bool = Tr
     run = zoo.resolve(prior_dir)
     prior = load(run).eval()
     vqvae, _ = codes.decoder_of(run)
-    images = test_images(run, limit)
+    images = split_images(run, "test", limit)
     grids = vqvae.encode(images)
     back = vqvae.decode(grids).numpy().astype(np.uint8)
     original = images.numpy().astype(np.uint8)
@@ -118,6 +128,8 @@ def figures(prior_dir: str, limit: int = 64, samples: int = 16, pixel: bool = Tr
         "perplexity": perplexity(counts),
         "dead": vqvae.quantizers[-1].dead_codes(),
     }
+    for split in ("train", "test"):  # the codebook's use over (up to 2,000 images of) whole splits
+        out[f"{split}_usage"], out[f"{split}_perplexity"] = usage(vqvae, split_images(run, split, 2000))
     results = run / "results.json"
     pixels = math.prod(vqvae.shape[1:])
     if results.is_file():

@@ -170,6 +170,10 @@ def run_latent(args: argparse.Namespace) -> int:
         f"| VQ-VAE | PSNR {row['psnr']:.2f} dB | codes used {100 * row['usage']:.1f} % | "
         f"perplexity {row['perplexity']:.1f} | dead {row['dead']} |"
     )
+    print(
+        f"| codebook over splits | train: {100 * row['train_usage']:.1f} % used, perplexity "
+        f"{row['train_perplexity']:.1f} | test: {100 * row['test_usage']:.1f} %, {row['test_perplexity']:.1f} |"
+    )
     if "prior_bits_per_code" in row:
         print(f"| prior | {row['prior_bits_per_code']:.4f} bits/code | {row['prior_bits_per_pixel']:.4f} bits/pixel |")
     print("| coder | bits/pixel | PSNR (dB) |\n|---|---:|---:|")

@@ -6,10 +6,13 @@ import argparse
 
 import torch
 
+from chainrule import zoo
 from chainrule.cli.audio_io import read_prompt, write_generated
 from chainrule.cli.common import add_device, generator, load_model, run_data
+from chainrule.coding import files
 from chainrule.errors import InputError
 from chainrule.media import save_grid
+from chainrule.models import codes
 from chainrule.sampling import DEFAULT_PARTICLES, REGIONS, Completion, complete, default_particles, hide
 from chainrule.sampling.completion import summary
 
@@ -61,6 +64,31 @@ def completion_rows(
     return grid, torch.cat([torch.zeros_like(missing), missing, torch.zeros_like(missing)]), done
 
 
+def complete_codes(prior, args: argparse.Namespace) -> int:
+    """A prior over VQ-VAE codes: encode the images, hide the region of their code grids, complete the codes
+    (seeing every known code), decode. Rows: originals, masked (the hidden codes' pixels marked), completions."""
+    run = zoo.resolve(args.run_dir)
+    vqvae, _ = codes.decoder_of(run, args.device)
+    if vqvae.config.hierarchy != 1 or prior.map_shape:
+        raise InputError("complete takes a prior over the codes of a one-level VQ-VAE")
+    if args.input:
+        x = files.read_input(vqvae, args.input)[0][: args.n]
+    else:
+        x = codes.image_split(run, "test").x[: args.n]
+    grids = vqvae.encode(x.to(args.device))[0]
+    gen = generator(args.seed, args.device)
+    _, code_missing, done = completion_rows(prior, grids.cpu(), args.hide, args.temperature, gen, args.particles)
+    n, factor = len(x), vqvae.config.downsample
+    hidden = code_missing[n : 2 * n].repeat_interleave(factor, 2).repeat_interleave(factor, 3)
+    hidden = hidden.expand(-1, vqvae.shape[0], -1, -1)
+    grid = torch.cat([x, x, vqvae.decode([done.x.to(args.device)]).cpu()])
+    missing = torch.cat([torch.zeros_like(hidden), hidden, torch.zeros_like(hidden)])
+    save_grid(grid, vqvae.levels, args.output, columns=n, missing=missing)
+    print(f"wrote originals / masked / completions (decoded from completed codes) of {n} images to {args.output}")
+    print(f"{args.hide} hidden: {summary(done)}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     model = load_model(args.run_dir, args.device)
     if model.data_kind.is_audio:
@@ -70,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
         prompt = read_prompt(model, args.input)
         write_generated(model, prompt, args.seconds, 1, output, args.temperature, generator(args.seed, args.device))
         return 0
+    if model.data_kind.is_codes:
+        return complete_codes(model, args)
     data = run_data(args.run_dir, "all" if args.input else "test", args.input)
     if data.shape != model.shape or data.levels != model.levels:
         raise InputError(f"{data.description} does not fit the model (shape {model.shape}, {model.levels} levels)")

@@ -114,6 +114,12 @@ def code_splits(
     return {s: encode_split(vqvae, data, level, name) for s, data in images.items() if only is None or s in only}
 
 
+def image_split(prior_run: str | Path, split: str) -> Dataset:
+    """A split of the images behind the VQ-VAE a prior's run keeps (what it was trained on)."""
+    grid = serialization.read_json(Path(prior_run) / DECODER_DIR / GRID_FILE)
+    return load_run_data(grid["images"])[split]
+
+
 def run_data(
     spec: dict, name: str | None = None, run: str | Path | None = None, only: tuple[str, ...] | None = None
 ) -> dict[str, Dataset]:

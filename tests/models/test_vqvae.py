@@ -320,3 +320,13 @@ def test_matched_quality_reaches_the_target_psnr():
     assert quality >= 30.0 and size > 0
     smaller, lower = latent.matched(image, 20.0, "JPEG")
     assert smaller <= size and lower >= 20.0
+
+
+def test_complete_fills_in_codes_and_decodes(pair, tmp_path, capsys):
+    _, run = pair
+    capsys.readouterr()
+    out = tmp_path / "c.png"
+    assert main(["complete", str(run), "-n", "3", "--hide", "center", "-o", str(out), "--seed", "1"]) == 0
+    assert "completions" in capsys.readouterr().out
+    with Image.open(out) as image:
+        assert image.width >= 3 * 8 and image.height >= 3 * 8  # three rows of 8x8 images
