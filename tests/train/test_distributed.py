@@ -54,3 +54,21 @@ def test_two_processes_match_one_with_the_doubled_batch_and_resume(tmp_path):
     assert serialization.read_json(two / "results.json")["steps"] == 7
     # a checkpoint written by 2 processes is not resumed by 1
     assert main(["train", "--out", str(two), "--resume", "--steps", "8", "--quiet"]) == 2
+
+
+def test_a_vqvae_codebook_is_the_same_under_two_processes_as_under_one(tmp_path):
+    """The moving averages reduce the code counts and sums over processes: 2 processes with batch B end with the
+    codebook 1 process with batch 2B gets (restarts off, so no random choice enters)."""
+    vq = (
+        "train --model vqvae --data digits --set hidden=8 --set residual_hidden=4 --set residual_layers=1 "
+        "--set codes=16 --set code_dim=4 --set downsample=2 --set dead_below=0 --set decay=0.5 --lr 0.01 --quiet "
+        "--precision fp32 --train-set warmup_steps=2"
+    ).split()
+    two, one = tmp_path / "two", tmp_path / "one"
+    done = torchrun([*vq, "--batch-size", "8", "--steps", "3", "--out", str(two)])
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert main([*vq, "--batch-size", "16", "--steps", "3", "--out", str(one)]) == 0
+    a, b = final_weights(two), final_weights(one)
+    for name in ("quantizers.0.counts", "quantizers.0.sums", "quantizers.0.codebook", "decoder.0.weight"):
+        assert torch.allclose(a[name], b[name], atol=1e-4), name
+    assert float(a["quantizers.0.counts"].sum()) > 0
