@@ -145,7 +145,7 @@ def decoder(config: VQVAEConfig, inputs: int) -> nn.Sequential:
 class VQVAE(Trainable):
     """long images (B, C, H, W) ⇄ code grids: `encode` → [bottom] or [top, bottom], `decode` ← the same list."""
 
-    metric_columns = ("loss", "mse", "psnr", "perplexity")
+    metric_columns = ("loss", "mse", "psnr", "perplexity", "dead")
     selection_metric = "loss"
 
     def __init__(self, config: VQVAEConfig) -> None:
@@ -257,7 +257,8 @@ class VQVAE(Trainable):
         loss = mse + self.config.commitment * commitment
         usage = perplexity(torch.bincount(levels[-1].codes.flatten(), minlength=self.config.codes))
         metrics = {"loss": loss.detach(), "mse": mse.detach(), "psnr": torch.tensor(self.psnr(float(mse.detach())))}
-        return loss, {**metrics, "perplexity": torch.tensor(usage)}
+        dead = torch.tensor(float(self.quantizers[-1].dead_codes()))  # before this step's update
+        return loss, {**metrics, "perplexity": torch.tensor(usage), "dead": dead}
 
     def after_step(self) -> None:
         for quantizer in self.quantizers:

@@ -49,7 +49,7 @@ def test_training_on_toy_images_lowers_the_error_and_uses_the_codebook():
     result = model.evaluation_result(model.evaluation_sums(x, None), len(x))
     assert result["psnr"] == pytest.approx(10 * math.log10(4 / result["mse"]))
     assert result["perplexity"] > 2 and 0 < result["usage"] <= 1 and result["dead"] >= 0
-    assert {"loss", "mse", "psnr", "perplexity"} <= set(result)
+    assert set(model.metric_columns) <= set(result) and set(model.metric_columns) == set(metrics)
 
 
 def test_encode_and_decode_round_trip_shapes_and_levels():
@@ -149,6 +149,11 @@ def test_the_one_level_flow_trains_a_prior_and_samples_images(tmp_path, prior, c
         == 0
     )
     assert (run / "vqvae" / "model.safetensors").is_file()
+    header = (vq / "metrics.csv").read_text().splitlines()[0]
+    assert header == (
+        "step,epoch,seconds,lr,train_loss,train_mse,train_psnr,train_perplexity,train_dead,"
+        "val_loss,val_mse,val_psnr,val_perplexity,val_dead"
+    )
     results = cr.serialization.read_json(run / "results.json")
     assert results["test_bpd"] > 0  # bits per code
     model = cr.load(run)
