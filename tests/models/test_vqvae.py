@@ -97,12 +97,7 @@ def test_save_and_load_are_exact(tmp_path):
 
 def test_codes_are_nominal_data_for_a_prior(tmp_path):
     out = tmp_path / "vq"
-    assert (
-        main(
-            ["train", "--model", "vqvae", "--data", "digits", *sets(TINY), "--steps", "8", "--out", str(out), "--quiet"]
-        )
-        == 0
-    )
+    train_vq(out, 8)
     splits = codes.code_splits(f"codes:{out}")
     train = splits["train"]
     assert train.kind == cr.data.DataKind.codes(16) and train.shape == (1, 4, 4) and train.levels == 16
@@ -120,34 +115,23 @@ def sets(values: dict) -> list[str]:
     return [item for k, v in values.items() for item in ("--set", f"{k}={v}")]
 
 
+def train_vq(out, steps: int, **extra) -> None:
+    """A tiny VQ-VAE on the digits through the CLI."""
+    args = ["train", "--model", "vqvae", "--data", "digits", *sets({**TINY, **extra}), "--steps", str(steps)]
+    assert main([*args, "--out", str(out), "--quiet"]) == 0
+
+
+def train_prior(family: str, data: str, out, steps: int) -> None:
+    """A tiny prior of `family` over `data` (codes:...) through the CLI."""
+    args = ["train", "--model", family, "--data", data, *sets(cr.models.MODELS.get(family).tiny), "--steps", str(steps)]
+    assert main([*args, "--out", str(out), "--quiet"]) == 0
+
+
 @pytest.mark.parametrize("prior", ["gated-pixelcnn", "pixelsnail"])
 def test_the_one_level_flow_trains_a_prior_and_samples_images(tmp_path, prior, capsys):
     vq, run = tmp_path / "vq", tmp_path / "prior"
-    assert (
-        main(
-            ["train", "--model", "vqvae", "--data", "digits", *sets(TINY), "--steps", "6", "--out", str(vq), "--quiet"]
-        )
-        == 0
-    )
-    tiny = cr.models.MODELS.get(prior).tiny
-    assert (
-        main(
-            [
-                "train",
-                "--model",
-                prior,
-                "--data",
-                f"codes:{vq}",
-                *sets(tiny),
-                "--steps",
-                "4",
-                "--out",
-                str(run),
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    train_vq(vq, 6)
+    train_prior(prior, f"codes:{vq}", run, 4)
     assert (run / "vqvae" / "model.safetensors").is_file()
     header = (vq / "metrics.csv").read_text().splitlines()[0]
     assert header == (
@@ -176,12 +160,7 @@ def test_the_one_level_flow_trains_a_prior_and_samples_images(tmp_path, prior, c
 
 def test_commands_refuse_a_vqvae_run_with_one_line(tmp_path, capsys):
     vq = tmp_path / "vq"
-    assert (
-        main(
-            ["train", "--model", "vqvae", "--data", "digits", *sets(TINY), "--steps", "2", "--out", str(vq), "--quiet"]
-        )
-        == 0
-    )
+    train_vq(vq, 2)
     capsys.readouterr()
     assert main(["sample", str(vq), "-n", "2", "-o", str(tmp_path / "s.png")]) != 0
     err = capsys.readouterr().err.strip()
@@ -196,31 +175,8 @@ def pair(tmp_path_factory):
     """A tiny VQ-VAE on digits and a Gated PixelCNN prior over its codes."""
     root = tmp_path_factory.mktemp("pair")
     vq, run = root / "vq", root / "prior"
-    assert (
-        main(
-            ["train", "--model", "vqvae", "--data", "digits", *sets(TINY), "--steps", "6", "--out", str(vq), "--quiet"]
-        )
-        == 0
-    )
-    tiny = cr.models.MODELS.get("gated-pixelcnn").tiny
-    assert (
-        main(
-            [
-                "train",
-                "--model",
-                "gated-pixelcnn",
-                "--data",
-                f"codes:{vq}",
-                *sets(tiny),
-                "--steps",
-                "3",
-                "--out",
-                str(run),
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    train_vq(vq, 6)
+    train_prior("gated-pixelcnn", f"codes:{vq}", run, 3)
     return vq, run
 
 
@@ -260,31 +216,9 @@ def test_plain_compress_refuses_a_prior_over_codes(pair, tmp_path, capsys):
 
 def test_the_two_level_flow_samples_bottom_codes_given_sampled_top_codes(tmp_path, capsys):
     vq, top, bottom = tmp_path / "vq2", tmp_path / "top", tmp_path / "bottom"
-    two = {**TINY, "hierarchy": 2}
-    assert (
-        main(["train", "--model", "vqvae", "--data", "digits", *sets(two), "--steps", "4", "--out", str(vq), "--quiet"])
-        == 0
-    )
-    tiny = sets(cr.models.MODELS.get("gated-pixelcnn").tiny)
+    train_vq(vq, 4, hierarchy=2)
     for grid, run in ((f"codes:{vq}", top), (f"codes:{vq}:bottom", bottom)):
-        assert (
-            main(
-                [
-                    "train",
-                    "--model",
-                    "gated-pixelcnn",
-                    "--data",
-                    grid,
-                    *tiny,
-                    "--steps",
-                    "2",
-                    "--out",
-                    str(run),
-                    "--quiet",
-                ]
-            )
-            == 0
-        )
+        train_prior("gated-pixelcnn", grid, run, 2)
     prior = cr.load(bottom)
     assert prior.map_shape == (1, 2, 2) and prior.map_levels == 16 and prior.shape == (1, 4, 4)
     splits = codes.code_splits(f"codes:{vq}:bottom")
