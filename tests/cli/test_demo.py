@@ -8,6 +8,7 @@ import subprocess
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from chainrule.cli.main import main
 from chainrule.data.audio import write_wav
@@ -46,7 +47,7 @@ def test_the_demo_writes_a_report_that_a_browser_loads_whole(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--small", "--minutes", "0.05", "--out", str(out), "--seed", "1"]) == 0
     printed = capsys.readouterr().out
-    assert "[6/6]" in printed and f"report: {out / 'report.html'}" in printed
+    assert "[7/7]" in printed and f"report: {out / 'report.html'}" in printed
     page = (out / "report.html").read_text()
     parts = (
         "1. MADE trained here",
@@ -55,11 +56,15 @@ def test_the_demo_writes_a_report_that_a_browser_loads_whole(tmp_path, capsys):
         "4. Audio",
         "5. Lossless compression",
         "6. Judging",
+        "7. Larger images",
     )
     for part in parts:
         assert part in page
     assert (out / "made-samples.png").is_file() and (out / "wavenet.wav").is_file()
     assert (out / "anomaly.png").is_file() and "complexity score" in page
+    with Image.open(out / "latent-samples.png") as grid:
+        assert grid.width >= 2 * 64 and grid.height >= 64  # decoded 64x64 samples
+    assert (out / "pixel-photos.png").is_file()
     view = browser_view(out / "report.html")
     assert view["images"] >= 4 and view["images-decoded"] == view["images"]
     assert view["audio"] == 1 and view["audio-ready"] == 1
