@@ -269,3 +269,19 @@ def test_complete_fills_in_codes_and_decodes(pair, tmp_path, capsys):
     assert "completions" in capsys.readouterr().out
     with Image.open(out) as image:
         assert image.width >= 3 * 8 and image.height >= 3 * 8  # three rows of 8x8 images
+
+
+def test_a_class_conditional_prior_over_codes_samples_a_class(pair, tmp_path, capsys):
+    vq, _ = pair
+    run = tmp_path / "conditional"
+    tiny = sets(cr.models.MODELS.get("gated-pixelcnn").tiny)
+    args = ["train", "--model", "gated-pixelcnn", "--data", f"codes:{vq}", *tiny, "--set", "num_classes=10"]
+    assert main([*args, "--steps", "2", "--out", str(run), "--quiet"]) == 0
+    prior = cr.load(run)
+    assert prior.num_classes == 10 and prior.data_kind.is_codes
+    test = codes.code_splits(f"codes:{vq}", only=("test",))["test"]
+    with torch.no_grad():
+        a = prior.log_prob(test.x[:4], test.labels[:4])
+        b = prior.log_prob(test.x[:4], (test.labels[:4] + 1) % 10)
+    assert torch.isfinite(a).all() and torch.isfinite(b).all()
+    assert main(["sample", str(run), "--class", "3", "-n", "2", "-o", str(tmp_path / "c.png"), "--seed", "0"]) == 0
