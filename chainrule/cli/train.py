@@ -27,6 +27,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--encoding", choices=["mulaw", "pcm8", "pcm16"], help="audio: sample encoding (default mulaw)")
     p.add_argument("--rate", type=int, help="audio: sample rate in Hz, files are resampled to it (default 8000)")
+    p.add_argument(
+        "--condition",
+        metavar="TASK",
+        help="images: condition on lowres:F (the image downsampled F times: super-resolution) or grey (colourisation)",
+    )
     p.add_argument("--preset", help="named hyper-parameters of the model, e.g. cpu or paper")
     p.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE", help="model hyper-parameter")
     p.add_argument("--epochs", type=int, help="budget in epochs")
@@ -116,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
         length=args.length,
         encoding=args.encoding,
         rate=args.rate,
+        condition=args.condition,
     )
     distributed.close()
     if not ranks.main:

@@ -38,7 +38,9 @@ class Dataset:
             chunks (row i + 1 continues row i). None for data of independent examples.
         source_files: audio: the number of files the split was read from (0 otherwise).
         maps: a spatial conditioning map per example, (N, M, h, w) (the bottom codes of a VQ-VAE-2 come with their
-            top codes), or None; map_levels: their levels when they are codes (0: float values).
+            top codes; an image task's low-resolution or grey image, `data.conditions`), or None; map_levels: their
+            levels when they are codes (0: float values).
+        task: the image-to-image task the maps come from ("lowres:4", "grey"), or None.
         random_crops: streams only: training batches are crops of the row length at random offsets of `tokens`
             (when `batch` gets a generator) instead of the fixed rows.
     """
@@ -57,6 +59,7 @@ class Dataset:
     random_crops: bool = False
     maps: Tensor | None = None
     map_levels: int = 0
+    task: str | None = None
 
     @property
     def is_stream(self) -> bool:
@@ -120,7 +123,8 @@ class Dataset:
         chosen = labels if classes and labels is not None else None
         if not spatial or self.maps is None:
             return None if chosen is None else chosen.to(device)
-        return Condition(classes=chosen, map=self.maps[index].long()).to(device)
+        m = self.maps[index]
+        return Condition(classes=chosen, map=m.long() if self.map_levels else m.float()).to(device)
 
     def stream_rows(self, offset: int, rows: int) -> Dataset:
         """Streams: the same split with its rows re-cut, `rows` consecutive chunks of the row length starting at

@@ -6,6 +6,7 @@ an official test split also gives up a test set (20 %) first. The same name alwa
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ import torch
 
 from chainrule.data import audio, text
 from chainrule.data.arrays import load_array
+from chainrule.data.conditions import ConditionTask
 from chainrule.data.dataset import Binarize, Dataset
 from chainrule.data.digits import load_digits
 from chainrule.data.fashion_mnist import INSTALL as FASHION_INSTALL
@@ -194,6 +196,7 @@ def load_splits(
     length: int | None = None,
     encoding: str | None = None,
     rate: int | None = None,
+    condition: str | None = None,
 ) -> dict[str, Dataset]:
     """The train, val and test splits of a dataset, read once.
 
@@ -205,6 +208,8 @@ def load_splits(
         vocab, length: text only: "bytes" (default) or "chars", and the tokens per row (default 256; audio: the
             training crop length, default 4096).
         encoding, rate: audio only: "mulaw" (default), "pcm8" or "pcm16", and the sample rate (default 8000).
+        condition: images only: an image-to-image task (`data.conditions`: "lowres:F" or "grey") whose
+            conditioning image each example carries as its map.
 
     Raises:
         UnknownNameError, DatasetNotFoundError, DataFormatError, ConfigError, InputError.
@@ -224,7 +229,18 @@ def load_splits(
     if vocab is not None or length is not None:
         raise ConfigError(f"vocab and length apply to text data only, not to {name}")
     source, val_size, test_fraction = _read(name)
-    return _datasets(name, source, _split(source, val_size, test_fraction), levels, binarize)
+    splits = _datasets(name, source, _split(source, val_size, test_fraction), levels, binarize)
+    return splits if condition is None else with_condition(splits, condition)
+
+
+def with_condition(splits: dict[str, Dataset], condition: str) -> dict[str, Dataset]:
+    """The splits with each example's conditioning image of the task `condition` as its map."""
+    task = ConditionTask.parse(condition)
+    task.check(splits["train"].shape)
+    return {
+        split: dataclasses.replace(data, maps=task.maps(data.x, data.levels), task=str(task))
+        for split, data in splits.items()
+    }
 
 
 def load(name: str, split: str = "train", levels: int | None = None, binarize: Binarize | None = None) -> Dataset:
@@ -248,6 +264,8 @@ def run_spec(dataset: Dataset) -> dict:
     """What a run records about its data (run.json "data"): how to load it again, and its kind."""
     kind = dataset.kind
     spec = {"name": dataset.name, "levels": dataset.levels, "binarize": dataset.binarize, "kind": kind.describe()}
+    if dataset.task is not None:
+        spec["condition"] = dataset.task
     if kind.is_audio:
         spec.update(encoding=kind.encoding, rate=kind.rate, length=dataset.shape[0])
     elif dataset.is_stream:
@@ -269,4 +287,4 @@ def load_run_data(spec: dict, name: str | None = None) -> dict[str, Dataset]:
         return load_splits(name, length=spec["length"], encoding=spec["encoding"], rate=spec["rate"])
     if kind == "text":
         return load_splits(name, vocab=spec["vocab"], length=spec["length"])
-    return load_splits(name, spec["levels"], spec["binarize"])
+    return load_splits(name, spec["levels"], spec["binarize"], condition=spec.get("condition"))

@@ -86,10 +86,11 @@ def train_model(
     length: int | None = None,
     encoding: str | None = None,
     rate: int | None = None,
+    condition: str | None = None,
 ) -> dict[str, Any]:
     """Train a model and return its test results (see `Trainer.fit`). `vocab` ("bytes" or "chars") and `length`
     (tokens per chunk; default: the preset's, else 256) apply to text data; `encoding`, `rate` and `length` (crop)
-    to audio.
+    to audio; `condition` ("lowres:F", "grey") makes an image-to-image model (`data.conditions`).
 
     With `resume`, everything is read back from `out/run.json`; budget fields in `train` may extend it. Under
     torchrun, every process calls this with the same arguments and trains its shard (`train.distributed`).
@@ -117,11 +118,13 @@ def train_model(
         if length is None:  # a text preset names the context length it was tuned for
             length = preset_table(model, preset).get("data", {}).get("length")
         if codes.is_codes(data):
-            if any(v is not None for v in (levels, binarize, vocab, encoding, rate)):
-                raise ConfigError(f"{data} holds VQ-VAE codes: levels, binarize, vocab, encoding and rate do not apply")
+            if any(v is not None for v in (levels, binarize, vocab, encoding, rate, condition)):
+                raise ConfigError(
+                    f"{data} holds VQ-VAE codes: levels, binarize, vocab, encoding, rate, condition do not apply"
+                )
             splits = codes.code_splits(data)
         else:
-            splits = load_splits(data, levels, binarize, vocab, length, encoding, rate)
+            splits = load_splits(data, levels, binarize, vocab, length, encoding, rate, condition)
         first = splits["train"]
         model_args, preset_train = model_hparams(model, preset, hparams or {}, first.shape)
         entry = MODELS.get(model)
