@@ -6,11 +6,23 @@ import argparse
 import logging
 import sys
 
-from chainrule.cli import bench, complete, compress, datasets, demo, evaluate, sample, score, train, zoo
+from chainrule.cli import (
+    bench,
+    complete,
+    compress,
+    datasets,
+    demo,
+    evaluate,
+    image_to_image,
+    sample,
+    score,
+    train,
+    zoo,
+)
 from chainrule.errors import ChainruleError
 from chainrule.version import __version__
 
-COMMANDS = (train, evaluate, sample, complete, score, compress, datasets, demo, bench, zoo)
+COMMANDS = (train, evaluate, sample, complete, image_to_image, score, compress, datasets, demo, bench, zoo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,148 @@
+"""`chainrule upscale` and `chainrule colourise`: image-to-image sampling with a model trained with `--condition
+lowres:F` (super-resolution, Dahl et al. 2017, arXiv 1702.00783) or `--condition grey` (colourisation).
+
+Each IMAGE is the conditioning image (low-resolution, or grey); an image already at the model's size is reduced
+(or made grey) first and its original shown beside the results; any other size is refused. The PNG grid has a row
+per input: the input (enlarged to the output size), bicubic interpolation (super-resolution), `-n` samples, and the
+original where known.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from chainrule import zoo
+from chainrule.cli.common import add_device, generator, load_model
+from chainrule.data import Condition
+from chainrule.data.conditions import ConditionTask
+from chainrule.data.png_folder import read_png
+from chainrule.errors import DataFormatError, InputError
+from chainrule.media import save_grid
+from chainrule.train import run_info
+
+COMMANDS = {"upscale": "lowres", "colourise": "grey"}
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    helps = {
+        "upscale": "draw high-resolution images given low-resolution ones (a model trained with --condition lowres:F)",
+        "colourise": "draw colour images given grey ones (a model trained with --condition grey)",
+    }
+    for name, task in COMMANDS.items():
+        p = commands.add_parser(name, help=helps[name], description=__doc__)
+        p.add_argument("run_dir", help=f"a run trained with --condition {'lowres:F' if task == 'lowres' else 'grey'}")
+        p.add_argument("images", nargs="+", metavar="IMAGE", help="PNG files or folders, or .npy arrays (N, [C,] H, W)")
+        p.add_argument("-o", "--output", default=f"{name}.png", help=f"the PNG grid (default {name}.png)")
+        p.add_argument("-n", type=int, default=4, help="samples per input (default 4)")
+        p.add_argument("--temperature", type=float, default=1.0)
+        p.add_argument("--seed", type=int)
+        add_device(p)
+        p.set_defaults(run=partial(run, task_name=task))
+
+
+def model_task(run_dir: str, task_name: str) -> ConditionTask:
+    """The task the run was trained for.
+
+    Raises:
+        InputError: a run trained without that kind of condition."""
+    spec = run_info(zoo.resolve(run_dir))["data"].get("condition")
+    task = ConditionTask.parse(spec) if spec else None
+    if task is None or task.name != task_name:
+        want = "--condition lowres:F" if task_name == "lowres" else "--condition grey"
+        raise InputError(f"{run_dir} was trained {'with --condition ' + str(task) if task else 'unconditionally'}; "
+                         f"this command needs a run trained with {want}")  # fmt: skip
+    return task
+
+
+def read_images(paths: list[str], levels: int) -> list[np.ndarray]:
+    """Every image of the given files and folders, (C, H, W) integer arrays."""
+    images = []
+    for name in paths:
+        path = Path(name)
+        if not path.exists():
+            raise InputError(f"{path}: no such file or folder")
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.suffix.lower() == ".png")
+            if not files:
+                raise InputError(f"{path} holds no .png files")
+            images += [read_png(f, levels) for f in files]
+        elif path.suffix.lower() == ".png":
+            images.append(read_png(path, levels))
+        elif path.suffix.lower() == ".npy":
+            try:
+                array = np.load(path, allow_pickle=False)
+            except (OSError, ValueError, EOFError) as err:
+                raise DataFormatError(f"{path} is not a readable .npy file ({err.__class__.__name__})") from None
+            if array.dtype.kind not in "iu" or array.ndim not in (3, 4):
+                raise InputError(
+                    f"{path}: need integer images (N, H, W) or (N, C, H, W), got {array.dtype} {array.shape}"
+                )
+            images += list(array[:, None] if array.ndim == 3 else array)
+        else:
+            raise InputError(f"{path} is not a PNG file, a folder of them or a .npy array")
+    return images
+
+
+def prepare(
+    images: list[np.ndarray], task: ConditionTask, shape: tuple[int, ...], levels: int
+) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+    """(conditioning images long (N, *source shape), the originals where the inputs were at the model's size)."""
+    small = task.source_shape(shape)
+    sources, originals = [], []
+    for image in images:
+        x = torch.from_numpy(np.asarray(image).astype(np.int64))
+        if x.numel() and (int(x.min()) < 0 or int(x.max()) >= levels):
+            raise InputError(f"an input has values {int(x.min())}..{int(x.max())}; this model takes 0..{levels - 1}")
+        if tuple(x.shape) == small:
+            sources.append(x)
+            originals.append(None)
+        elif tuple(x.shape) == tuple(shape):
+            sources.append(task.source(x[None], levels)[0])
+            originals.append(x)
+        else:
+            sizes = f"{'x'.join(map(str, small))} (the input) or {'x'.join(map(str, shape))} (reduced first)"
+            raise InputError(f"an input is {'x'.join(map(str, x.shape))}; this model takes {sizes} (C x H x W)")
+    return torch.stack(sources), originals
+
+
+def shown(source: torch.Tensor, task: ConditionTask, shape: tuple[int, ...], levels: int, mode: str) -> torch.Tensor:
+    """The conditioning images at the output size (N, C, H, W): enlarged (nearest or bicubic), grey in every
+    channel."""
+    if task.name == "grey":
+        return source.expand(-1, shape[0], -1, -1)
+    size = tuple(shape[1:])
+    big = F.interpolate(source.float(), size=size, mode=mode, **({} if mode == "nearest" else {"align_corners": False}))
+    return big.round().clamp(0, levels - 1).long()
+
+
+def run(args: argparse.Namespace, task_name: str) -> int:
+    if args.n < 1:
+        raise InputError(f"-n {args.n} must be at least 1")
+    model = load_model(args.run_dir, args.device)
+    task = model_task(args.run_dir, task_name)
+    shape, levels = tuple(model.shape), model.levels
+    sources, originals = prepare(read_images(args.images, levels), task, shape, levels)
+    cond = Condition(map=task.to_map(sources, levels).repeat_interleave(args.n, 0).to(args.device))
+    start = time.perf_counter()
+    drawn = model.sample(len(sources) * args.n, cond=cond, temperature=args.temperature,
+                         generator=generator(args.seed, args.device)).cpu()  # fmt: skip
+    seconds = time.perf_counter() - start
+    rows = []
+    for i, original in enumerate(originals):
+        row = [shown(sources[i : i + 1], task, shape, levels, "nearest")]
+        if task.name == "lowres":
+            row.append(shown(sources[i : i + 1], task, shape, levels, "bicubic"))
+        row.append(drawn[i * args.n : (i + 1) * args.n])
+        row.append(original[None] if original is not None else torch.zeros(1, *shape, dtype=torch.long))
+        rows.append(torch.cat(row))
+    save_grid(torch.cat(rows), levels, args.output, columns=len(rows[0]))
+    columns = "input, " + ("bicubic, " if task.name == "lowres" else "") + f"{args.n} samples, original"
+    print(f"wrote {len(sources)} rows ({columns}) to {args.output}; {seconds / len(sources):.2f} s per input")
+    return 0
