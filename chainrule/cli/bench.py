@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from chainrule.bench import compression, latent, ood, quality, sampling, throughput
+from chainrule.bench import compression, latent, ood, quality, sampling, throughput, upscale
 from chainrule.bench.machine import describe
 from chainrule.models import available
 
@@ -83,6 +83,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     v.add_argument("--no-pixel", action="store_true", help="skip timing the pixel-level model of equal size")
     v.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     v.set_defaults(run=run_latent)
+    u = kinds.add_parser("upscale", help="image-to-image: conditional vs unconditional NLL, PSNR/SSIM vs bicubic")
+    u.add_argument("run", help="a run trained with --condition lowres:F or grey")
+    u.add_argument("--unconditional", help="an unconditional run of the same data and budget")
+    u.add_argument("--images", type=int, default=32, help="test images (default 32)")
+    u.add_argument("-n", type=int, default=4, help="samples per image (default 4)")
+    u.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    u.set_defaults(run=run_upscale)
     c = kinds.add_parser("compression", help="learned coder vs model NLL vs classic codecs on a run's test split")
     c.add_argument("runs", nargs="+", help="trained run directories (image, text or audio)")
     c.add_argument("--limit", type=int, help="first N test images (tokens, samples) only (default: all)")
@@ -156,6 +163,26 @@ def run_ood(args: argparse.Namespace) -> int:
                 f"{row['fpr95']:.3f} | {row['inside_mean']:.3f} / {row['outside_mean']:.3f} |",
                 flush=True,
             )
+    return 0
+
+
+def run_upscale(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"machine: {describe()}")
+    row = upscale.figures(args.run, args.unconditional, args.images, args.n)
+    uncond = row.get("unconditional_bpd")
+    line = f"| {row['data']} {row['task']} | conditional {row['conditional_bpd']:.4f} bits/dim"
+    print(line + (f" | unconditional {uncond:.4f} bits/dim |" if uncond is not None else " |"))
+    if "sample_psnr" in row:
+        print("| | PSNR (dB) | SSIM |\n|---|---:|---:|")
+        for name in ("sample", "mean", "bicubic"):
+            print(f"| {name} | {row[f'{name}_psnr']:.2f} | {row[f'{name}_ssim']:.4f} |")
+        print(
+            f"consistency: MSE {row['consistency_mse']:.3f} (bicubic {row['bicubic_consistency_mse']:.3f}), "
+            f"{100 * row['consistency_within_1']:.1f} % within ±1 level; {row['seconds_per_image']:.3f} s per image"
+        )
+    print(json.dumps(row))
     return 0
 
 

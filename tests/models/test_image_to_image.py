@@ -91,3 +91,25 @@ def test_colourise_draws_colour_images_from_grey_ones(tmp_path, capsys):
             assert grid.mode == "RGB" and grid.width >= 4 * 32
     model = cr.load(run)
     assert model.map_shape == (1, 32, 32) and model.map_levels == 0
+
+
+def test_the_upscale_benchmark_reports_every_figure(upscaler):
+    from chainrule.bench import upscale
+
+    row = upscale.figures(str(upscaler), None, images=4, samples=2)
+    assert row["task"] == "lowres:2" and row["images"] == 4 and row["conditional_bpd"] > 0
+    for key in ("sample", "mean", "bicubic"):
+        assert 0 < row[f"{key}_psnr"] < 100 and -1 <= row[f"{key}_ssim"] <= 1
+    assert 0 <= row["consistency_within_1"] <= 1 and row["consistency_mse"] >= 0 and row["seconds_per_image"] > 0
+
+
+def test_ssim_and_psnr_by_hand():
+    from chainrule.bench import upscale
+
+    x = torch.randint(0, 256, (2, 3, 16, 16))
+    assert torch.allclose(upscale.ssim(x, x, 255), torch.ones(2, dtype=torch.float64))
+    assert float(upscale.ssim(x, 255 - x, 255).max()) < 0
+    y = x.clone()
+    y[:, :, 0, 0] = (y[:, :, 0, 0] + 16) % 256  # one value per channel off by 16 (or 240 where it wrapped)
+    mse = (x - y).double().pow(2).flatten(1).mean(1)
+    torch.testing.assert_close(upscale.psnr(x, y, 255), 10 * torch.log10(255**2 / mse))
