@@ -47,7 +47,7 @@ def test_the_demo_writes_a_report_that_a_browser_loads_whole(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--small", "--minutes", "0.05", "--out", str(out), "--seed", "1"]) == 0
     printed = capsys.readouterr().out
-    assert "[7/7]" in printed and f"report: {out / 'report.html'}" in printed
+    assert "[8/8]" in printed and f"report: {out / 'report.html'}" in printed
     page = (out / "report.html").read_text()
     parts = (
         "1. MADE trained here",
@@ -57,6 +57,7 @@ def test_the_demo_writes_a_report_that_a_browser_loads_whole(tmp_path, capsys):
         "5. Lossless compression",
         "6. Judging",
         "7. Larger images",
+        "8. Super-resolution",
     )
     for part in parts:
         assert part in page
@@ -64,7 +65,7 @@ def test_the_demo_writes_a_report_that_a_browser_loads_whole(tmp_path, capsys):
     assert (out / "anomaly.png").is_file() and "complexity score" in page
     with Image.open(out / "latent-samples.png") as grid:
         assert grid.width >= 2 * 64 and grid.height >= 64  # decoded 64x64 samples
-    assert (out / "pixel-photos.png").is_file()
+    assert (out / "pixel-photos.png").is_file() and (out / "upscale.png").is_file()
     view = browser_view(out / "report.html")
     assert view["images"] >= 4 and view["images-decoded"] == view["images"]
     assert view["audio"] == 1 and view["audio-ready"] == 1
