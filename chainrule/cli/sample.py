@@ -70,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
     elif args.label is not None:
         cond = torch.full((n,), args.label, dtype=torch.long, device=args.device)
     gen = generator(args.seed, args.device)
+    if model.map_shape and not model.map_levels:  # a map of values: an image-to-image model
+        raise InputError(
+            f"{args.run_dir} draws images given a conditioning image: use chainrule upscale or chainrule colourise"
+        )
     top = sample_top(model, args, n, cond, gen) if model.map_shape else None
     if top is not None:  # the bottom codes read the top codes (and the class, if any)
         cond = Condition(classes=cond, map=top)

@@ -75,6 +75,10 @@ def test_upscale_writes_a_grid_and_refuses_bad_inputs(upscaler, tmp_path, capsys
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert main(["colourise", str(upscaler), str(tmp_path / "big.npy")]) == 2  # a super-resolution run
+    capsys.readouterr()
+    assert main(["sample", str(upscaler), "-n", "2", "-o", str(tmp_path / "s.png")]) == 2
+    assert "chainrule upscale" in capsys.readouterr().err
+    assert main(["eval", str(upscaler)]) == 0  # evaluation rebuilds the task's maps
 
 
 def test_colourise_draws_colour_images_from_grey_ones(tmp_path, capsys):
