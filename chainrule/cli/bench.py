@@ -84,7 +84,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     v.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     v.set_defaults(run=run_latent)
     u = kinds.add_parser("upscale", help="image-to-image: conditional vs unconditional NLL, PSNR/SSIM vs bicubic")
-    u.add_argument("run", help="a run trained with --condition lowres:F or grey")
+    u.add_argument("run_dir", metavar="RUN", help="a run trained with --condition lowres:F or grey")
     u.add_argument("--unconditional", help="an unconditional run of the same data and budget")
     u.add_argument("--images", type=int, default=32, help="test images (default 32)")
     u.add_argument("-n", type=int, default=4, help="samples per image (default 4)")
@@ -170,7 +170,7 @@ def run_upscale(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"machine: {describe()}")
-    row = upscale.figures(args.run, args.unconditional, args.images, args.n)
+    row = upscale.figures(args.run_dir, args.unconditional, args.images, args.n)
     uncond = row.get("unconditional_bpd")
     line = f"| {row['data']} {row['task']} | conditional {row['conditional_bpd']:.4f} bits/dim"
     print(line + (f" | unconditional {uncond:.4f} bits/dim |" if uncond is not None else " |"))
