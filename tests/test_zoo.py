@@ -40,9 +40,11 @@ def test_a_zoo_model_samples_and_scores_its_test_data_as_recorded(name):
             drawn = cr.sampling.generate(model, tokens[:16], 32, generator=gen)
             assert drawn.shape == (32,) and int(drawn.max()) < model.levels
         else:
-            x = ds.x[torch.linspace(0, len(ds) - 1, min(100, len(ds))).long()]  # spread over the split
-            bits = -float(model.log_prob(x).double().sum()) / math.log(2) / x.numel()
-            drawn = model.sample(1, generator=gen)
+            pick = torch.linspace(0, len(ds) - 1, min(100, len(ds))).long()  # spread over the split
+            x, labels = ds.batch(pick)
+            cond = ds.condition(pick, labels, bool(model.num_classes), bool(model.map_shape))  # e.g. a low-res map
+            bits = -float(model.log_prob(x, cond).double().sum()) / math.log(2) / x.numel()
+            drawn = model.sample(1, cond=None if cond is None else cond[:1], generator=gen)
             assert drawn.shape == (1, *model.shape) and int(drawn.max()) < model.levels
     recorded = zoo.entries()[name]["test_bpd"]
     assert abs(bits - recorded) < 0.15 * recorded, (bits, recorded)
