@@ -57,7 +57,7 @@ def _coerce(name: str, hint: Any, value: Any) -> Any:
     if hint in (int, float):
         try:
             number = hint(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # int(inf) overflows
             raise ConfigError(f"{name}={value!r} must be {hint.__name__}") from None
         if hint is int and isinstance(value, float) and value != number:
             raise ConfigError(f"{name}={value!r} must be an integer")

@@ -221,3 +221,12 @@ def test_oversized_json_and_a_pointer_out_of_the_checkpoint_folder_are_refused(t
         serialization.write_json(folder / checkpoint.POINTER, {"folder": name, "step": 1})
         with pytest.raises(CheckpointError, match="corrupt"):
             checkpoint.load(folder, model, optimizer)
+
+
+def test_an_infinite_integer_field_is_a_config_error():
+    from chainrule import config as cfg
+    from chainrule.errors import ConfigError
+    from chainrule.models.made import MADEConfig
+
+    with pytest.raises(ConfigError, match="must be int"):
+        cfg.from_dict(MADEConfig, {"shape": [4], "levels": 2, "num_masks": float("inf")})

@@ -33,11 +33,13 @@ def psnr(a: torch.Tensor, b: torch.Tensor, peak: int) -> torch.Tensor:
 
 
 def ssim(a: torch.Tensor, b: torch.Tensor, peak: int) -> torch.Tensor:
-    """Per image (N,): SSIM (Wang et al. 2004: 11x11 Gaussian window, σ 1.5, K1 0.01, K2 0.03), averaged over the
-    valid positions and the channels."""
+    """Per image (N,): SSIM (Wang et al. 2004: 11x11 Gaussian window, σ 1.5, K1 0.01, K2 0.03; the largest odd window
+    that fits for images under 11 pixels), averaged over the valid positions and the channels."""
     a, b = a.double(), b.double()
-    g = torch.exp(-((torch.arange(11, dtype=torch.float64) - 5) ** 2) / (2 * 1.5**2))
-    window = (g[:, None] * g[None, :] / g.sum() ** 2)[None, None].expand(a.shape[1], 1, 11, 11)
+    side = min(a.shape[-2:])
+    size = min(11, side if side % 2 else side - 1)  # the largest odd window up to 11 that fits
+    g = torch.exp(-((torch.arange(size, dtype=torch.float64) - size // 2) ** 2) / (2 * 1.5**2))
+    window = (g[:, None] * g[None, :] / g.sum() ** 2)[None, None].expand(a.shape[1], 1, size, size)
 
     def blur(t: torch.Tensor) -> torch.Tensor:
         return F.conv2d(t, window, groups=a.shape[1])
