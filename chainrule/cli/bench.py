@@ -119,9 +119,7 @@ def run_quality(args: argparse.Namespace) -> int:
 
 
 def run_sampling(args: argparse.Namespace) -> int:
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print(f"machine: {describe()}")
+    begin(args)
     for case in args.cases or []:
         row = sampling.measure_case(case, args.repeats)
         print(
@@ -144,10 +142,15 @@ def run_sampling(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_ood(args: argparse.Namespace) -> int:
+def begin(args: argparse.Namespace) -> None:
+    """What every CPU benchmark starts with: its thread count, and the machine it runs on."""
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"machine: {describe()}")
+
+
+def run_ood(args: argparse.Namespace) -> int:
+    begin(args)
     print("| in | out | method | AUROC | AUPRC | FPR@95%TPR | mean score in / out |")
     print("|---|---|---|---:|---:|---:|---:|")
     jobs = [(args.images, ood.image_sets(args.limit), args.background)]
@@ -167,9 +170,7 @@ def run_ood(args: argparse.Namespace) -> int:
 
 
 def run_upscale(args: argparse.Namespace) -> int:
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print(f"machine: {describe()}")
+    begin(args)
     row = upscale.figures(args.run_dir, args.unconditional, args.images, args.n)
     uncond = row.get("unconditional_bpd")
     line = f"| {row['data']} {row['task']} | conditional {row['conditional_bpd']:.4f} bits/dim"
@@ -187,9 +188,7 @@ def run_upscale(args: argparse.Namespace) -> int:
 
 
 def run_latent(args: argparse.Namespace) -> int:
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print(f"machine: {describe()}")
+    begin(args)
     row = latent.figures(args.prior, args.limit, args.n, pixel=not args.no_pixel)
     shape = "x".join(map(str, row["image_shape"]))
     print(f"{row['images']} test images {shape} → codes {row['code_shape']} of K = {row['codes']}")
