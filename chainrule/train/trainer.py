@@ -134,9 +134,7 @@ class Trainer:
         self.running: dict[str, list[float]] = {m: [] for m in model.metric_columns}
         self.ema = ExponentialMovingAverage(model, config.ema) if config.ema else None
         self.steps_per_epoch = math.ceil(len(self.epoch_order(0)) / config.batch_size)  # per process
-        probe = None if self.ranks.distributed else self.time_pass  # every process must pick the same
-        self.precision = training_precision(config.precision, self.device, probe=probe)  # "fp32" or "bf16"
-        log.info("training precision: %s (asked: %s)", self.precision, config.precision)
+        self.precision = "fp32"  # resolved in `run`: a resumed run keeps the precision it was started in
         limits = [s for s in (config.steps, config.budget_epochs * self.steps_per_epoch) if s]
         self.total_steps = min(limits) if limits else 0
 
@@ -214,6 +212,11 @@ class Trainer:
                 except ValueError as err:
                     raise TrainingError(f"cannot resume {self.out}: {err}") from None
             log.info("resumed at step %d", self.state["step"])
+        if "precision" not in self.state:  # `auto` is timed once per run, so a resume cannot switch precision
+            probe = None if self.ranks.distributed else self.time_pass  # every process must pick the same
+            self.state["precision"] = training_precision(self.config.precision, self.device, probe=probe)
+        self.precision = self.state["precision"]  # "fp32" or "bf16"
+        log.info("training precision: %s (asked: %s)", self.precision, self.config.precision)
         self.metrics = (
             MetricsLog(
                 self.out / "metrics.csv",

@@ -18,7 +18,7 @@ from chainrule.train import checkpoint
 
 TRAIN = (
     "-m chainrule train --model made --data digits --levels 2 --binarize threshold --set hidden=[64] --quiet "
-    "--batch-size 16 --train-set checkpoint_every=1 --train-set log_every=5"
+    "--batch-size 16 --precision fp32 --train-set checkpoint_every=1 --train-set log_every=5"
 ).split()
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 

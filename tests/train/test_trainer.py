@@ -73,6 +73,19 @@ def test_resume_after_a_kill_continues_from_the_last_checkpoint_exactly(tmp_path
     assert steps == sorted(steps)  # rows after the checkpoint were dropped, not duplicated
 
 
+def test_a_resumed_run_keeps_the_precision_auto_chose_at_its_start(tmp_path, monkeypatch):
+    monkeypatch.setattr("chainrule.train.precision.cpu_flags", lambda: frozenset({"avx2", "avx512f", "avx512_bf16"}))
+    monkeypatch.setattr(Trainer, "time_pass", lambda self, p: 1.0 if p == "bf16" else 2.0)  # bf16 measured faster
+    first = trainer(tmp_path / "p", steps=6)
+    first.fit()
+    assert first.precision == "bf16"
+    monkeypatch.setattr(Trainer, "time_pass", lambda self, p: 2.0 if p == "bf16" else 1.0)  # now fp32 is faster
+    resumed = trainer(tmp_path / "p", steps=12)
+    resumed.fit(resume=True)
+    assert resumed.precision == "bf16" and resumed.state["step"] == 12
+    assert trainer(tmp_path / "q", steps=6).fit()["precision"] == "fp32"  # a new run measures again
+
+
 def test_nan_loss_is_skipped_then_stops_keeping_the_checkpoint(tmp_path, monkeypatch):
     t = trainer(tmp_path / "n", steps=40, max_bad_steps=3)
     real = type(t.model).training_log_prob
