@@ -57,7 +57,9 @@ class GatedPixelCNNConfig:
             of scaled values.
         map_shape, map_levels, map_channels: a spatial conditioning map (M, h', w') (`data.Condition`; e.g. the
             top codes of a VQ-VAE-2 for the bottom prior, map_levels = their codebook size; 0 = float values), read
-            by a `MapNetwork` of map_channels features and added to every gate (the paper's h = m(s)).
+            by a `MapNetwork` of map_channels features and added to every gate (the paper's h = m(s)) and to
+            the first output layer (a direct path from the map to each position's output, as the conditioning
+            network's logits of Pixel Recursive Super Resolution, Dahl et al. 2017, arXiv 1702.00783).
     """
 
     shape: tuple[int, ...]
@@ -91,7 +93,7 @@ class GatedPixelCNNConfig:
             condition = 2 * (embedding(self.num_classes, 2 * f) + self.cond_dim * 2 * f + m * 2 * f)
             return stacks + conv(2 * f, 2 * f, 1, 1) + conv(f, f, 1, 1) + condition
 
-        reader = map_network_weights(self.map_shape[0], self.map_levels, m) if m else 0
+        reader = map_network_weights(self.map_shape[0], self.map_levels, m) + m * self.hidden if m else 0
         weights = (
             reader
             + embedding(self.levels, self.embed)
@@ -215,13 +217,18 @@ class GatedPixelCNN(ImageModel):
         )
         self.hidden = MaskedConv2d(f, config.hidden, 1, "B", c)
         self.output = MaskedConv2d(config.hidden, self.out_channels, 1, "B", c)
+        # the map's bias on the first output layer (zero at the start); a class or vector feeds the gates only
+        self.head_cond = ConditionEmbedding(0, 0, config.hidden, self.map_channels) if self.map_channels else None
 
     def forward(self, x: Tensor, cond: Tensor | Condition | None = None) -> Tensor:
         v = h = self.encode(x)
         context = self.context(cond)
         for layer in self.layers:
             v, h = layer(v, h, context)
-        return self.to_params(self.output(torch.relu(self.hidden(torch.relu(h)))))
+        hidden = self.hidden(torch.relu(h))
+        if self.head_cond is not None:
+            hidden = self.head_cond.add(hidden, context)
+        return self.to_params(self.output(torch.relu(hidden)))
 
     # --- generation: per row the vertical stacks, per position one position of each horizontal stack -----------
 
@@ -229,7 +236,8 @@ class GatedPixelCNN(ImageModel):
         _, height, width = self.shape
         context = self.context(cond)
         stack = [layer.init_step(n, height, width, context) for layer in self.layers]
-        return GatedCache(stack, (self.hidden.as_pointwise(), self.output.as_pointwise()))
+        head_bias = bias_rows(self.head_cond(context)) if self.head_cond is not None else None
+        return GatedCache(stack, (self.hidden.as_pointwise(), self.output.as_pointwise()), head_bias)
 
     def begin_row(self, cache: PixelCache, i: int) -> None:
         v = self.encode(cache.x[:, :, i - 1]).transpose(1, 2) if i else None
@@ -240,10 +248,11 @@ class GatedPixelCNN(ImageModel):
         h = self.encode(cache.x[:, :, i])
         for layer, state in zip(self.layers, cache.layers.stack, strict=True):
             h = layer.step(state, j, h)
-        return self.pointwise_head(cache.layers.head, h)
+        return self.pointwise_head(cache.layers.head, h, bias_at(cache.layers.head_bias, i, j))
 
 
 @dataclass
 class GatedCache:
     stack: list[GatedLayerState]
     head: tuple[Pointwise, Pointwise] = field(metadata=SHARED)
+    head_bias: Tensor | None = None  # (n, 1 or H, 1 or W, hidden): the map's bias on the first output layer

@@ -161,10 +161,14 @@ class ImageModel(AutoregressiveModel):
         first (weights in fields marked shared)."""
         return index_rows(cache, index, cache.x.shape[0])
 
-    def pointwise_head(self, state: tuple[Pointwise, Pointwise], features: Tensor) -> Tensor:
-        """The two 1x1 output layers (ReLU before each) at one position: (n, F) → (n, C, 1, 1, P)."""
+    def pointwise_head(
+        self, state: tuple[Pointwise, Pointwise], features: Tensor, bias: Tensor | None = None
+    ) -> Tensor:
+        """The two 1x1 output layers (ReLU before each) at one position: (n, F) → (n, C, 1, 1, P); `bias` (n,
+        hidden), if given, is added to the first one's output."""
         hidden, output = state
-        out = output(torch.relu(hidden(torch.relu(features))))
+        inner = hidden(torch.relu(features))
+        out = output(torch.relu(inner if bias is None else inner + bias))
         return out.view(out.shape[0], self.colours, 1, 1, self.params_per_dim)
 
     @property
