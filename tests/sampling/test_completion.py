@@ -70,7 +70,7 @@ def test_cached_and_naive_completion_agree_with_resampling(name):
         )
         for cache in (True, False)
     ]
-    assert torch.equal(runs[0].x, runs[1].x) and torch.allclose(runs[0].ess, runs[1].ess)
+    assert torch.equal(runs[0].x, runs[1].x) and torch.allclose(runs[0].ess, runs[1].ess, rtol=1e-3)
     assert ((runs[0].x == known) | (known < 0)).all()
 
 
