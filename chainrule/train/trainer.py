@@ -134,7 +134,7 @@ class Trainer:
         self.running: dict[str, list[float]] = {m: [] for m in model.metric_columns}
         self.ema = ExponentialMovingAverage(model, config.ema) if config.ema else None
         self.steps_per_epoch = math.ceil(len(self.epoch_order(0)) / config.batch_size)  # per process
-        self.precision = "fp32"  # resolved in `run`: a resumed run keeps the precision it was started in
+        self.precision = "fp32"  # until `fit` resolves it: a resumed run keeps the precision it started in
         limits = [s for s in (config.steps, config.budget_epochs * self.steps_per_epoch) if s]
         self.total_steps = min(limits) if limits else 0
 
