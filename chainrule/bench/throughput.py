@@ -124,7 +124,7 @@ def measure(
     the cache."""
     train = load_splits(data, levels)["train"]
     x = train.x[:batch_size].to(device)
-    hparams = preset_hparams(model_name, preset, train.shape)
+    hparams = preset_hparams(model_name, preset, train.shape, train.levels)
     row: dict[str, Any] = {"model": model_name, "preset": preset, "data": train.description, "batch_size": batch_size}
     for dtype in ("fp32", "bf16"):  # first, before any compile workers or warm caches
         row[f"peak_{dtype}_flops"] = peak_matmul_flops(dtype, device)

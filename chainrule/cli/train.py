@@ -10,6 +10,7 @@ from chainrule.cli.common import check_device
 from chainrule.config import parse_overrides
 from chainrule.models import available, codes
 from chainrule.train import distributed, train_model
+from chainrule.train.experiment import AUTO_PRESET, resolve_preset
 from chainrule.train.precision import PRECISIONS
 
 
@@ -32,7 +33,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         metavar="TASK",
         help="images: condition on lowres:F (the image downsampled F times: super-resolution) or grey (colourisation)",
     )
-    p.add_argument("--preset", help="named hyper-parameters of the model, e.g. cpu or paper")
+    p.add_argument(
+        "--preset",
+        default=AUTO_PRESET,
+        help="named hyper-parameters of the model: cpu (small, for a CPU) or paper (the paper's sizes); default auto: "
+        "cpu on a CPU, paper on CUDA; none: the model's own defaults",
+    )
     p.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE", help="model hyper-parameter")
     p.add_argument("--epochs", type=int, help="budget in epochs")
     p.add_argument("--steps", type=int, help="budget in optimizer steps")
@@ -106,13 +112,17 @@ def run(args: argparse.Namespace) -> int:
     if out is None:  # every process takes rank 0's name
         stamp = distributed.share(time.strftime("%Y%m%d-%H%M%S"), ranks)
         out = f"runs/{args.model}-{str(args.data).replace('/', '_').replace(':', '_')}-{stamp}"
+    preset = resolve_preset(args.preset, settings.get("device", "cpu"))
+    if args.preset == AUTO_PRESET and not args.resume and ranks.main:
+        where = "CUDA" if preset == "paper" else "a CPU"
+        print(f"chainrule: preset {preset} (the default on {where}; choose another with --preset cpu|paper|none)")
     results = train_model(
         model=args.model,
         data=args.data,
         out=out,
         levels=args.levels,
         binarize=args.binarize,
-        preset=args.preset,
+        preset=preset,
         hparams=parse_overrides(args.overrides),
         train=settings,
         resume=args.resume,
@@ -132,6 +142,11 @@ def run(args: argparse.Namespace) -> int:
     else:  # the model's own metrics (a VQ-VAE: loss, mse, psnr, codebook use)
         test = ", ".join(f"{k[5:]} {v:.4g}" for k, v in results.items() if k.startswith("test_"))
     print(f"{results['data']}: test {test} after {results['steps']} steps ({results['train_seconds']:.0f} s)")
+    if "test_examples" in results:
+        print(
+            f"(tested on {results['test_examples']:,} of the {results['test_examples_of']:,} test examples, spread "
+            "evenly: a short run; --train-set eval_examples=0 tests all, or `chainrule eval RUN`)"
+        )
     print(f"run directory: {results['run']}")
     if args.verbose:
         print(json.dumps(results, indent=2))

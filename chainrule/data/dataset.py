@@ -135,6 +135,22 @@ class Dataset:
         raw = self.tokens[offset : offset + rows * length].reshape(rows, length).to(self.raw.dtype)
         return dataclasses.replace(self, raw=raw)
 
+    def spread(self, n: int) -> Dataset:
+        """The same split cut to `n` examples: evenly spaced ones (sources sorted by label stay balanced), or for a
+        stream its first `n` rows and their tokens."""
+        if n >= len(self):
+            return self
+        if self.tokens is not None:
+            length = self.shape[0]
+            return dataclasses.replace(self, raw=self.raw[:n], tokens=self.tokens[: n * length])
+        index = torch.linspace(0, len(self) - 1, n).round().long()
+        return dataclasses.replace(
+            self,
+            raw=self.raw[index],
+            labels=None if self.labels is None else self.labels[index],
+            maps=None if self.maps is None else self.maps[index],
+        )
+
     @property
     def x(self) -> Tensor:
         """All examples at the model's levels (the fixed sample for dynamic binarization): long (N, *shape)."""

@@ -37,12 +37,22 @@ def presets(name: str, shape: tuple[int, ...] | None = None) -> dict[str, dict]:
     }
 
 
-PRESET_SECTIONS = ("train", "data")  # a preset's entries that are not model hyper-parameters
+# a preset's entries that are not model hyper-parameters; "many_levels" replaces some of them for data of more than
+# MANY_LEVELS levels (a preset sized for binary data whose output layer would grow K-fold)
+PRESET_SECTIONS = ("train", "data", "many_levels")
+MANY_LEVELS = 16
 
 
-def preset_hparams(name: str, preset: str, shape: tuple[int, ...] | None = None) -> dict[str, Any]:
-    """The model hyper-parameters of one preset (without its "train" settings and "data" options)."""
-    return {k: v for k, v in presets(name, shape)[preset].items() if k not in PRESET_SECTIONS}
+def preset_hparams(
+    name: str, preset: str, shape: tuple[int, ...] | None = None, levels: int | None = None
+) -> dict[str, Any]:
+    """The model hyper-parameters of one preset (without its "train" settings and "data" options), with its
+    "many_levels" entries applied when `levels` > MANY_LEVELS."""
+    table = presets(name, shape)[preset]
+    hparams = {k: v for k, v in table.items() if k not in PRESET_SECTIONS}
+    if levels is not None and levels > MANY_LEVELS:
+        hparams.update(table.get("many_levels", {}))
+    return hparams
 
 
 __all__ = ["AutoregressiveModel", "available", "create", "load", "preset_hparams", "presets", "MODELS"]

@@ -82,7 +82,14 @@ class MADEConfig:
     config=MADEConfig,
     tiny=dict(hidden=(16, 16), num_masks=2),
     presets={
-        "cpu": dict(hidden=(1000, 1000), num_masks=1, direct=True, train=dict(batch_size=100)),
+        # sized for binary data; at 256 levels a 1000-unit output layer would hold D x 256 x 1000 weights
+        "cpu": dict(
+            hidden=(1000, 1000),
+            num_masks=1,
+            direct=True,
+            train=dict(batch_size=100),
+            many_levels=dict(hidden=(500,), direct=False),
+        ),
         "paper": dict(hidden=(500,), num_masks=32, order="natural", train=dict(batch_size=100)),
     },
 )

@@ -37,6 +37,10 @@ class TrainConfig:
         perturb: μ > 0 trains a background model for likelihood-ratio scores (Ren et al. 2019, arXiv 1906.02845):
             each value of a training batch is replaced by a uniformly random level with probability μ (evaluation
             sees the data as it is).
+        eval_examples: examples of each of the validation and test splits evaluated: 0 = all; -1 (auto) = all,
+            except that a budget of steps alone evaluates at most max(1000, 10 · steps · batch_size) of them, spread
+            evenly over the split (a `--steps 3` check spends seconds, not minutes, evaluating); the results say how
+            many were evaluated.
         tensorboard: also log the scalars and, at each validation, samples as TensorBoard events in
             `RUN/tensorboard/` (needs the tensorboard package).
     """
@@ -65,6 +69,7 @@ class TrainConfig:
     fused: bool = False
     tensorboard: bool = False
     perturb: float = 0.0
+    eval_examples: int = -1
 
     def __post_init__(self) -> None:
         for name in ("epochs", "steps", "warmup_steps", "eval_every", "max_bad_steps"):
@@ -77,6 +82,10 @@ class TrainConfig:
             raise ConfigError("minutes ≥ 0, lr > 0, grad_clip ≥ 0 and 0 ≤ final_lr_fraction ≤ 1 are required")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ConfigError(f"betas={self.betas} must be two numbers in [0, 1), e.g. betas=0.9,0.99")
+        if not 0 <= self.seed < 1 << 63:
+            raise ConfigError(f"seed={self.seed} must be in 0..2^63-1")
+        if self.eval_examples < -1:
+            raise ConfigError(f"eval_examples={self.eval_examples} must be ≥ 0 (0 = all) or -1 (auto)")
         if not 0 <= self.perturb < 1:
             raise ConfigError(f"perturb={self.perturb} must be in [0, 1) (0 = off)")
         if not 0 <= self.ema < 1:
@@ -85,6 +94,14 @@ class TrainConfig:
             raise ConfigError(f"precision={self.precision!r}; choose one of {', '.join(PRECISIONS)}")
         if not (self.device == "cpu" or self.device.startswith("cuda")):
             raise ConfigError(f"device={self.device!r}; choose cpu or cuda")
+
+    def eval_limit(self, examples: int) -> int:
+        """How many of a split's `examples` each evaluation scores (see `eval_examples`)."""
+        if self.eval_examples > 0:
+            return min(examples, self.eval_examples)
+        if self.eval_examples == -1 and self.steps and not (self.epochs or self.minutes):
+            return min(examples, max(1000, 10 * self.steps * self.batch_size))
+        return examples
 
     @property
     def budget_epochs(self) -> int:

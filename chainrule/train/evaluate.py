@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 
 import torch
+from tqdm import tqdm
 
 from chainrule.data import Dataset
 from chainrule.models.base import AutoregressiveModel
+from chainrule.models.sequence import SequenceModel
 from chainrule.models.trainable import Trainable
 from chainrule.train.distributed import Ranks, total
 
@@ -19,17 +21,20 @@ def evaluate(
     batch_size: int = 256,
     dequantized: bool = False,
     ranks: Ranks | None = None,
+    progress: bool = False,
+    desc: str = "evaluating",
 ) -> dict[str, float]:
     """The model's evaluation of `dataset` (`Trainable.evaluation_sums` over batches, then `evaluation_result`): for
     a likelihood model the mean negative log-likelihood; with `dequantized`, the continuous density of x + u instead
     (one seeded uniform draw u per example; models with a `dequantized_log_prob`), an upper bound on the NLL.
     With `ranks` (data-parallel training), each process scores every world-th example and the sums are reduced.
+    `progress` shows a bar (examples) named `desc`.
 
     Returns:
         the model's metrics and "examples": N; for a likelihood model {"nats": nats per example, "bpd": bits per
         dimension, "examples": N}.
     """
-    if dataset.is_stream and hasattr(model, "stream_log_probs") and not dequantized:
+    if dataset.is_stream and isinstance(model, SequenceModel) and not dequantized:
         return evaluate_stream(model, dataset, batch_size)
     was_training = model.training
     model.eval()
@@ -38,6 +43,7 @@ def evaluate(
     sums: dict[str, float] = {}
     generator = torch.Generator(device=device).manual_seed(ranks.rank)
     mine = torch.arange(ranks.rank, len(dataset), ranks.world)
+    bar = tqdm(total=len(mine), desc=desc, unit="ex", disable=None if progress else True, leave=False, mininterval=0.5)
     try:
         for start in range(0, len(mine), batch_size):
             index = mine[start : start + batch_size]
@@ -51,7 +57,9 @@ def evaluate(
                 part = model.evaluation_sums(x, cond)
             for key, value in part.items():
                 sums[key] = sums.get(key, 0.0) + value
+            bar.update(len(index))
     finally:
+        bar.close()
         model.train(was_training)
     keys = sorted(sums)
     totals = dict(zip(keys, total([sums[k] for k in keys], ranks), strict=True))

@@ -37,13 +37,30 @@ def run_info(run_dir: str | Path) -> dict[str, Any]:
 
 
 def model_hparams(
-    model: str, preset: str | None, overrides: dict[str, Any], shape: tuple[int, ...] | None = None
+    model: str,
+    preset: str | None,
+    overrides: dict[str, Any],
+    shape: tuple[int, ...] | None = None,
+    levels: int | None = None,
 ) -> tuple[dict, dict]:
-    """Hyper-parameters (model, training) of a preset (fitted to the data `shape`) with overrides applied."""
+    """Hyper-parameters (model, training) of a preset (fitted to the data `shape` and `levels`) with overrides
+    applied."""
     if not preset:
         return dict(overrides), {}
     train = dict(preset_table(model, preset).get("train", {}))  # also refuses an unknown preset
-    return {**preset_hparams(model, preset, shape), **overrides}, train
+    return {**preset_hparams(model, preset, shape, levels), **overrides}, train
+
+
+AUTO_PRESET = "auto"  # the preset that follows the device: "cpu" on a CPU, "paper" on CUDA
+NO_PRESET = "none"  # the config classes' own defaults (the paper's sizes for most families)
+
+
+def resolve_preset(preset: str | None, device: str = "cpu") -> str | None:
+    """The preset a run uses: `auto` follows the device (`cpu` on a CPU, `paper` on CUDA), `none` (or None) means
+    the config's own defaults, any other name is itself."""
+    if preset == AUTO_PRESET:
+        return "paper" if str(device).startswith("cuda") else "cpu"
+    return None if preset in (None, NO_PRESET) else preset
 
 
 def preset_table(model: str, preset: str | None) -> dict[str, Any]:
@@ -77,7 +94,7 @@ def train_model(
     out: str | Path = "runs/run",
     levels: int | None = None,
     binarize: str | None = None,
-    preset: str | None = None,
+    preset: str | None = AUTO_PRESET,
     hparams: dict[str, Any] | None = None,
     train: dict[str, Any] | None = None,
     resume: bool = False,
@@ -90,7 +107,8 @@ def train_model(
 ) -> dict[str, Any]:
     """Train a model and return its test results (see `Trainer.fit`). `vocab` ("bytes" or "chars") and `length`
     (tokens per chunk; default: the preset's, else 256) apply to text data; `encoding`, `rate` and `length` (crop)
-    to audio; `condition` ("lowres:F", "grey") makes an image-to-image model (`data.conditions`).
+    to audio; `condition` ("lowres:F", "grey") makes an image-to-image model (`data.conditions`). `preset` "auto"
+    (the default) takes `cpu` on a CPU and `paper` on CUDA (`resolve_preset`); None or "none" the config defaults.
 
     With `resume`, everything is read back from `out/run.json`; budget fields in `train` may extend it. Under
     torchrun, every process calls this with the same arguments and trains its shard (`train.distributed`).
@@ -115,6 +133,7 @@ def train_model(
             raise ConfigError("train needs a model and a dataset (or --resume with an existing run directory)")
         if (out / RUN_FILE).exists():  # every process checks before rank 0 writes (after the barrier below)
             raise ConfigError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+        preset = resolve_preset(preset, (train or {}).get("device", "cpu"))
         if length is None:  # a text preset names the context length it was tuned for
             length = preset_table(model, preset).get("data", {}).get("length")
         if codes.is_codes(data):
@@ -126,7 +145,7 @@ def train_model(
         else:
             splits = load_splits(data, levels, binarize, vocab, length, encoding, rate, condition)
         first = splits["train"]
-        model_args, preset_train = model_hparams(model, preset, hparams or {}, first.shape)
+        model_args, preset_train = model_hparams(model, preset, hparams or {}, first.shape, first.levels)
         entry = MODELS.get(model)
         kind, fields = first.kind, cfg.field_names(entry.config)
         check_model_data(entry, kind, data)

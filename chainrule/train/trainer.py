@@ -115,6 +115,8 @@ class Trainer:
             # cuts the text at the same places (the rows stay the validation and test chunks)
             splits = {**splits, "train": dataclasses.replace(train, random_crops=True)}
         self.splits = splits
+        # what each evaluation scores: all of a split, or an even spread of it for a short run (`eval_examples`)
+        self.evaluated = {name: splits[name].spread(config.eval_limit(len(splits[name]))) for name in ("val", "test")}
         self.out = Path(out)
         self.progress = progress and self.ranks.main
         # forward = the training objective (DDP-wrapped under torchrun, compiled if asked for)
@@ -413,7 +415,7 @@ class Trainer:
         """Evaluate the validation split, keep the weights when the selection metric is the best so far."""
         chosen = self.model.selection_metric
         with self.evaluation_weights():
-            result = evaluate(self.model, self.splits["val"], self.config.eval_batch_size, ranks=self.ranks)
+            result = self.evaluate_split("val")
             if result[chosen] < self.state["best_val"] or not self.state.get("saved_best"):
                 self.state["best_val"], self.state["saved_best"] = result[chosen], True
                 if self.ranks.main:
@@ -427,6 +429,20 @@ class Trainer:
             log.info("step %d: val %s %.4f", self.state["step"], chosen, result[chosen])
         return result[chosen]
 
+    def evaluate_split(self, name: str) -> dict[str, float]:
+        """Evaluate the validation or test split (or the spread of it a short run evaluates), with a progress bar."""
+        part = self.evaluated[name]
+        what = "validation" if name == "val" else name
+        desc = what if len(part) == len(self.splits[name]) else f"{what} ({len(part):,} of {len(self.splits[name]):,})"
+        return evaluate(
+            self.model, part, self.config.eval_batch_size, ranks=self.ranks, progress=self.progress, desc=desc
+        )
+
+    def evaluated_note(self) -> dict[str, int]:
+        """`test_examples` / `test_examples_of` when a short run tested an even spread of the test split."""
+        part, whole = self.evaluated["test"], self.splits["test"]
+        return {} if len(part) == len(whole) else {"test_examples": len(part), "test_examples_of": len(whole)}
+
     def save_checkpoint(self) -> None:
         self.state["seconds"] = self.elapsed()
         if not self.ranks.main:
@@ -438,9 +454,10 @@ class Trainer:
         distributed.wait(self.ranks)  # rank 0 has written the best weights
         best = serialization.read_tensors(self.out / "model.safetensors")
         self.model.load_state_dict(best)
-        test = evaluate(self.model, self.splits["test"], self.config.eval_batch_size, ranks=self.ranks)
+        test = self.evaluate_split("test")
         results = {
             "data": self.splits["test"].description,
+            **self.evaluated_note(),
             **{f"test_{key}": value for key, value in test.items() if key != "examples"},
             f"best_val_{self.model.selection_metric}": self.state["best_val"],
             "steps": self.state["step"],
