@@ -61,10 +61,15 @@ def _coerce(name: str, hint: Any, value: Any) -> Any:
             raise ConfigError(f"{name}={value!r} must be {hint.__name__}") from None
         if hint is int and isinstance(value, float) and value != number:
             raise ConfigError(f"{name}={value!r} must be an integer")
+        if hint is int and not -INT_LIMIT <= number < INT_LIMIT:  # seeds and sizes are 64-bit integers downstream
+            raise ConfigError(f"{name}={value!r} must lie within ±2^63")
         return number
     if hint is str:
         return str(value)
     return value
+
+
+INT_LIMIT = 1 << 63
 
 
 def from_dict(cls: type[T], data: dict[str, Any]) -> T:

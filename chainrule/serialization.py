@@ -68,6 +68,8 @@ def read_json(path: str | Path) -> Any:
         raise CheckpointError(f"{path} does not exist") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise CheckpointError(f"{path} is not valid JSON ({err.__class__.__name__}): corrupt or truncated") from None
+    except RecursionError:
+        raise CheckpointError(f"{path} nests too deeply to be a chainrule file; refused") from None
 
 
 def write_tensors(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
@@ -94,16 +96,22 @@ def tensor_elements(path: str | Path) -> int:
 
 
 def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
-    """Load a safetensors file onto the CPU (no code is executed).
+    """Load a safetensors file onto the CPU (no code is executed). Every floating-point tensor must be finite:
+    weights, optimizer moments and EMA copies never hold NaN or inf, so one that does is a corrupt file.
 
     Raises:
-        CheckpointError: when the file is missing, truncated or corrupt.
+        CheckpointError: when the file is missing, truncated or corrupt, or a tensor holds NaN or inf.
     """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path} does not exist")
     try:
-        return load_file(path, device="cpu")
+        tensors = load_file(path, device="cpu")
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
         first = str(err).splitlines()[0] if str(err) else err.__class__.__name__
         raise CheckpointError(f"{path} is corrupt or truncated ({first})") from None
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise CheckpointError(f"{path}: tensor {name!r} holds {bad:,} NaN or infinite values; refused")
+    return tensors

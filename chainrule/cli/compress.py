@@ -107,15 +107,16 @@ def run_decompress(args: argparse.Namespace) -> int:
     header, _ = container.unpack(blob)
     if lossy.LOSSY in header.extra:
         vqvae = prior_pair(model, args.run_dir, args.device)
+        files.check_extra(vqvae, header.extra, (header.count, *vqvae.shape))  # before decoding
         images, extra = lossy.decompress(model, vqvae, blob, progress=True)
         out = files.write_output(vqvae, images, extra, args.output)
         print(f"{args.input} → {out}: {len(images)} images decoded from their codes (lossy)")
         return 0
+    decoded = (header.count, *model.shape) if header.layout == "array" else (header.count,)
+    files.check_extra(model, header.extra, decoded)  # a crafted header is refused before decoding
     start = time.perf_counter()
     x = codec.decompress(model, blob, progress=True)
     seconds = time.perf_counter() - start
-    out = files.write_output(
-        model, x, header.extra or {"kind": "npy", "shape": list(x.shape), "dtype": "<i8"}, args.output
-    )
+    out = files.write_output(model, x, header.extra, args.output)
     print(f"{args.input} → {out}: {x.numel():,} values ({x.numel() / max(seconds, 1e-9):,.0f} values/s), checksum ok")
     return 0

@@ -179,7 +179,7 @@ def decompress(model, blob: bytes, progress: bool = False) -> Tensor:
             decoded result that fails the stored checksum.
     """
     header, payload = container.unpack(blob)
-    container.check_model(header, model)
+    container.check_model(header, model, len(payload))
     layout, block = header.layout, header.segment
     if len(payload) % 4:
         raise CompressedFileError("the compressed file's payload is corrupt (not whole 32-bit words)")

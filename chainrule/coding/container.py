@@ -29,6 +29,7 @@ import contextlib
 import hashlib
 import json
 import math
+import os
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from chainrule.coding.tables import PRECISION
 from chainrule.errors import CompressedFileError
 
 MAGIC = b"cr"
@@ -193,7 +195,7 @@ def unpack(blob: bytes) -> tuple[Header, bytes]:
     blob = bytes(blob)
     if blob[:4] == OLD_MAGIC:
         raise CompressedFileError(
-            "this file has the compressed format 1 of an older chainrule; this version reads format 2: compress the "
+            f"this file has the compressed format 1 of an older chainrule; this version reads format {VERSION}: compress the "
             "data again (or decompress it with the chainrule that made it)"
         )
     if len(blob) < 2 or blob[:2] != MAGIC:
@@ -225,7 +227,7 @@ def unpack(blob: bytes) -> tuple[Header, bytes]:
         except ValueError:
             raise CompressedFileError("the compressed file's header is invalid") from None
     checksum = reader.take(4)
-    if threads < 1 or segment < 1:
+    if threads < 1 or segment < 1 or not isinstance(extra, dict):
         raise CompressedFileError("the compressed file's header is invalid")
     header = Header(
         layout=LAYOUTS[layout],
@@ -238,14 +240,22 @@ def unpack(blob: bytes) -> tuple[Header, bytes]:
         build=build,
         segment=segment,
         original_size=original_size,
-        extra=extra if isinstance(extra, dict) else {},
+        extra=extra,
     )
     return header, body[reader.offset :]
 
 
-def check_model(header: Header, model) -> None:
+def max_symbols(payload_bytes: int, levels: int, precision: int = PRECISION) -> int:
+    """The most values a payload of `payload_bytes` can decode to: every table gives each of the K symbols at least
+    1 / 2^precision, so the likeliest costs at least −log2(1 − (K−1)/2^precision) bits, and a range coder's output
+    is never shorter than the information it carries minus its state (64 bits; 32 more allowed for the flush)."""
+    least_bits = -math.log2(1 - (levels - 1) / (1 << precision))
+    return math.floor((8 * payload_bytes + 96) / least_bits)
+
+
+def check_model(header: Header, model, payload_bytes: int | None = None) -> None:
     """Refuse to decode with a model, device type, dtype or PyTorch build / CPU kind other than the encoder's,
-    and data the header says is larger than decoding may allocate.
+    and data the header says is larger than decoding may allocate or than the payload (`payload_bytes`) can hold.
 
     Raises:
         CompressedFileError: naming what differs.
@@ -268,5 +278,26 @@ def check_model(header: Header, model) -> None:
             "kind are those that compressed it"
         )
     per_example = math.prod(model.shape) if header.layout == "array" else 1
-    if header.count * per_example > MAX_SYMBOLS:
+    values = header.count * per_example
+    if values > MAX_SYMBOLS:
         raise CompressedFileError("the compressed file's header is invalid")
+    if payload_bytes is not None and values > max_symbols(payload_bytes, model.levels):
+        raise CompressedFileError(
+            f"the compressed file's header says it holds {values:,} values, more than its {payload_bytes:,}-byte "
+            f"payload can code at {model.levels} levels ({max_symbols(payload_bytes, model.levels):,} at most): "
+            "corrupt or crafted"
+        )
+    needed, memory = 8 * values, physical_memory()
+    if memory and needed > memory:
+        raise CompressedFileError(
+            f"the compressed file holds {values:,} values ({needed / 2**30:.1f} GiB decoded), more than this machine's "
+            f"memory ({memory / 2**30:.1f} GiB)"
+        )
+
+
+def physical_memory() -> int:
+    """Bytes of RAM of this machine (0 where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 0

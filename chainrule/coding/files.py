@@ -23,7 +23,7 @@ from torch import Tensor
 
 from chainrule.data.idx import parse_idx
 from chainrule.data.png_folder import read_png
-from chainrule.errors import DataFormatError, InputError
+from chainrule.errors import CompressedFileError, DataFormatError, InputError
 from chainrule.serialization import atomic_write_bytes
 
 
@@ -98,9 +98,79 @@ def _read_images(model, path: Path) -> tuple[Tensor, dict[str, Any], int]:
     return x, extra, _size(path)
 
 
+FILE_KINDS = {"text": "text", "wav": "audio", "npy": "image", "idx": "image", "png": "image"}  # → model data kind
+EXTRA_FIELDS = {"text": set(), "wav": {"rate"}, "npy": {"shape", "dtype"}, "idx": set(), "png": {"names"}}
+MAX_RATE = 1 << 20
+
+
+def check_extra(model, extra: Any, shape: tuple[int, ...]) -> dict[str, Any]:
+    """The header's facts on how to write decoded data back (`read_input`'s `extra`), checked against the schema
+    of their kind and against the model and the `shape` of the decoded data ((N, *model.shape), or (L,) for a
+    stream), before anything is decoded or written. No facts at all mean a plain .npy of the decoded values.
+    Returns them without the lossy coder's own entry.
+
+    Raises:
+        CompressedFileError: a kind, field or value `read_input` never writes (a crafted or damaged header).
+    """
+    from chainrule.coding.lossy import LOSSY
+
+    facts = {k: v for k, v in extra.items() if k != LOSSY} if isinstance(extra, dict) else None
+    if facts == {}:  # data compressed from Python without facts: written as the array it is
+        facts = {"kind": "npy", "shape": list(shape), "dtype": "<i8"}
+    count = shape[0]
+    kind = facts.get("kind") if facts else None
+    if not isinstance(kind, str) or kind not in FILE_KINDS:
+        raise CompressedFileError(f"the compressed file's header names no known file kind ({kind!r}); refused")
+    if set(facts) != EXTRA_FIELDS[kind] | {"kind"}:
+        raise CompressedFileError(
+            f"the compressed file's header has fields {sorted(facts)} for a {kind} file; expected "
+            f"{sorted(EXTRA_FIELDS[kind] | {'kind'})}"
+        )
+    wanted, data_kind = FILE_KINDS[kind], model.data_kind
+    sequence = data_kind.is_text or data_kind.is_audio
+    if (wanted != "image" and data_kind.name != wanted) or (wanted == "image" and sequence and kind != "npy"):
+        raise CompressedFileError(f"the compressed file says it holds a {kind} file; this model codes {data_kind.name}")
+    if kind == "wav" and not (isinstance(facts["rate"], int) and 0 < facts["rate"] <= MAX_RATE):
+        raise CompressedFileError(f"the compressed file's sample rate {facts['rate']!r} is invalid")
+    if kind == "npy":
+        _check_npy_facts(model, facts, shape)
+    if kind == "idx" and model.levels > 256:
+        raise CompressedFileError("the compressed file asks for IDX output, which holds 8-bit values only")
+    if kind == "png":
+        names = facts["names"]
+        if not (isinstance(names, list) and len(names) == count and all(isinstance(n, str) and n for n in names)):
+            raise CompressedFileError(f"the compressed file's PNG names must be {count} non-empty strings")
+        if any(Path(n).is_absolute() or ".." in Path(n).parts for n in names):
+            raise CompressedFileError("the compressed file names an unsafe path")
+    return facts
+
+
+def _check_npy_facts(model, facts: dict[str, Any], decoded: tuple[int, ...]) -> None:
+    shape, name = facts["shape"], facts["dtype"]
+    if not (isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in shape)):
+        raise CompressedFileError(f"the compressed file's array shape {shape!r} is not a list of integers")
+    allowed = [list(decoded)] + ([[decoded[0], *decoded[2:]]] if len(decoded) > 2 and decoded[1] == 1 else [])
+    if shape not in allowed:
+        raise CompressedFileError(f"the compressed file's array shape {shape} does not fit the decoded {decoded}")
+    try:
+        dtype = np.dtype(name) if isinstance(name, str) else None
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.kind not in "iub" or dtype.itemsize > 8:
+        raise CompressedFileError(f"the compressed file's dtype {name!r} is not an integer dtype; refused")
+    top = 1 if dtype.kind == "b" else int(np.iinfo(dtype).max)
+    if top < model.levels - 1:
+        raise CompressedFileError(f"the compressed file's dtype {name} cannot hold {model.levels} levels; refused")
+
+
 def write_output(model, x: Tensor, extra: dict[str, Any], path: str | Path) -> Path:
-    """Write decoded values back in the input's kind (see the module docstring). Returns the path written."""
+    """Write decoded values back in the input's kind (see the module docstring), after `check_extra`. Returns the
+    path written.
+
+    Raises:
+        CompressedFileError: facts that do not fit the model or the data (see `check_extra`)."""
     path = Path(path)
+    extra = check_extra(model, extra, tuple(x.shape))
     kind = extra.get("kind")
     if kind == "text":
         vocabulary = model.data_kind.vocabulary
@@ -113,7 +183,7 @@ def write_output(model, x: Tensor, extra: dict[str, Any], path: str | Path) -> P
         write_wav(path, decode(x, model.data_kind.encoding), int(extra["rate"]))
     elif kind == "npy":
         buffer = io.BytesIO()
-        np.save(buffer, x.numpy().astype(np.dtype(extra["dtype"])).reshape(extra["shape"]))
+        np.save(buffer, x.numpy().astype(np.dtype(extra["dtype"])).reshape(extra["shape"]), allow_pickle=False)
         atomic_write_bytes(path, buffer.getvalue())
     elif kind == "idx":
         array = x.numpy().astype(np.uint8)
@@ -122,8 +192,6 @@ def write_output(model, x: Tensor, extra: dict[str, Any], path: str | Path) -> P
         atomic_write_bytes(path, header + array.tobytes())
     elif kind == "png":
         _write_pngs(x, extra["names"], path)
-    else:
-        raise DataFormatError(f"the compressed file names an unknown data kind {kind!r}")
     return path
 
 

@@ -8,11 +8,16 @@ was trained on (as its run.json records them) is encoded once, in batches; label
 class-conditional. The values are nominal symbols (`DataKind.codes`, K = the codebook size).
 
 A prior's run directory keeps a copy of its VQ-VAE in `RUN/vqvae/` (`keep_decoder`), so that sampling from the
-prior needs that directory alone.
+prior needs that directory alone. The copy's digest (SHA-256 of its config and weights files) is recorded in its
+`grid.json` and in the prior's run.json ("data": {"decoder": ...}); every use (`decoder_folder`) checks it, so a
+swapped or damaged copy is refused, and a missing copy is replaced by the original VQ-VAE run only when that run's
+digest is the recorded one (with a warning naming it).
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import shutil
 from pathlib import Path
 
@@ -23,7 +28,8 @@ from chainrule import serialization
 from chainrule.data import Dataset
 from chainrule.data.kind import DataKind
 from chainrule.data.sources import load_run_data
-from chainrule.errors import ConfigError, InputError
+from chainrule.data.run_record import run_info
+from chainrule.errors import CheckpointError, ConfigError, InputError
 from chainrule.models.base import load
 from chainrule.models.trainable import CONFIG_FILE, WEIGHTS_FILE
 from chainrule.models.vqvae import VQVAE
@@ -31,7 +37,9 @@ from chainrule.models.vqvae import VQVAE
 PREFIX = "codes:"
 DECODER_DIR = "vqvae"  # where a prior's run keeps its VQ-VAE
 GRIDS = ("top", "bottom")
-GRID_FILE = "grid.json"  # in a prior's vqvae/: which grid it models, and the VQ-VAE's images
+GRID_FILE = "grid.json"  # in a prior's vqvae/: which grid it models, the VQ-VAE's images, its digest
+
+log = logging.getLogger(__name__)
 
 
 def is_codes(name: str | None) -> bool:
@@ -103,21 +111,20 @@ def code_splits(
 
     Raises:
         ConfigError, CheckpointError: a name or directory that holds no VQ-VAE run."""
-    if prior_run is not None and (Path(prior_run) / DECODER_DIR / GRID_FILE).is_file():
+    if prior_run is not None:
         vqvae, level = decoder_of(prior_run)
-        images = load_run_data(serialization.read_json(Path(prior_run) / DECODER_DIR / GRID_FILE)["images"])
+        images = load_run_data(grid_record(prior_run)["images"])
     else:
         run, grid = parse(name)
         vqvae = load_vqvae(run)
         level = grid_index(vqvae, grid)
-        images = load_run_data(serialization.read_json(run / "run.json")["data"])
+        images = load_run_data(run_info(run)["data"])
     return {s: encode_split(vqvae, data, level, name) for s, data in images.items() if only is None or s in only}
 
 
 def image_split(prior_run: str | Path, split: str) -> Dataset:
     """A split of the images behind the VQ-VAE a prior's run keeps (what it was trained on)."""
-    grid = serialization.read_json(Path(prior_run) / DECODER_DIR / GRID_FILE)
-    return load_run_data(grid["images"])[split]
+    return load_run_data(grid_record(prior_run)["images"])[split]
 
 
 def run_data(
@@ -132,30 +139,87 @@ def run_data(
     return load_run_data(spec, name)
 
 
-def keep_decoder(name: str, out: Path) -> None:
-    """Copy the VQ-VAE behind codes:RUN into the prior's run directory `out` (out/vqvae/), with the grid it codes."""
+def decoder_digest(folder: str | Path) -> str:
+    """SHA-256 (hex) of a model directory's config and weights files: what identifies a prior's VQ-VAE copy."""
+    digest = hashlib.sha256()
+    for file in (CONFIG_FILE, WEIGHTS_FILE):
+        path = Path(folder) / file
+        if not path.is_file():
+            raise CheckpointError(f"{path} does not exist")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def keep_decoder(name: str, out: Path) -> str:
+    """Copy the VQ-VAE behind codes:RUN into the prior's run directory `out` (out/vqvae/), with the grid it codes
+    and its digest. Returns the digest."""
     run, grid = parse(name)
     target = Path(out) / DECODER_DIR
     target.mkdir(parents=True, exist_ok=True)
     for file in (CONFIG_FILE, WEIGHTS_FILE):
         shutil.copyfile(run / file, target / file)
     vqvae = load_vqvae(target)
-    images = serialization.read_json(run / "run.json")["data"]  # what the VQ-VAE was trained on
-    serialization.write_json(
-        target / GRID_FILE, {"level": grid_index(vqvae, grid), "source": str(run), "images": images}
+    images = run_info(run)["data"]  # what the VQ-VAE was trained on
+    digest = decoder_digest(target)
+    record = {"level": grid_index(vqvae, grid), "source": str(run), "images": images, "digest": digest}
+    serialization.write_json(target / GRID_FILE, record)
+    return digest
+
+
+def grid_record(prior_run: str | Path) -> dict:
+    """The kept VQ-VAE's grid.json (level, source run, images, digest), its fields checked.
+
+    Raises:
+        InputError: a run that keeps no VQ-VAE; CheckpointError: a damaged record."""
+    path = Path(prior_run) / DECODER_DIR / GRID_FILE
+    if not path.is_file():
+        raise InputError(f"{prior_run} keeps no VQ-VAE record ({path} is missing): it was not trained on codes:RUN")
+    record = serialization.read_json(path)
+    if (
+        not isinstance(record, dict)
+        or record.get("level") not in (0, 1)
+        or not isinstance(record.get("images"), dict)
+        or not isinstance(record.get("digest", ""), str)
+    ):
+        raise CheckpointError(f"{path} is not a VQ-VAE record (level, images, digest)")
+    return record
+
+
+def decoder_folder(prior_run: str | Path) -> Path:
+    """The VQ-VAE directory a prior's run decodes through, its digest checked: the run's own copy `RUN/vqvae/`, or,
+    when that copy is gone, the original VQ-VAE run if its files still have the recorded digest (logged).
+
+    Raises:
+        CheckpointError: a copy (or original) whose files differ from the ones the prior was trained with."""
+    record, folder = grid_record(prior_run), Path(prior_run) / DECODER_DIR
+    try:
+        expected = run_info(prior_run)["data"].get("decoder") or record.get("digest")
+    except CheckpointError:  # a zoo prior keeps no run.json: its grid record holds the digest
+        expected = record.get("digest")
+    if (folder / CONFIG_FILE).is_file() or (folder / WEIGHTS_FILE).is_file():
+        if expected and decoder_digest(folder) != expected:
+            raise CheckpointError(
+                f"{folder} is not the VQ-VAE {prior_run} was trained with (its files' digest differs from the "
+                "recorded one): restore the copy"
+            )
+        return folder
+    source = Path(str(record.get("source", "")))
+    if expected and (source / WEIGHTS_FILE).is_file() and decoder_digest(source) == expected:
+        log.warning("%s has no VQ-VAE copy; decoding with the original run %s (same digest)", prior_run, source)
+        return source
+    raise CheckpointError(
+        f"{prior_run} keeps no VQ-VAE copy ({folder}) and its original run {source} is missing or changed: restore "
+        f"{folder}"
     )
 
 
 def decoder_of(prior_run: str | Path, device: str | torch.device = "cpu") -> tuple[VQVAE, int]:
-    """The VQ-VAE a prior's run keeps and the grid (top first) the prior models.
+    """The VQ-VAE a prior's run decodes through (`decoder_folder`, checked) and the grid (top first) it models.
 
     Raises:
-        InputError: a run without a kept VQ-VAE."""
-    folder = Path(prior_run) / DECODER_DIR
-    if not (folder / CONFIG_FILE).is_file():
-        raise InputError(f"{prior_run} keeps no VQ-VAE ({folder} is missing): it was not trained on codes:RUN")
-    level = int(serialization.read_json(folder / GRID_FILE)["level"])
-    return load_vqvae(folder, device), level
+        InputError: a run without a kept VQ-VAE; CheckpointError: a copy that is not the one it was trained with."""
+    level = int(grid_record(prior_run)["level"])
+    return load_vqvae(decoder_folder(prior_run), device), level
 
 
 def decode_samples(

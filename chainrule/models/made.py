@@ -88,7 +88,7 @@ class MADEConfig:
             num_masks=1,
             direct=True,
             train=dict(batch_size=100),
-            many_levels=dict(hidden=(500,), direct=False),
+            many_levels=dict(hidden=(128,), direct=False),
         ),
         "paper": dict(hidden=(500,), num_masks=32, order="natural", train=dict(batch_size=100)),
     },

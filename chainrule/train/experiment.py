@@ -16,6 +16,7 @@ import torch
 from chainrule import config as cfg
 from chainrule import serialization
 from chainrule.data import load_splits
+from chainrule.data.run_record import RUN_FILE, run_info
 from chainrule.data.sources import run_spec
 from chainrule.errors import CheckpointError, ConfigError
 from chainrule.models import codes, create, preset_hparams, presets
@@ -24,17 +25,6 @@ from chainrule.train import distributed
 from chainrule.train.config import TrainConfig
 from chainrule.train.trainer import Trainer
 from chainrule.version import __version__
-
-RUN_FILE = "run.json"
-
-
-def run_info(run_dir: str | Path) -> dict[str, Any]:
-    """The `run.json` of a training run directory (model, data and training settings)."""
-    info = serialization.read_json(Path(run_dir) / RUN_FILE)
-    if not isinstance(info, dict) or not {"model", "data", "train"} <= set(info):
-        raise CheckpointError(f"{Path(run_dir) / RUN_FILE} is not a chainrule run description")
-    return info
-
 
 def model_hparams(
     model: str,
@@ -172,7 +162,9 @@ def train_model(
         out.mkdir(parents=True, exist_ok=True)
         serialization.write_json(out / RUN_FILE, info)
         if codes.is_codes(data_spec["name"]) and not resume:
-            codes.keep_decoder(data_spec["name"], out)  # sampling from the prior decodes through this copy
+            # sampling from the prior decodes through this copy; run.json records its digest
+            info["data"] = {**data_spec, "decoder": codes.keep_decoder(data_spec["name"], out)}
+            serialization.write_json(out / RUN_FILE, info)
     distributed.wait(ranks)
     trainer = Trainer(net, splits, dataclasses.replace(config, device=device), out, progress=progress, ranks=ranks)
     results = trainer.fit(resume=resume)
