@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 import torch
 
@@ -63,3 +64,25 @@ def generator(seed: int | None, device: str = "cpu") -> torch.Generator:
     g = torch.Generator(device=device)
     g.manual_seed(seed if seed is not None else torch.seed())
     return g
+
+
+def count(text: str) -> int:
+    """argparse type of a count such as -n: an integer ≥ 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def temperature(text: str) -> float:
+    """argparse type of a temperature: a finite positive number."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be a finite positive number")
+    return value

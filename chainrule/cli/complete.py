@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import torch
 
 from chainrule import zoo
 from chainrule.cli.audio_io import read_prompt, write_generated
-from chainrule.cli.common import add_device, generator, load_model, run_data
-from chainrule.coding import files
+from chainrule.cli.common import add_device, count, generator, load_model, run_data, temperature
+from chainrule.data.inputs import read_input
 from chainrule.errors import InputError
 from chainrule.media import save_grid
 from chainrule.models import codes
@@ -34,9 +35,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seconds", type=float, default=1.0, help="audio models: seconds to add (default 1)")
     p.add_argument("-o", "--output", default="completions.png")
-    p.add_argument("-n", type=int, default=8, help="number of images (default 8)")
+    p.add_argument("-n", type=count, default=8, help="number of images (default 8)")
     p.add_argument("--hide", default="bottom", choices=REGIONS, help="region to hide (default bottom half)")
-    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--temperature", type=temperature, default=1.0)
     p.add_argument(
         "--particles",
         type=int,
@@ -72,7 +73,7 @@ def complete_codes(prior, args: argparse.Namespace) -> int:
     if vqvae.config.hierarchy != 1 or prior.map_shape:
         raise InputError("complete takes a prior over the codes of a one-level VQ-VAE")
     if args.input:
-        x = files.read_input(vqvae, args.input)[0][: args.n]
+        x = read_input(vqvae, args.input)[0][: args.n]
     else:
         x = codes.image_split(run, "test").x[: args.n]
     grids = vqvae.encode(x.to(args.device))[0]
@@ -100,10 +101,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if model.data_kind.is_codes:
         return complete_codes(model, args)
-    data = run_data(args.run_dir, "all" if args.input else "test", args.input)
-    if data.shape != model.shape or data.levels != model.levels:
-        raise InputError(f"{data.description} does not fit the model (shape {model.shape}, {model.levels} levels)")
-    x = data.x[: args.n]
+    if args.input and Path(args.input).exists():  # a user's file: the one reader by data kind
+        x = read_input(model, args.input)[0][: args.n]
+    else:  # a dataset name, or the run's test split
+        data = run_data(args.run_dir, "all" if args.input else "test", args.input)
+        if data.shape != model.shape or data.levels != model.levels:
+            raise InputError(f"{data.description} does not fit the model (shape {model.shape}, {model.levels} levels)")
+        x = data.x[: args.n]
     if args.particles is not None and args.particles < 1:
         raise InputError(f"--particles {args.particles} must be at least 1")
     gen = generator(args.seed, args.device)

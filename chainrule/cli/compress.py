@@ -11,6 +11,7 @@ from pathlib import Path
 from chainrule import zoo
 from chainrule.cli.common import add_device, load_model
 from chainrule.coding import codec, container, files, lossy
+from chainrule.data.inputs import read_input
 from chainrule.errors import ConfigError, InputError
 from chainrule.models import codes
 from chainrule.serialization import atomic_write_bytes
@@ -59,7 +60,7 @@ def run_compress(args: argparse.Namespace) -> int:
             f"{args.run_dir} models VQ-VAE codes: it compresses images lossily only (add --lossy); lossless "
             "compression needs a pixel-level model"
         )
-    x, extra, size = files.read_input(model, args.input)
+    x, extra, size = read_input(model, args.input)
     start = time.perf_counter()
     blob = codec.compress(model, x, extra=extra, original_size=size, block=args.block, progress=True)
     seconds = time.perf_counter() - start
@@ -84,7 +85,7 @@ def prior_pair(model, run_dir: str, device: str):
 
 def run_lossy(model, args: argparse.Namespace) -> int:
     vqvae = prior_pair(model, args.run_dir, args.device)
-    x, extra, size = files.read_input(vqvae, args.input)
+    x, extra, size = read_input(vqvae, args.input)
     start = time.perf_counter()
     blob = lossy.compress(model, vqvae, x, extra=extra, original_size=size, progress=True)
     seconds = time.perf_counter() - start

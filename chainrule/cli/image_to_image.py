@@ -19,11 +19,11 @@ import torch
 import torch.nn.functional as F
 
 from chainrule import zoo
-from chainrule.cli.common import add_device, generator, load_model
+from chainrule.cli.common import add_device, count, generator, load_model, temperature
 from chainrule.data import Condition
 from chainrule.data.conditions import ConditionTask
-from chainrule.data.png_folder import read_png
-from chainrule.errors import DataFormatError, InputError
+from chainrule.data.inputs import read_arrays
+from chainrule.errors import InputError
 from chainrule.media import save_grid
 from chainrule.train import run_info
 
@@ -40,8 +40,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         p.add_argument("run_dir", help=f"a run trained with --condition {'lowres:F' if task == 'lowres' else 'grey'}")
         p.add_argument("images", nargs="+", metavar="IMAGE", help="PNG files or folders, or .npy arrays (N, [C,] H, W)")
         p.add_argument("-o", "--output", default=f"{name}.png", help=f"the PNG grid (default {name}.png)")
-        p.add_argument("-n", type=int, default=4, help="samples per input (default 4)")
-        p.add_argument("--temperature", type=float, default=1.0)
+        p.add_argument("-n", type=count, default=4, help="samples per input (default 4)")
+        p.add_argument("--temperature", type=temperature, default=1.0)
         p.add_argument("--seed", type=int)
         add_device(p)
         p.set_defaults(run=partial(run, task_name=task))
@@ -62,31 +62,17 @@ def model_task(run_dir: str, task_name: str) -> ConditionTask:
 
 
 def read_images(paths: list[str], levels: int) -> list[np.ndarray]:
-    """Every image of the given files and folders, (C, H, W) integer arrays."""
+    """Every image of the given files and folders (PNG, .npy, .npz, IDX: `data.inputs.read_arrays`), (C, H, W)
+    integer arrays."""
     images = []
     for name in paths:
         path = Path(name)
         if not path.exists():
             raise InputError(f"{path}: no such file or folder")
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.suffix.lower() == ".png")
-            if not files:
-                raise InputError(f"{path} holds no .png files")
-            images += [read_png(f, levels) for f in files]
-        elif path.suffix.lower() == ".png":
-            images.append(read_png(path, levels))
-        elif path.suffix.lower() == ".npy":
-            try:
-                array = np.load(path, allow_pickle=False)
-            except (OSError, ValueError, EOFError) as err:
-                raise DataFormatError(f"{path} is not a readable .npy file ({err.__class__.__name__})") from None
-            if array.dtype.kind not in "iu" or array.ndim not in (3, 4):
-                raise InputError(
-                    f"{path}: need integer images (N, H, W) or (N, C, H, W), got {array.dtype} {array.shape}"
-                )
-            images += list(array[:, None] if array.ndim == 3 else array)
-        else:
-            raise InputError(f"{path} is not a PNG file, a folder of them or a .npy array")
+        array, _ = read_arrays(path, levels)
+        if array.ndim not in (3, 4):
+            raise InputError(f"{path}: need images (N, H, W) or (N, C, H, W), got shape {array.shape}")
+        images += list(array[:, None] if array.ndim == 3 else array)
     return images
 
 

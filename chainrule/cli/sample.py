@@ -11,7 +11,7 @@ import torch
 
 from chainrule import zoo
 from chainrule.cli.audio_io import write_generated
-from chainrule.cli.common import add_device, generator, load_model
+from chainrule.cli.common import add_device, count, generator, load_model, temperature
 from chainrule.data import Condition
 from chainrule.errors import InputError
 from chainrule.media import save_grid
@@ -22,9 +22,9 @@ from chainrule.sampling import generate
 def add_parser(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("sample", help="draw samples", description="Sample from a trained model.")
     p.add_argument("run_dir", help="run directory")
-    p.add_argument("-n", type=int, help="number of samples (default 16 images, 1 audio clip)")
+    p.add_argument("-n", type=count, help="number of samples (default 16 images, 1 audio clip)")
     p.add_argument("-o", "--output", help="output file (images: default samples.png; text: also printed)")
-    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--temperature", type=temperature, default=1.0)
     p.add_argument("--prompt", default="", help="text models: text to continue")
     p.add_argument("--length", type=int, default=500, help="text models: tokens to generate (default 500)")
     p.add_argument("--top-k", type=int, help="text models: draw from the k most likely tokens only")

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from chainrule.cli.common import add_device, load_model
-from chainrule.coding.files import read_input
+from chainrule.data.inputs import read_input
 from chainrule.errors import InputError
 from chainrule.scoring import METHODS, dimension_bits, per_input, scores_and_bits, validation_bits
 

@@ -208,9 +208,10 @@ def decompress(model, blob: bytes, progress: bool = False) -> Tensor:
 
 def _what_must_match(header: Header, model) -> str:
     return (
-        "the file's CRC held, so this machine computes the model's conditionals differently from the one that "
-        f"compressed it although the header's checks match ({container.build_description(model)}, "
-        f"{header.threads} coding threads): decode with the same PyTorch build on the same kind of CPU"
+        "the file's CRC held, so either its payload was altered and the CRC recomputed, or this machine computes the "
+        f"model's conditionals differently from the one that compressed it ({container.build_description(model)}, "
+        f"{header.threads} coding threads): with an unaltered file, decode with the same PyTorch build on the same "
+        "kind of CPU"
     )
 
 

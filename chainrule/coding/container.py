@@ -195,8 +195,8 @@ def unpack(blob: bytes) -> tuple[Header, bytes]:
     blob = bytes(blob)
     if blob[:4] == OLD_MAGIC:
         raise CompressedFileError(
-            f"this file has the compressed format 1 of an older chainrule; this version reads format {VERSION}: compress the "
-            "data again (or decompress it with the chainrule that made it)"
+            f"this file has the compressed format 1 of an older chainrule; this version reads format {VERSION}: "
+            "compress the data again (or decompress it with the chainrule that made it)"
         )
     if len(blob) < 2 or blob[:2] != MAGIC:
         raise CompressedFileError("not a chainrule compressed file (bad magic)")

@@ -1,4 +1,4 @@
-"""Files ↔ the values a model codes, for `chainrule compress` / `decompress`.
+"""Decoded values → files, for `chainrule decompress` (the inputs are read by `data.inputs.read_input`).
 
 What comes back is lossless on the model's representation:
 - text (a Char-RNN or Transformer): the file's exact bytes (a character vocabulary needs UTF-8 text whose
@@ -17,86 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from PIL import Image
 from torch import Tensor
 
-from chainrule.data.idx import parse_idx
-from chainrule.data.png_folder import read_png
-from chainrule.errors import CompressedFileError, DataFormatError, InputError
+from chainrule.errors import CompressedFileError, DataFormatError
 from chainrule.serialization import atomic_write_bytes
-
-
-def read_input(model, path: str | Path) -> tuple[Tensor, dict[str, Any], int]:
-    """The values to code, the facts needed to write them back, and the input's size in bytes.
-
-    Raises:
-        InputError, DataFormatError: an input the model cannot code (wrong kind, shape, characters or levels).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file or folder")
-    kind = model.data_kind
-    if kind.is_audio:
-        from chainrule.data.audio import read_wav
-        from chainrule.data.mulaw import encode
-
-        samples, rate = read_wav(path, kind.rate)
-        return encode(torch.from_numpy(samples), kind.encoding), {"kind": "wav", "rate": rate}, _size(path)
-    if kind.is_text:
-        vocabulary = kind.vocabulary
-        if not path.is_file():
-            raise InputError(f"{path} is not a file; a text model compresses one file")
-        data = path.read_bytes()
-        if vocabulary.is_bytes:
-            return torch.tensor(list(data), dtype=torch.long), {"kind": "text"}, len(data)
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise InputError(f"{path} is not UTF-8 text (byte {err.start}); this model reads characters") from None
-        return vocabulary.encode(text, str(path)), {"kind": "text"}, len(data)
-    return _read_images(model, path)
-
-
-def _size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
-
-
-def _read_images(model, path: Path) -> tuple[Tensor, dict[str, Any], int]:
-    extra: dict[str, Any]
-    if path.is_dir() or path.suffix.lower() == ".png":
-        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix.lower() == ".png")
-        if not files:
-            raise InputError(f"{path} holds no .png files")
-        images = [read_png(f, model.levels) for f in files]
-        if len({im.shape for im in images}) > 1:
-            raise InputError(f"{path}: the images differ in size or channels")
-        array = np.stack(images)
-        names = [path.name] if path.is_file() else [f.relative_to(path).as_posix() for f in files]
-        extra = {"kind": "png", "names": names}
-    elif path.suffix.lower() == ".npy":
-        try:
-            array = np.load(path, allow_pickle=False)
-        except (OSError, ValueError, EOFError) as err:
-            raise DataFormatError(f"{path} is not a readable .npy file ({err.__class__.__name__})") from None
-        if array.dtype.kind not in "iub" or array.ndim < 1:
-            raise InputError(f"{path}: need an integer array (N, ...), got {array.dtype} {array.shape}")
-        extra = {"kind": "npy", "shape": list(array.shape), "dtype": array.dtype.str}
-    else:
-        array = parse_idx(path.read_bytes(), str(path))
-        extra = {"kind": "idx"}
-    x = torch.from_numpy(np.ascontiguousarray(array).astype(np.int64))
-    if tuple(x.shape[1:]) != model.shape and x.dim() == len(model.shape) and model.shape[0] == 1:
-        x = x.unsqueeze(1)  # (N, H, W) grey images for a (1, H, W) model
-    if tuple(x.shape[1:]) != model.shape:
-        raise InputError(f"{path} holds data of shape {tuple(array.shape)}; this model codes (N, {model.shape})")
-    if x.numel() and (int(x.min()) < 0 or int(x.max()) >= model.levels):
-        raise InputError(
-            f"{path} has values {int(x.min())}..{int(x.max())}; this model codes 0..{model.levels - 1} "
-            "(compress with a model trained at the data's levels)"
-        )
-    return x, extra, _size(path)
-
 
 FILE_KINDS = {"text": "text", "wav": "audio", "npy": "image", "idx": "image", "png": "image"}  # → model data kind
 EXTRA_FIELDS = {"text": set(), "wav": {"rate"}, "npy": {"shape", "dtype"}, "idx": set(), "png": {"names"}}

@@ -12,11 +12,12 @@ body { font-family: system-ui, sans-serif; max-width: 980px; margin: 2em auto; p
 h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }
 table { border-collapse: collapse; margin: 1em 0; } td, th { border: 1px solid #ccc; padding: 4px 10px; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; } th { background: #f4f4f4; }
-figure { display: inline-block; margin: 0.5em 1em 0.5em 0; vertical-align: top; }
-figure img { image-rendering: pixelated; border: 1px solid #ccc; }
+figure { display: inline-block; margin: 0.5em 1em 0.5em 0; vertical-align: top; max-width: 100%; }
+figure img { image-rendering: pixelated; border: 1px solid #ccc; max-width: 100%; height: auto; }
 figcaption { font-size: 0.9em; color: #555; max-width: 420px; }
 pre { background: #f7f7f7; padding: 1em; white-space: pre-wrap; }
-code { background: #f4f4f4; padding: 0 3px; } .note { color: #a60; }
+code { background: #f4f4f4; padding: 0 3px; overflow-wrap: anywhere; } .note { color: #a60; }
+pre.commands { padding: 0.5em 1em; white-space: pre-wrap; overflow-wrap: anywhere; }
 """
 
 CHECK = """
@@ -28,6 +29,9 @@ window.addEventListener("load", () => {
   document.body.dataset.audio = players.length;
   let ready = 0;
   document.body.dataset.audioReady = 0;
+  // pixels the page is wider than the window (a horizontal scroll bar when > 0)
+  const root = document.documentElement;
+  document.body.dataset.overflow = Math.max(0, root.scrollWidth - root.clientWidth);
   for (const player of players) {
     const count = () => { document.body.dataset.audioReady = ++ready; };
     if (player.readyState >= 1) count(); else player.addEventListener("loadedmetadata", count, { once: true });
@@ -51,8 +55,12 @@ class Report:
         self.parts.append(f"<p{css}>{html.escape(text)}</p>")
 
     def code(self, text: str) -> None:
-        """A paragraph showing a command."""
-        self.parts.append(f"<p><code>{html.escape(text)}</code></p>")
+        """A command, or several (one per line of `text`), each shown on its own line."""
+        lines = [line for line in text.splitlines() if line.strip()]
+        if len(lines) == 1:
+            self.parts.append(f"<p><code>{html.escape(lines[0])}</code></p>")
+        else:
+            self.parts.append(f'<pre class="commands"><code>{html.escape(chr(10).join(lines))}</code></pre>')
 
     def text_block(self, text: str) -> None:
         self.parts.append(f"<pre>{html.escape(text)}</pre>")

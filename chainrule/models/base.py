@@ -96,7 +96,12 @@ class AutoregressiveModel(Trainable):
         [0, map_levels), or float values). A model with a map needs it."""
         if self.map_shape and (not isinstance(cond, Condition) or cond.map is None):
             shape = ", ".join(map(str, (batch, *self.map_shape)))
-            raise InputError(f"this {self.registry_name} model reads a conditioning map: cond=Condition(map=({shape}))")
+            given = f"its top codes ({self.map_levels} levels)" if self.map_levels else "a conditioning image (values)"
+            raise InputError(
+                f"this {self.registry_name} model draws each example given {given} of shape ({shape}): pass "
+                "cond=Condition(map=...) of that shape (at the command line: upscale / colourise for an image-to-"
+                "image model, sample --top for a prior over bottom codes)"
+            )
         if cond is None:
             return
         if not isinstance(cond, Tensor | Condition) or not (self.num_classes or self.cond_dim or self.map_shape):
@@ -185,9 +190,11 @@ class AutoregressiveModel(Trainable):
         """Draw n samples: long (n, *shape).
 
         Args:
-            n: number of samples.
+            n: number of samples, ≥ 1 (with `known`: the number of examples it holds); more than
+                `sampling.requests.SAMPLE_BATCH` are drawn batch by batch, more values than
+                `MAX_SAMPLE_VALUES` are refused.
             cond: optional long (n,) class ids.
-            temperature: divides the log-probabilities of every conditional (1 = the model).
+            temperature: divides the log-probabilities of every conditional (1 = the model); finite and > 0.
             known: optional integer (n, *shape), -1 marking unknown entries; known entries are kept (completion).
             generator: torch.Generator for reproducible draws.
             cache: use the model's generation cache (`init_cache`, `cache_step`); False = the naive path, one
@@ -198,7 +205,26 @@ class AutoregressiveModel(Trainable):
                 sampling is then exact), else 32. 1 = plain ancestral sampling.
         """
         from chainrule import sampling  # sampling is written against this contract
+        from chainrule.sampling import requests
 
+        requests.check_count(n, self.dims)  # one rule for every path: n ≥ 1, an output that fits, one known each
+        requests.check_temperature(temperature)
+        requests.check_known_count(n, known)
+        if known is None and n > requests.SAMPLE_BATCH:  # a bounded generation state: batch by batch
+            step = requests.SAMPLE_BATCH
+            parts = [
+                self.sample(
+                    min(step, n - i),
+                    None if cond is None else cond[i : i + step],
+                    temperature,
+                    None,
+                    generator,
+                    cache,
+                    particles,
+                )  # fmt: skip
+                for i in range(0, n, step)
+            ]
+            return torch.cat(parts)
         if particles is None:
             particles = sampling.default_particles(self, known)
         if particles != 1:

@@ -27,8 +27,8 @@ from tqdm import tqdm
 from chainrule import serialization
 from chainrule.data import Dataset
 from chainrule.data.kind import DataKind
-from chainrule.data.sources import load_run_data
 from chainrule.data.run_record import run_info
+from chainrule.data.sources import load_run_data
 from chainrule.errors import CheckpointError, ConfigError, InputError
 from chainrule.models.base import load
 from chainrule.models.trainable import CONFIG_FILE, WEIGHTS_FILE
@@ -77,10 +77,13 @@ def grid_index(vqvae: VQVAE, grid: str | None) -> int:
 
 
 @torch.inference_mode()
-def encode_split(vqvae: VQVAE, images: Dataset, level: int, name: str, batch_size: int = 256) -> Dataset:
-    """One split of images → the dataset of their codes on grid `level` (top first)."""
+def encode_split(
+    vqvae: VQVAE, images: Dataset, level: int, name: str, batch_size: int = 256, progress: bool = True
+) -> Dataset:
+    """One split of images → the dataset of their codes on grid `level` (top first); `progress` shows a bar."""
     parts, tops = [], []
-    for start in tqdm(range(0, len(images), batch_size), desc=f"encoding {images.split}", unit="batch", leave=False):
+    batches = range(0, len(images), batch_size)
+    for start in tqdm(batches, desc=f"encoding {images.split}", unit="batch", leave=False, disable=not progress):
         x, _ = images.batch(torch.arange(start, min(start + batch_size, len(images))))
         grids = vqvae.encode(x)
         parts.append(grids[level].to(torch.int16))
@@ -103,7 +106,7 @@ def encode_split(vqvae: VQVAE, images: Dataset, level: int, name: str, batch_siz
 
 
 def code_splits(
-    name: str, prior_run: str | Path | None = None, only: tuple[str, ...] | None = None
+    name: str, prior_run: str | Path | None = None, only: tuple[str, ...] | None = None, progress: bool = True
 ) -> dict[str, Dataset]:
     """The train / val / test code grids named by codes:RUN[:top|bottom]; with `prior_run`, a prior's run that
     keeps its VQ-VAE, those of the kept copy (the VQ-VAE's own run may be gone, e.g. for a zoo model); with
@@ -119,7 +122,8 @@ def code_splits(
         vqvae = load_vqvae(run)
         level = grid_index(vqvae, grid)
         images = load_run_data(run_info(run)["data"])
-    return {s: encode_split(vqvae, data, level, name) for s, data in images.items() if only is None or s in only}
+    chosen = {s: data for s, data in images.items() if only is None or s in only}
+    return {s: encode_split(vqvae, data, level, name, progress=progress) for s, data in chosen.items()}
 
 
 def image_split(prior_run: str | Path, split: str) -> Dataset:
@@ -128,14 +132,18 @@ def image_split(prior_run: str | Path, split: str) -> Dataset:
 
 
 def run_data(
-    spec: dict, name: str | None = None, run: str | Path | None = None, only: tuple[str, ...] | None = None
+    spec: dict,
+    name: str | None = None,
+    run: str | Path | None = None,
+    only: tuple[str, ...] | None = None,
+    progress: bool = True,
 ) -> dict[str, Dataset]:
     """The splits a run's data spec (run.json "data") names: codes re-encoded by their VQ-VAE (the copy the run
     `run` keeps, when given), other data read by `data.sources.load_run_data` (optionally `name` read the same
     way); `only` limits which splits of codes are encoded."""
     name = name or spec["name"]
     if is_codes(name):
-        return code_splits(name, run, only)
+        return code_splits(name, run, only, progress)
     return load_run_data(spec, name)
 
 

@@ -18,6 +18,7 @@ from chainrule.distributions.base import sample_from_log_probs
 from chainrule.errors import InputError
 from chainrule.sampling.conditionals import walk_conditionals
 from chainrule.sampling.naive import start_tensor
+from chainrule.sampling.requests import check_count, check_known_count, check_temperature
 
 
 def top_k_filter(log_probs: Tensor, k: int | None) -> Tensor:
@@ -38,8 +39,9 @@ def sample_cached(
     generator: torch.Generator | None = None,
 ) -> Tensor:
     """Draw (or complete) n samples, long (n, *shape), with the model's generation cache."""
-    if n < 1 or temperature <= 0:
-        raise InputError(f"n={n} must be ≥ 1 and temperature={temperature} positive")
+    check_count(n, model.dims)
+    check_temperature(temperature)
+    check_known_count(n, known)
     device = next(model.parameters()).device
     model.check_cond(cond, n)
     x, unknown = start_tensor(model, n, known, device)
@@ -80,8 +82,9 @@ def generate(
     """Continue one token sequence: `prompt` long (P,) (may be empty), then `length` new tokens, any length (the
     model's cache handles what lies past its context). Calls `on_token(id)` for every new token (streaming).
     Returns the new tokens, long (length,)."""
-    if length < 0 or temperature <= 0:
-        raise InputError(f"length={length} must be ≥ 0 and temperature={temperature} positive")
+    if length < 0:
+        raise InputError(f"length={length} must be ≥ 0")
+    check_temperature(temperature)
     if top_k is not None and top_k < 1:
         raise InputError(f"top_k={top_k} must be ≥ 1")
     was_training = model.training

@@ -33,6 +33,7 @@ from chainrule.distributions.base import sample_from_log_probs
 from chainrule.errors import InputError
 from chainrule.sampling.conditionals import walk_conditionals
 from chainrule.sampling.naive import start_tensor
+from chainrule.sampling.requests import check_temperature
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +47,13 @@ class Completion:
     """x: long (B, *shape) the completions; ess: float (B,) the lowest effective sample size each example's
     weights reached on the walk (at the row ends and at the end, before any resampling; N = particles for an
     example with nothing to weigh); resampled: resampling events over all examples (sequential Monte Carlo);
-    particles: N."""
+    particles: N; exact: whether nothing known follows an unknown value (then ancestral sampling is exact)."""
 
     x: Tensor
     ess: Tensor
     resampled: int
     particles: int
+    exact: bool = True
 
 
 def needs_particles(model, known: Tensor | None) -> bool:
@@ -104,8 +106,9 @@ def complete(
     Raises:
         InputError: particles < 1, a bad temperature, or a known tensor / cond that does not fit the model.
     """
-    if particles < 1 or temperature <= 0:
-        raise InputError(f"particles={particles} must be ≥ 1 and temperature={temperature} positive")
+    if not isinstance(particles, int) or particles < 1:
+        raise InputError(f"particles={particles} must be an integer ≥ 1")
+    check_temperature(temperature)
     n = known.shape[0] if isinstance(known, Tensor) and known.dim() else 0
     if n < 1:
         raise InputError("known must hold at least one example")
@@ -135,7 +138,7 @@ def complete(
             resampled += r
     finally:
         model.train(was_training)
-    result = Completion(torch.cat(results), torch.cat(ess), resampled, particles)
+    result = Completion(torch.cat(results), torch.cat(ess), resampled, particles, not needs_particles(model, known))
     if particles > 1 and float(result.ess.min()) < LOW_ESS * particles:
         log.warning(
             "completion: effective sample size %.1f of %d candidates (min over examples) is below %.0f %%: the "
@@ -204,8 +207,13 @@ def _complete_chunk(
 
 def summary(result: Completion) -> str:
     """One line on the weights: min / median ESS of N candidates and the resampling events."""
+    if result.particles == 1 and result.exact:
+        return "1 candidate per example (nothing known follows an unknown value: exact)"
     if result.particles == 1:
-        return "1 candidate per example (nothing known follows an unknown value)"
+        return (
+            "1 candidate per example: known values follow unknown ones and were not weighed (plain ancestral "
+            "sampling, not the conditional; more --particles weigh them)"
+        )
     median = float(result.ess.median())
     return (
         f"{result.particles} candidates per example: effective sample size min {float(result.ess.min()):.1f} / "

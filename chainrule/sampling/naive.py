@@ -13,6 +13,7 @@ from torch import Tensor
 
 from chainrule.distributions.base import sample_from_log_probs
 from chainrule.errors import InputError
+from chainrule.sampling.requests import check_count, check_known_count, check_temperature
 
 
 class Samplable(Protocol):
@@ -56,10 +57,9 @@ def sample_naive(
     generator: torch.Generator | None = None,
 ) -> Tensor:
     """Draw (or complete) n samples, long (n, *shape), one full model pass per dimension."""
-    if n < 1:
-        raise InputError(f"n={n} must be at least 1")
-    if temperature <= 0:
-        raise InputError(f"temperature={temperature} must be positive")
+    check_count(n, model.dims)
+    check_temperature(temperature)
+    check_known_count(n, known)
     device = next(model.parameters()).device
     model.check_cond(cond, n)
     x, unknown = start_tensor(model, n, known, device)
@@ -91,8 +91,9 @@ def generate_naive(
     window the cache holds, `model.window_start`) in one full pass. Same random stream, same draws."""
     from chainrule.sampling.cached import top_k_filter
 
-    if length < 0 or temperature <= 0:
-        raise InputError(f"length={length} must be ≥ 0 and temperature={temperature} positive")
+    if length < 0:
+        raise InputError(f"length={length} must be ≥ 0")
+    check_temperature(temperature)
     device = next(model.parameters()).device
     was_training = model.training
     model.train(False)

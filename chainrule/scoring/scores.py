@@ -118,6 +118,29 @@ def _stream_bytes(model, tokens: Tensor) -> bytes:
     return bytes(tokens.tolist()) if model.levels <= 256 else tokens.numpy().astype(np.uint16).tobytes()
 
 
+def check_inputs(model, x: Inputs) -> None:
+    """Refuse what cannot be scored: no inputs at all, an empty text or recording, tokens outside the model's
+    levels (arrays are checked by `model.check_input`).
+
+    Raises:
+        InputError: naming what is wrong."""
+    if is_stream(model):
+        if isinstance(x, Tensor) or not isinstance(x, Sequence) or not len(x):
+            raise InputError("give one or more 1-D token tensors to score (a list, one per text or recording)")
+        for i, tokens in enumerate(x):
+            if not isinstance(tokens, Tensor) or tokens.dim() != 1 or tokens.dtype.is_floating_point:
+                raise InputError(f"input {i} must be a 1-D integer tensor of tokens")
+            if not len(tokens):
+                raise InputError(f"input {i} is empty: nothing to score")
+            if int(tokens.min()) < 0 or int(tokens.max()) >= model.levels:
+                raise InputError(
+                    f"input {i} has tokens {int(tokens.min())}..{int(tokens.max())}; this model takes "
+                    f"0..{model.levels - 1}"
+                )
+    elif not isinstance(x, Tensor) or x.dim() == 0 or not len(x):
+        raise InputError("no inputs to score: give at least one example (N ≥ 1, *shape)")
+
+
 def check_background(model, background) -> None:
     """The background model must model the same data the same way."""
     if background is None:
@@ -169,6 +192,7 @@ def scores_and_bits(
     """
     if method not in METHODS:
         raise ConfigError(f"method={method!r}; choose one of {', '.join(METHODS)}")
+    check_inputs(model, x)
     if method == "ratio":
         check_background(model, background)
     if method == "typicality" and (batch is None or batch < 1 or reference is None):

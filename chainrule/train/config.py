@@ -38,7 +38,7 @@ class TrainConfig:
             each value of a training batch is replaced by a uniformly random level with probability μ (evaluation
             sees the data as it is).
         eval_examples: examples of each of the validation and test splits evaluated: 0 = all; -1 (auto) = all,
-            except that a budget of steps alone evaluates at most max(1000, 10 · steps · batch_size) of them, spread
+            except that a budget of steps alone evaluates at most max(500, 5 · steps · batch_size) of them, spread
             evenly over the split (a `--steps 3` check spends seconds, not minutes, evaluating); the results say how
             many were evaluated.
         tensorboard: also log the scalars and, at each validation, samples as TensorBoard events in
@@ -100,7 +100,7 @@ class TrainConfig:
         if self.eval_examples > 0:
             return min(examples, self.eval_examples)
         if self.eval_examples == -1 and self.steps and not (self.epochs or self.minutes):
-            return min(examples, max(1000, 10 * self.steps * self.batch_size))
+            return min(examples, max(500, 5 * self.steps * self.batch_size))
         return examples
 
     @property

@@ -18,13 +18,14 @@ from chainrule import serialization
 from chainrule.data import load_splits
 from chainrule.data.run_record import RUN_FILE, run_info
 from chainrule.data.sources import run_spec
-from chainrule.errors import CheckpointError, ConfigError
+from chainrule.errors import ConfigError
 from chainrule.models import codes, create, preset_hparams, presets
 from chainrule.models.base import MODELS, from_description
 from chainrule.train import distributed
 from chainrule.train.config import TrainConfig
 from chainrule.train.trainer import Trainer
 from chainrule.version import __version__
+
 
 def model_hparams(
     model: str,
@@ -113,9 +114,15 @@ def train_model(
         kept = dict(info["train"])
         if "bf16" in kept:  # runs written before `precision` replaced the bf16 switch
             kept["precision"] = "bf16" if kept.pop("bf16") else "fp32"
+        asked = (train or {}).get("precision")
+        if asked is not None and asked != kept.get("precision", "auto"):
+            raise ConfigError(
+                f"precision={asked} conflicts with the run's precision={kept.get('precision', 'auto')}: a resumed run "
+                "keeps the precision it started in (drop --precision, or train a new run)"
+            )
         train_settings = {**kept, **(train or {})}
         config = cfg.from_dict(TrainConfig, train_settings)
-        splits = codes.run_data(data_spec, run=out)  # codes: through the VQ-VAE the run keeps
+        splits = codes.run_data(data_spec, run=out, progress=progress)  # codes: through the VQ-VAE the run keeps
         torch.manual_seed(config.seed)  # the same initial weights as the original run (if it never checkpointed)
         net = from_description(info["model"])
     else:
@@ -131,7 +138,7 @@ def train_model(
                 raise ConfigError(
                     f"{data} holds VQ-VAE codes: levels, binarize, vocab, encoding, rate, condition do not apply"
                 )
-            splits = codes.code_splits(data)
+            splits = codes.code_splits(data, progress=progress)
         else:
             splits = load_splits(data, levels, binarize, vocab, length, encoding, rate, condition)
         first = splits["train"]

@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 RESULTS_FILE = "results.json"
 
 
+PROBE_WORTH_STEPS = 50  # `auto` precision is timed (a few passes each way) only for runs longer than this
+
+
 def stream_order(rows: int, batch_size: int) -> torch.Tensor:
     """Row order for truncated BPTT over a token stream cut into `rows` consecutive chunks: the chunks are dealt
     into `batch_size` contiguous streams, and batch k holds chunk k of every stream, so that each batch continues
@@ -215,7 +218,9 @@ class Trainer:
                     raise TrainingError(f"cannot resume {self.out}: {err}") from None
             log.info("resumed at step %d", self.state["step"])
         if "precision" not in self.state:  # `auto` is timed once per run, so a resume cannot switch precision
-            probe = None if self.ranks.distributed else self.time_pass  # every process must pick the same
+            # every process must pick the same; a run shorter than the probe's own passes is not worth timing
+            short = 0 < self.total_steps <= PROBE_WORTH_STEPS
+            probe = None if self.ranks.distributed or short else self.time_pass
             self.state["precision"] = training_precision(self.config.precision, self.device, probe=probe)
         self.precision = self.state["precision"]  # "fp32" or "bf16"
         log.info("training precision: %s (asked: %s)", self.precision, self.config.precision)

@@ -23,7 +23,14 @@ def browser_view(page) -> dict[str, int]:
     browser = next((b for b in map(shutil.which, BROWSERS) if b), None)
     if browser is None:
         pytest.skip("no chromium found (setup.sh installs chromium-headless-shell when run as root)")
-    argv = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000"]
+    argv = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--virtual-time-budget=5000",
+        "--window-size=1024,768",
+    ]
     dom = subprocess.run(
         [*argv, "--dump-dom", page.resolve().as_uri()], capture_output=True, text=True, timeout=120, check=True
     ).stdout
@@ -40,7 +47,17 @@ def test_the_browser_check_sees_a_missing_picture(tmp_path):
     report.image("gone.png", "missing")
     report.audio("ok.wav", "a clip")
     view = browser_view(report.write(tmp_path / "report.html"))
-    assert view == {"images": 2, "images-decoded": 1, "audio": 1, "audio-ready": 1}
+    assert view == {"images": 2, "images-decoded": 1, "audio": 1, "audio-ready": 1, "overflow": 0}
+
+
+def test_wide_pictures_and_commands_fit_the_page_width(tmp_path):
+    save_png(np.zeros((8, 1600), dtype=np.uint8), tmp_path / "wide.png")  # wider than the window
+    report = Report("widths")
+    report.image("wide.png", "a wide grid")
+    report.code("chainrule train --model vqvae --out runs/vq\nchainrule sample runs/prior -n 16 -o samples.png")
+    page = report.write(tmp_path / "report.html")
+    assert "runs/vq\nchainrule sample" in page.read_text()  # two commands, two lines
+    assert browser_view(page)["overflow"] == 0
 
 
 def test_the_demo_writes_a_report_that_a_browser_loads_whole(tmp_path, capsys):
@@ -69,3 +86,4 @@ def test_the_demo_writes_a_report_that_a_browser_loads_whole(tmp_path, capsys):
     view = browser_view(out / "report.html")
     assert view["images"] >= 4 and view["images-decoded"] == view["images"]
     assert view["audio"] == 1 and view["audio-ready"] == 1
+    assert view["overflow"] == 0  # no horizontal scroll bar
