@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import torch
 
@@ -101,13 +100,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if model.data_kind.is_codes:
         return complete_codes(model, args)
-    if args.input and Path(args.input).exists():  # a user's file: the one reader by data kind
-        x = read_input(model, args.input)[0][: args.n]
-    else:  # a dataset name, or the run's test split
-        data = run_data(args.run_dir, "all" if args.input else "test", args.input)
-        if data.shape != model.shape or data.levels != model.levels:
-            raise InputError(f"{data.description} does not fit the model (shape {model.shape}, {model.levels} levels)")
-        x = data.x[: args.n]
+    # a dataset name or a user's file, read as the run's data was (its levels and binarization)
+    data = run_data(args.run_dir, "all" if args.input else "test", args.input)
+    if data.shape != model.shape or data.levels != model.levels:
+        raise InputError(f"{data.description} does not fit the model (shape {model.shape}, {model.levels} levels)")
+    x = data.x[: args.n]
     if args.particles is not None and args.particles < 1:
         raise InputError(f"--particles {args.particles} must be at least 1")
     gen = generator(args.seed, args.device)

@@ -18,6 +18,8 @@ from chainrule.errors import DataFormatError
 def _images(array: np.ndarray, path: Path) -> np.ndarray:
     if array.dtype.kind not in "iub" or array.ndim < 2:
         raise DataFormatError(f"{path}: need an integer array (N, ...), got {array.dtype} {array.shape}")
+    if not len(array):
+        raise DataFormatError(f"{path} holds no examples (shape {array.shape})")
     if array.size and (array.min() < 0 or array.max() > 255):
         raise DataFormatError(f"{path}: values must lie in 0..255, found {array.min()}..{array.max()}")
     return (array[:, None] if array.ndim == 3 else array).astype(np.uint8)

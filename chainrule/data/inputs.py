@@ -106,12 +106,13 @@ def _load_numpy(path: Path) -> np.ndarray:
         if isinstance(loaded, np.ndarray):
             return loaded
         with loaded:
-            if "x" not in loaded.files:
-                found = ", ".join(loaded.files) or "none"
-                raise DataFormatError(f"{path}: an .npz needs an array named 'x' (found {found})")
-            return loaded["x"]
+            files = list(loaded.files)
+            array = loaded["x"] if "x" in files else None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
         raise DataFormatError(f"{path} is not a readable .npy/.npz file ({err.__class__.__name__})") from None
+    if array is None:
+        raise DataFormatError(f"{path}: an .npz needs an array named 'x' (found {', '.join(files) or 'none'})")
+    return array
 
 
 def check_levels(x: Tensor, levels: int, what: str) -> None:
