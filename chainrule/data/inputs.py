@@ -59,9 +59,7 @@ def read_input(model, path: str | Path) -> tuple[Tensor, dict[str, Any], int]:
 def _read_text(vocabulary, path: Path) -> tuple[Tensor, dict[str, Any], int]:
     if not path.is_file():
         raise InputError(f"{path} is not a file; a text model reads one file")
-    data = path.read_bytes()
-    if not data:
-        raise InputError(f"{path} is empty; a text model needs at least one character")
+    data = path.read_bytes()  # may be empty: an empty file compresses (scoring refuses it)
     if vocabulary.is_bytes:
         return torch.tensor(list(data), dtype=torch.long), {"kind": "text"}, len(data)
     try:

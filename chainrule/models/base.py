@@ -98,7 +98,7 @@ class AutoregressiveModel(Trainable):
             shape = ", ".join(map(str, (batch, *self.map_shape)))
             given = f"its top codes ({self.map_levels} levels)" if self.map_levels else "a conditioning image (values)"
             raise InputError(
-                f"this {self.registry_name} model draws each example given {given} of shape ({shape}): pass "
+                f"this {self.registry_name} model reads a conditioning map: {given} of shape ({shape}); pass "
                 "cond=Condition(map=...) of that shape (at the command line: upscale / colourise for an image-to-"
                 "image model, sample --top for a prior over bottom codes)"
             )

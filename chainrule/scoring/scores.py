@@ -43,7 +43,11 @@ def is_stream(model) -> bool:
 
 @torch.inference_mode()
 def dimension_bits(model, x: Inputs, cond: Tensor | None = None, batch_size: int = 64, progress: bool = False):
-    """−log2 p of every dimension: (N, *shape) for arrays, a list of (T,) tensors for streams."""
+    """−log2 p of every dimension: (N, *shape) for arrays, a list of (T,) tensors for streams.
+
+    Raises:
+        InputError: inputs that cannot be scored (`check_inputs`)."""
+    check_inputs(model, x)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device

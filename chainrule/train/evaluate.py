@@ -9,7 +9,6 @@ from tqdm import tqdm
 
 from chainrule.data import Dataset
 from chainrule.models.base import AutoregressiveModel
-from chainrule.models.sequence import SequenceModel
 from chainrule.models.trainable import Trainable
 from chainrule.train.distributed import Ranks, total
 
@@ -34,7 +33,8 @@ def evaluate(
         the model's metrics and "examples": N; for a likelihood model {"nats": nats per example, "bpd": bits per
         dimension, "examples": N}.
     """
-    if dataset.is_stream and isinstance(model, SequenceModel) and not dequantized:
+    sequence = model.data_kind.is_text or model.data_kind.is_audio  # sequence models score whole streams
+    if dataset.is_stream and sequence and not dequantized:
         return evaluate_stream(model, dataset, batch_size)
     was_training = model.training
     model.eval()

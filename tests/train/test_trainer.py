@@ -75,6 +75,7 @@ def test_resume_after_a_kill_continues_from_the_last_checkpoint_exactly(tmp_path
 
 def test_a_resumed_run_keeps_the_precision_auto_chose_at_its_start(tmp_path, monkeypatch):
     monkeypatch.setattr("chainrule.train.precision.cpu_flags", lambda: frozenset({"avx2", "avx512f", "avx512_bf16"}))
+    monkeypatch.setattr("chainrule.train.trainer.PROBE_WORTH_STEPS", 0)  # these short runs are timed too
     monkeypatch.setattr(Trainer, "time_pass", lambda self, p: 1.0 if p == "bf16" else 2.0)  # bf16 measured faster
     first = trainer(tmp_path / "p", steps=6)
     first.fit()
@@ -84,6 +85,16 @@ def test_a_resumed_run_keeps_the_precision_auto_chose_at_its_start(tmp_path, mon
     resumed.fit(resume=True)
     assert resumed.precision == "bf16" and resumed.state["step"] == 12
     assert trainer(tmp_path / "q", steps=6).fit()["precision"] == "fp32"  # a new run measures again
+
+
+def test_a_run_shorter_than_the_precision_probe_is_not_timed(tmp_path, monkeypatch):
+    monkeypatch.setattr("chainrule.train.precision.cpu_flags", lambda: frozenset({"avx2", "avx512f", "avx512_bf16"}))
+
+    def probe(self, precision):
+        raise AssertionError("a 6-step run must not be timed")
+
+    monkeypatch.setattr(Trainer, "time_pass", probe)
+    assert trainer(tmp_path / "s", steps=6).fit()["precision"] == "fp32"
 
 
 def test_nan_loss_is_skipped_then_stops_keeping_the_checkpoint(tmp_path, monkeypatch):
