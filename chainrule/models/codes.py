@@ -78,7 +78,7 @@ def grid_index(vqvae: VQVAE, grid: str | None) -> int:
 
 @torch.inference_mode()
 def encode_split(
-    vqvae: VQVAE, images: Dataset, level: int, name: str, batch_size: int = 256, progress: bool = True
+    vqvae: VQVAE, images: Dataset, level: int, name: str, batch_size: int = 64, progress: bool = True
 ) -> Dataset:
     """One split of images → the dataset of their codes on grid `level` (top first); `progress` shows a bar."""
     parts, tops = [], []
