@@ -66,23 +66,22 @@ def generator(seed: int | None, device: str = "cpu") -> torch.Generator:
     return g
 
 
+def _argument(text: str, convert, valid, needs: str):
+    """`text` converted, or an argparse error saying what it must be."""
+    try:
+        value = convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {needs}") from None
+    if not valid(value):
+        raise argparse.ArgumentTypeError(f"{text} must be {needs}")
+    return value
+
+
 def count(text: str) -> int:
     """argparse type of a count such as -n: an integer ≥ 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
+    return _argument(text, int, lambda v: v >= 1, "an integer of at least 1")
 
 
 def temperature(text: str) -> float:
     """argparse type of a temperature: a finite positive number."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} must be a finite positive number")
-    return value
+    return _argument(text, float, lambda v: math.isfinite(v) and v > 0, "a finite positive number")
