@@ -327,6 +327,9 @@ def test_15_a_latent_priors_vqvae_copy_is_checked_wherever_it_is_used(tmp_path, 
     train_vq(vq, 2)
     train_prior("gated-pixelcnn", f"codes:{vq}", run, 1)
     assert cr.serialization.read_json(run / "run.json")["data"]["decoder"]
+    capsys.readouterr()
+    assert main(["sample", str(run), "-n", "1", "-o", str(tmp_path / "ok.png")]) == 0
+    assert f"decoded by {run / 'vqvae'}, digest checked" in capsys.readouterr().out  # which copy is used
     kept = run / "vqvae" / "model.safetensors"
     original = kept.read_bytes()
     weights = cr.serialization.read_tensors(kept)
