@@ -7,6 +7,8 @@ commands, the coder, training and TensorBoard dispatch on (before, each found it
 - audio: (T,) sample codes of an `encoding` ("mulaw", "pcm8", "pcm16") at `rate` Hz;
 - codes: (1, h, w) grids of the discrete codes of a VQ-VAE (`models.vqvae`) with `levels` = its codebook size:
   nominal symbols, not intensities (a prior embeds them and predicts them with a K-way softmax);
+- video: (T, C, H, W) frames of intensities at `levels` levels (`data.moving_mnist`; causal in time, then raster
+  order inside a frame, then R → G → B);
 - values: anything else (plain integer vectors, token ids without a vocabulary).
 """
 
@@ -18,7 +20,7 @@ from typing import Any
 from chainrule.data.vocabulary import Vocabulary
 from chainrule.errors import ConfigError
 
-KINDS = ("image", "text", "audio", "codes", "values")
+KINDS = ("image", "text", "audio", "codes", "video", "values")
 ENCODINGS = ("mulaw", "pcm8", "pcm16")
 
 
@@ -59,6 +61,10 @@ class DataKind:
         return cls("codes", levels)
 
     @classmethod
+    def video(cls, levels: int) -> DataKind:
+        return cls("video", levels)
+
+    @classmethod
     def values(cls, levels: int) -> DataKind:
         return cls("values", levels)
 
@@ -79,6 +85,10 @@ class DataKind:
         return self.name == "codes"
 
     @property
+    def is_video(self) -> bool:
+        return self.name == "video"
+
+    @property
     def vocabulary(self) -> Vocabulary:
         """The text vocabulary.
 
@@ -91,7 +101,7 @@ class DataKind:
     @property
     def unit(self) -> str:
         """What one dimension is called in reports: bits per ..."""
-        return {"image": "dim", "text": "char", "audio": "sample", "codes": "code", "values": "dim"}[self.name]
+        return {"image": "dim", "text": "char", "audio": "sample", "codes": "code", "video": "dim", "values": "dim"}[self.name]
 
     def describe(self) -> dict[str, Any]:
         """The JSON form (run.json)."""

@@ -22,7 +22,7 @@ def test_kinds_carry_their_facts_and_refuse_the_others():
     with pytest.raises(ConfigError):
         DataKind("audio", 256, encoding="mulaw")  # no rate
     with pytest.raises(ConfigError):
-        DataKind("video", 256)
+        DataKind("smell", 256)  # no such kind
     with pytest.raises(ConfigError):
         DataKind.from_dict({"name": "image", "levels": 2, "colour": True})
     with pytest.raises(ConfigError, match="no vocabulary"):
@@ -58,3 +58,9 @@ def test_datasets_carry_their_kind_and_runs_record_it(tmp_path):
     assert spec_kind_name(old) == "text" and torch.equal(load_run_data(old)["test"].tokens, again.tokens)
     images = cr.data.load_splits("digits", levels=2)
     assert images["train"].kind == DataKind.image(2) and spec_kind_name(run_spec(images["train"])) == "image"
+
+
+def test_the_video_kind_round_trips_through_its_json_form():
+    kind = DataKind.video(256)
+    assert kind.is_video and not kind.is_image and kind.unit == "dim"
+    assert DataKind.from_dict(kind.describe()) == kind
