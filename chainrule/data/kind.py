@@ -101,7 +101,8 @@ class DataKind:
     @property
     def unit(self) -> str:
         """What one dimension is called in reports: bits per ..."""
-        return {"image": "dim", "text": "char", "audio": "sample", "codes": "code", "video": "dim", "values": "dim"}[self.name]
+        units = {"image": "dim", "text": "char", "audio": "sample", "codes": "code", "video": "dim", "values": "dim"}
+        return units[self.name]
 
     def describe(self) -> dict[str, Any]:
         """The JSON form (run.json)."""
