@@ -84,8 +84,11 @@ def run(args: argparse.Namespace) -> int:
     if kind.is_codes:  # draw codes, show the images they decode to
         x, levels = codes.decode_samples(zoo.resolve(args.run_dir), x, top)
     save_grid(x, levels, args.output, columns=columns)
-    decoded = f" (codes decoded by {codes.decoder_folder(zoo.resolve(args.run_dir))}, digest checked)"
-    print(f"wrote {n} samples to {args.output}" + (decoded if kind.is_codes else ""))
+    if kind.is_codes:  # say which VQ-VAE copy decoded them
+        folder = codes.decoder_folder(zoo.resolve(args.run_dir))
+        print(f"wrote {n} samples to {args.output} (codes decoded by {folder}, digest checked)")
+    else:
+        print(f"wrote {n} samples to {args.output}")
     return 0
 
 
