@@ -195,7 +195,8 @@ def test_crafted_configs_are_refused_within_a_second_and_100_mb(tmp_path):
 
 @pytest.mark.parametrize("name", [n for n in cr.models.available()])
 def test_a_weights_file_that_does_not_back_the_config_is_refused_before_building(tmp_path, name):
-    shape = (1, 4, 4) if MODELS.get(name).kind in ("image", "latent") else (8,)
+    kind = MODELS.get(name).kind
+    shape = (1, 4, 4) if kind in ("image", "latent") else (2, 1, 3, 3) if kind == "video" else (8,)
     model = cr.models.create(name, shape=shape, levels=5, **MODELS.get(name).tiny)
     model.save(tmp_path)
     state = model.state_dict()

@@ -18,6 +18,24 @@ Binarize = Literal["threshold", "dynamic"]
 FIXED_SAMPLE_SEED = 20150212  # the one stochastic binarization used for evaluation of dynamic runs
 
 
+class FreshExamples:
+    """A training split whose examples are made on the fly (an endless stream, `data.moving_mnist.Stream`): the
+    trainer's batches are new examples drawn with its generator; `epoch` examples make a nominal epoch."""
+
+    epoch: int
+
+    def draw(self, generator: torch.Generator, count: int) -> Tensor:  # pragma: no cover - abstract
+        """`count` new raw examples, uint8 (count, *shape), a pure function of the generator's state."""
+        raise NotImplementedError
+
+    def at(self, index: Tensor) -> Tensor:  # pragma: no cover - abstract
+        """The raw examples at `index` of the stream's own fixed sequence (no generator: reproducible)."""
+        raise NotImplementedError
+
+    def about(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
 @dataclass
 class Dataset:
     """One split of a dataset.
@@ -43,6 +61,8 @@ class Dataset:
         task: the image-to-image task the maps come from ("lowres:4", "grey"), or None.
         random_crops: streams only: training batches are crops of the row length at random offsets of `tokens`
             (when `batch` gets a generator) instead of the fixed rows.
+        fresh: examples made on the fly (`FreshExamples`): `batch` with a generator draws new ones, `len` is its
+            nominal epoch, and `raw` holds a fixed sample of them.
     """
 
     name: str
@@ -60,6 +80,7 @@ class Dataset:
     maps: Tensor | None = None
     map_levels: int = 0
     task: str | None = None
+    fresh: FreshExamples | None = None
 
     @property
     def is_stream(self) -> bool:
@@ -71,7 +92,7 @@ class Dataset:
         return tuple(self.raw.shape[1:])
 
     def __len__(self) -> int:
-        return self.raw.shape[0]
+        return self.fresh.epoch if self.fresh is not None else self.raw.shape[0]
 
     @property
     def description(self) -> str:
@@ -85,12 +106,17 @@ class Dataset:
             symbols = "bytes" if kind.vocab == "" else f"{self.levels} characters"
             return f"{self.name} {self.split} ({len(self.tokens):,} tokens, {symbols}; chunks of {self.shape[0]})"
         how = f", {self.binarize} binarization" if self.binarize else ""
+        if self.fresh is not None:
+            return f"{self.name} {self.split} ({self.fresh.about()}, {self.levels} levels{how})"
         return f"{self.name} {self.split} ({len(self)} x {'x'.join(map(str, self.shape))}, {self.levels} levels{how})"
 
     def __post_init__(self) -> None:
         if self.kind.levels != self.levels:
             raise ValueError(f"the data kind has {self.kind.levels} levels, the dataset {self.levels}")
-        self.fixed = self.convert(self.raw).to(torch.uint8 if self.levels <= 256 else torch.int32)
+        if self.binarize is None and self.levels == self.source_levels and self.raw.dtype == torch.uint8:
+            self.fixed = self.raw  # no copy of large data (videos) at its own levels
+        else:
+            self.fixed = self.convert(self.raw).to(torch.uint8 if self.levels <= 256 else torch.int32)
 
     def convert(self, raw: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Raw values → model levels (long). Dynamic binarization draws from `generator`, or from one fixed seed
@@ -109,6 +135,9 @@ class Dataset:
             length = self.shape[0]
             starts = torch.randint(0, len(self.tokens) - length + 1, (len(index),), generator=generator)
             return self.tokens[starts[:, None] + torch.arange(length)], None
+        if self.fresh is not None:
+            raw = self.fresh.draw(generator, len(index)) if generator is not None else self.fresh.at(index)
+            return self.convert(raw, generator), None
         if generator is not None and self.binarize == "dynamic":
             x = self.convert(self.raw[index], generator)
         else:

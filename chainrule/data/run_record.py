@@ -53,3 +53,8 @@ def check_data_spec(spec: dict[str, Any], path: Path) -> None:
         raise CheckpointError(f"{path}: data.binarize={spec['binarize']!r}; threshold, dynamic or null")
     if not isinstance(spec.get("condition", ""), str):
         raise CheckpointError(f"{path}: data.condition must be a string")
+    video = spec.get("video", {})
+    if not isinstance(video, dict) or not set(video) <= {"frames", "size", "digits"}:
+        raise CheckpointError(f"{path}: data.video must be an object of frames, size and digits")
+    if any(not isinstance(v, int) or isinstance(v, bool) for v in video.values()):
+        raise CheckpointError(f"{path}: data.video's frames, size and digits must be integers")

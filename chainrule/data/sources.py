@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from chainrule.data import audio, text
+from chainrule.data import audio, moving_mnist, text
 from chainrule.data.arrays import load_array
 from chainrule.data.conditions import ConditionTask
 from chainrule.data.dataset import Binarize, Dataset
@@ -87,9 +87,20 @@ AUDIO_SOURCES: dict[str, tuple[Callable[[], Path], str, str]] = {
 }
 
 
+# Video sources: name → (the splits at a geometry, description, install command, the loader of what they need).
+VIDEO_SOURCES: dict[str, tuple[Callable[..., dict[str, Dataset]], str, str, Callable[[], object]]] = {
+    moving_mnist.NAME: (
+        moving_mnist.moving_mnist_splits,
+        moving_mnist.ABOUT,
+        moving_mnist.INSTALL,
+        moving_mnist.load_mnist5k,
+    ),
+}
+
+
 def available() -> list[str]:
     """Names of the built-in datasets."""
-    return [*SOURCES, *TEXT_SOURCES, *AUDIO_SOURCES]
+    return [*SOURCES, *TEXT_SOURCES, *AUDIO_SOURCES, *VIDEO_SOURCES]
 
 
 def describe_all() -> list[tuple[str, bool, str, str]]:
@@ -105,6 +116,13 @@ def describe_all() -> list[tuple[str, bool, str, str]]:
     for name, (loader, about, install) in {**TEXT_SOURCES, **AUDIO_SOURCES}.items():
         try:
             loader()
+            installed = True
+        except DatasetNotFoundError:
+            installed = False
+        rows.append((name, installed, about, install))
+    for name, (_, about, install, needs) in VIDEO_SOURCES.items():
+        try:
+            needs()
             installed = True
         except DatasetNotFoundError:
             installed = False
@@ -197,6 +215,7 @@ def load_splits(
     encoding: str | None = None,
     rate: int | None = None,
     condition: str | None = None,
+    video: dict[str, int] | None = None,
 ) -> dict[str, Dataset]:
     """The train, val and test splits of a dataset, read once.
 
@@ -210,10 +229,19 @@ def load_splits(
         encoding, rate: audio only: "mulaw" (default), "pcm8" or "pcm16", and the sample rate (default 8000).
         condition: images only: an image-to-image task (`data.conditions`: "lowres:F" or "grey") whose
             conditioning image each example carries as its map.
+        video: a generated video source only (moving-mnist): its geometry, any of {"frames", "size", "digits"}
+            (`data.moving_mnist.Geometry`; default 20 frames, 64x64, 2 digits).
 
     Raises:
         UnknownNameError, DatasetNotFoundError, DataFormatError, ConfigError, InputError.
     """
+    if name in VIDEO_SOURCES:
+        if any(v is not None for v in (vocab, length, encoding, rate, condition)):
+            raise ConfigError(f"{name} is video: vocab, length, encoding, rate and condition do not apply")
+        geometry = moving_mnist.Geometry(**(video or {}))
+        return VIDEO_SOURCES[name][0](geometry, levels, binarize, name=name)
+    if video:
+        raise ConfigError(f"frames, size and digits apply to a generated video source ({', '.join(VIDEO_SOURCES)})")
     if name in AUDIO_SOURCES or (name not in SOURCES and audio.is_audio_path(Path(name))):
         if levels is not None or binarize is not None or vocab is not None:
             raise ConfigError(f"{name} is audio: levels, binarize and vocab do not apply (choose an encoding)")
@@ -250,6 +278,8 @@ def load(name: str, split: str = "train", levels: int | None = None, binarize: B
         raise ConfigError(f"split={split!r}; choose one of {', '.join(SPLITS)}, all")
     if split != "all":
         return load_splits(name, levels, binarize)[split]
+    if name in VIDEO_SOURCES:
+        raise ConfigError(f"{name} is generated: load one of its splits ({', '.join(SPLITS)})")
     source, _, _ = _read(name)
     parts = [source.train, *([source.test] if source.test is not None else [])]
     labels = [p[1] for p in parts]
@@ -270,6 +300,8 @@ def run_spec(dataset: Dataset) -> dict:
         spec.update(encoding=kind.encoding, rate=kind.rate, length=dataset.shape[0])
     elif dataset.is_stream:
         spec.update(vocab="bytes" if kind.vocab == "" else "chars", length=dataset.shape[0])
+    if isinstance(dataset.fresh, moving_mnist.Stream):
+        spec["video"] = dataset.fresh.geometry.describe()
     return spec
 
 
@@ -287,4 +319,4 @@ def load_run_data(spec: dict, name: str | None = None) -> dict[str, Dataset]:
         return load_splits(name, length=spec["length"], encoding=spec["encoding"], rate=spec["rate"])
     if kind == "text":
         return load_splits(name, vocab=spec["vocab"], length=spec["length"])
-    return load_splits(name, spec["levels"], spec["binarize"], condition=spec.get("condition"))
+    return load_splits(name, spec["levels"], spec["binarize"], condition=spec.get("condition"), video=spec.get("video"))

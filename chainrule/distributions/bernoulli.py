@@ -22,6 +22,13 @@ class Bernoulli(LikelihoodHead):
         sign = 2.0 * x.to(logit.dtype) - 1.0  # x=1 → +logit, x=0 → -logit
         return F.logsigmoid(sign * logit)
 
+    @staticmethod
+    def soft_log_prob(params: Tensor, p: Tensor) -> Tensor:
+        """p·log σ(l) + (1 − p)·log σ(−l) per dimension: the negative cross-entropy of target probabilities p (float
+        (B, *shape) in [0, 1]) against the model's, the expected log-probability of a draw x ~ Bernoulli(p)."""
+        logit = params[..., 0].float()
+        return p * F.logsigmoid(logit) + (1.0 - p) * F.logsigmoid(-logit)
+
     def all_log_probs(self, params: Tensor) -> Tensor:
         logit = params[..., 0].float()
         return torch.stack([F.logsigmoid(-logit), F.logsigmoid(logit)], dim=-1)

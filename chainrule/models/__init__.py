@@ -14,10 +14,11 @@ from chainrule.models import (  # noqa: F401  (registers the families)
     pixelrnn,
     pixelsnail,
     transformer,
+    vpn,
     vqvae,
     wavenet,
 )
-from chainrule.models.base import MODELS, AutoregressiveModel, colour_width, create, load
+from chainrule.models.base import MODELS, AutoregressiveModel, colour_channels, colour_width, create, load
 
 
 def available() -> list[str]:
@@ -30,7 +31,7 @@ def presets(name: str, shape: tuple[int, ...] | None = None) -> dict[str, dict]:
     (C, H, W) of colour images, widths that must split into C channel groups are rounded up to a multiple of C
     (e.g. 32 → 33 channels for RGB)."""
     entry = MODELS.get(name)
-    colours = shape[0] if shape is not None and len(shape) == 3 and entry.kind == "image" else 1
+    colours = colour_channels(entry, shape)
     return {
         preset: {k: colour_width(v, colours) if k in entry.colour_fields else v for k, v in values.items()}
         for preset, values in entry.presets.items()

@@ -246,6 +246,16 @@ class AutoregressiveModel(Trainable):
         log-probabilities of the next one, float (n, K). Each call costs what the new value changes."""
         raise NotImplementedError
 
+    def cache_prefix(self, cache: Any, values: Tensor) -> Tensor:
+        """Feed the first P values of the order, long (n, P), to a fresh cache when their conditionals are not
+        needed (known values that come first in a completion); returns the log-probabilities of dimension P, float
+        (n, K), as P + 1 calls of `cache_step` would. A family may file them faster (a video model: whole frames
+        read once each)."""
+        log_probs = self.cache_step(cache, None)
+        for value in values.unbind(1):
+            log_probs = self.cache_step(cache, value)
+        return log_probs
+
     @property
     def row_steps(self) -> int:
         """Steps of the order that make one row of the data (C·W for images): where sequential Monte Carlo
@@ -297,14 +307,27 @@ def colour_defaults(entry: Any, shape: tuple[int, ...], given: dict[str, Any]) -
     """Default widths of `entry.colour_fields` that `given` leaves out, rounded up to a multiple of the C colour
     channels of image data (C, H, W), so that every family builds with its defaults on grey and colour images.
     A width the caller gives is kept as it is (and refused by the config when it does not split into C groups)."""
-    if entry.kind != "image" or not entry.colour_fields or entry.config is None or not shape:
+    colours = colour_channels(entry, shape)
+    if colours == 1 or not entry.colour_fields or entry.config is None:
         return {}
     defaults = {f.name: f.default for f in dataclasses.fields(entry.config)}
     return {
-        name: colour_width(defaults[name], int(shape[0]))
+        name: colour_width(defaults[name], colours)
         for name in entry.colour_fields
         if name not in given and isinstance(defaults.get(name), int)
     }
+
+
+def colour_channels(entry: Any, shape: tuple[int, ...] | None) -> int:
+    """The colour channels C of data of `shape` for a family of the registry entry's kind: (C, H, W) images,
+    (T, C, H, W) videos; 1 for anything else."""
+    if not shape:
+        return 1
+    if entry.kind == "image" and len(shape) == 3:
+        return int(shape[0])
+    if entry.kind == "video" and len(shape) == 4:
+        return int(shape[1])
+    return 1
 
 
 def colour_width(width: int, colours: int) -> int:

@@ -63,7 +63,13 @@ def sample_cached(
                 flat_x[:, position] = torch.where(todo, draw.to(device), flat_x[:, position])
             return flat_x[:, position]
 
-        walk_conditionals(model, n, choose if known is not None else draw_all, cond=cond)
+        prefix = None
+        if known is not None:  # the leading known values of every row are filed at once, never drawn
+            led = int(flat_unknown[:, order].any(0).long().argmax()) if bool(flat_unknown.any()) else len(order)
+            if led == len(order):
+                return x
+            prefix = flat_x[:, order[:led]]
+        walk_conditionals(model, n, choose if known is not None else draw_all, cond=cond, prefix=prefix)
     finally:
         model.train(was_training)
     return x

@@ -27,6 +27,7 @@ def walk_conditionals(
     cond: Tensor | None = None,
     regroup: Regroup | None = None,
     cache: bool = True,
+    prefix: Tensor | None = None,
 ) -> None:
     """Walk the model's order for n rows at once.
 
@@ -42,12 +43,17 @@ def walk_conditionals(
             on row r continues row index[r] (its values so far and the model's state). Used by sequential Monte
             Carlo completion; a cached walk needs the model's `reorder_cache`.
         cache: use the model's generation cache (False: a full pass per step, the reference).
+        prefix: optional long (n, P), P < steps: the values of the first P steps, whose conditionals the caller
+            does not need (`choose` is not called for them); the cache files them at once (`cache_prefix`). Without
+            a cache they are walked as any other.
     """
     steps = model.dims if steps is None else steps
     if cache:
         state, previous = model.init_cache(n, cond), None
-        for t in range(steps):
-            previous = choose(t, model.cache_step(state, previous))
+        first = 0 if prefix is None else prefix.shape[1]
+        for t in range(first, steps):
+            filed = t == first and first  # the prefix filed, the conditional of the first step after it
+            previous = choose(t, model.cache_prefix(state, prefix) if filed else model.cache_step(state, previous))
             index = regroup(t) if regroup is not None else None
             if index is not None:
                 state, previous = model.reorder_cache(state, index), previous[index.to(previous.device)]

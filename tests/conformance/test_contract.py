@@ -13,7 +13,7 @@ from chainrule.models import MODELS
 from tests.helpers import chi_square_pvalue, enumerate_space
 
 # (shape, levels) spaces small enough to enumerate
-SPACES = [((1, 2, 2), 2), ((3,), 3), ((3, 1, 1), 3)]
+SPACES = [((1, 2, 2), 2), ((3,), 3), ((3, 1, 1), 3), ((2, 1, 2, 2), 2), ((2, 2, 1, 1), 3)]
 CODE_PRIORS = ["gated-pixelcnn@codes", "pixelsnail@codes"]
 NAMES = [n for n in cr.models.available() if MODELS.get(n).kind != "latent"] + CODE_PRIORS
 
@@ -26,7 +26,12 @@ def fits(name: str, shape: tuple[int, ...]) -> bool:
     if name in CODE_PRIORS:
         return len(shape) == 3 and shape[0] == 1
     kind = MODELS.get(name).kind
-    return kind == "any" or (kind == "image" and len(shape) == 3) or (kind == "sequence" and len(shape) == 1)
+    return (
+        kind == "any"
+        or (kind == "image" and len(shape) == 3)
+        or (kind == "sequence" and len(shape) == 1)
+        or (kind == "video" and len(shape) == 4)
+    )
 
 
 def cases(shapes):
@@ -35,8 +40,10 @@ def cases(shapes):
 
 
 def grid(name: str, h: int, w: int) -> tuple[int, ...]:
-    """A small shape with h·w dimensions the model takes: (1, h, w), or (h·w,) for sequence models."""
-    return (h * w,) if MODELS.get(family(name)).kind == "sequence" else (1, h, w)
+    """A small shape with h·w dimensions the model takes: (1, h, w), (h·w,) for sequence models, h frames of
+    1 x w for video models."""
+    kind = MODELS.get(family(name)).kind
+    return (h * w,) if kind == "sequence" else (h, 1, 1, w) if kind == "video" else (1, h, w)
 
 
 def tiny(name: str, shape, levels, **extra):
@@ -60,7 +67,10 @@ def test_normalisation_by_enumeration(name, shape, levels):
     assert total == pytest.approx(1.0, abs=1e-5)
 
 
-@pytest.mark.parametrize("name,shape,levels", cases([((1, 4, 4), 2), ((3, 3, 3), 4), ((7,), 5)]))
+CAUSAL_SPACES = [((1, 4, 4), 2), ((3, 3, 3), 4), ((7,), 5), ((3, 1, 3, 3), 2), ((2, 3, 2, 2), 4)]
+
+
+@pytest.mark.parametrize("name,shape,levels", cases(CAUSAL_SPACES))
 def test_causality_by_perturbation(name, shape, levels):
     model = tiny(name, shape, levels)
     g = torch.Generator().manual_seed(1)

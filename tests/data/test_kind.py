@@ -30,10 +30,11 @@ def test_kinds_carry_their_facts_and_refuse_the_others():
 
 
 def test_every_model_reports_its_kind():
-    expected = {"image": "image", "sequence": "text"}
+    expected = {"image": "image", "sequence": "text", "video": "video"}
     for name in cr.models.available():
         entry = MODELS.get(name)
-        shape = (1, 4, 4) if entry.kind in ("image", "any", "latent") else (8,)
+        shapes = {"image": (1, 4, 4), "any": (1, 4, 4), "latent": (1, 4, 4), "video": (2, 1, 3, 3)}
+        shape = shapes.get(entry.kind, (8,))
         extra = {"vocab": ""} if "vocab" in cr.config.field_names(entry.config) else {}
         model = cr.models.create(name, shape=shape, levels=256, **{**entry.tiny, **extra})
         want = "audio" if name == "wavenet" else expected.get(entry.kind, "image")

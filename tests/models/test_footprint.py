@@ -15,6 +15,7 @@ SHAPES = {
     "sequence": [(8,)],
     "any": [(1, 5, 6), (3, 4, 4), (7,)],
     "latent": [(1, 8, 8), (3, 16, 16)],
+    "video": [(2, 1, 5, 6), (3, 3, 4, 4)],
 }
 VARIANTS = {
     "made": [{"direct": True}, {"inputs": "scalar"}, {"inputs": "one-hot", "num_masks": 3}],
@@ -26,6 +27,7 @@ VARIANTS = {
     "wavenet": [{"num_classes": 3}, {"local_channels": 3, "hop": 2}, {"head": "logistic"}],
     "char-rnn": [{"cell": "gru"}],
     "transformer": [{"positions": "rotary"}],
+    "vpn": [{"block": "multiplicative"}, {"dilations": ()}],
 }
 
 
