@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import time
+from pathlib import Path
 
+import numpy as np
 import torch
 
 from chainrule import zoo
 from chainrule.cli.audio_io import read_prompt, write_generated
 from chainrule.cli.common import add_device, count, generator, load_model, run_data, temperature
 from chainrule.data.inputs import read_input
+from chainrule.data.video import read_videos
 from chainrule.errors import InputError
 from chainrule.media import save_grid
+from chainrule.media.video import save_video
 from chainrule.models import codes
 from chainrule.sampling import DEFAULT_PARTICLES, REGIONS, Completion, complete, default_particles, hide
 from chainrule.sampling.completion import summary
@@ -43,6 +48,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="candidates per image, resampled by how well they fit the known pixels that come after hidden ones "
         f"(default: {DEFAULT_PARTICLES} where the region leaves known pixels after hidden ones, as for top, left, "
         "right and center; 1 for bottom, where plain sampling is exact)",
+    )
+    p.add_argument(
+        "--given",
+        type=int,
+        metavar="G",
+        help="videos: frames given, the rest predicted (default: all frames of a shorter input; else half)",
     )
     p.add_argument("--seed", type=int)
     add_device(p)
@@ -89,6 +100,40 @@ def complete_codes(prior, args: argparse.Namespace) -> int:
     return 0
 
 
+def complete_video(model, args: argparse.Namespace) -> int:
+    """Continue videos: their first G frames given, the rest drawn (exactly: every known value comes first). The
+    output shows the truth beside each prediction when the input holds it."""
+    frames = model.shape[0]
+    if args.input:
+        array, _ = read_videos(Path(args.input), tuple(model.shape), model.levels, frames_at_most=True)
+        x = torch.from_numpy(np.ascontiguousarray(array[: args.n]).astype(np.int64))
+    else:
+        x = run_data(args.run_dir, "test").x[: args.n]
+    held = x.shape[1]
+    given = args.given if args.given is not None else (held if held < frames else frames // 2)
+    if not 1 <= given <= min(held, frames - 1):
+        raise InputError(f"--given {given}: give 1 .. {min(held, frames - 1)} frames (the input holds {held})")
+    known = torch.full((len(x), *model.shape), -1, dtype=torch.long)
+    known[:, :given] = x[:, :given]
+    gen = generator(args.seed, args.device)
+    start = time.perf_counter()
+    done = model.sample(len(x), known=known.to(args.device), temperature=args.temperature, generator=gen).cpu()
+    seconds = time.perf_counter() - start
+    output = args.output if args.output != "completions.png" else "predicted.gif"
+    truth = x if held == frames else None
+    shown = done if truth is None else torch.stack([truth, done], dim=1).flatten(0, 1)
+    save_video(shown, model.levels, output, columns=1 if truth is None else 2, given=given)
+    strip = Path(output).suffix.lower() == ".png"  # one row per video, one column per frame
+    where = "above" if strip else "left of"
+    pairs = f"the truth ({where}) each prediction" if truth is not None else "the predictions"
+    print(
+        f"wrote {len(x)} videos to {output}: {pairs}; frames 1-{given} given"
+        f"{'' if strip else ' (grey rim)'}, {given + 1}-{frames} predicted{'' if strip else ' (red rim)'}, drawn "
+        f"exactly given the known frames ({seconds / len(x):.1f} s per video)"
+    )
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     model = load_model(args.run_dir, args.device)
     if model.data_kind.is_audio:
@@ -100,6 +145,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if model.data_kind.is_codes:
         return complete_codes(model, args)
+    if model.data_kind.is_video:
+        return complete_video(model, args)
+    if args.given is not None:
+        raise InputError("--given applies to video models (frames given, the rest predicted)")
     # a dataset name or a user's file, read as the run's data was (its levels and binarization)
     data = run_data(args.run_dir, "all" if args.input else "test", args.input)
     if data.shape != model.shape or data.levels != model.levels:

@@ -15,6 +15,7 @@ from chainrule.cli.common import add_device, count, generator, load_model, tempe
 from chainrule.data import Condition
 from chainrule.errors import InputError
 from chainrule.media import save_grid
+from chainrule.media.video import save_video
 from chainrule.models import codes
 from chainrule.sampling import generate
 
@@ -22,8 +23,12 @@ from chainrule.sampling import generate
 def add_parser(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("sample", help="draw samples", description="Sample from a trained model.")
     p.add_argument("run_dir", help="run directory")
-    p.add_argument("-n", type=count, help="number of samples (default 16 images, 1 audio clip)")
-    p.add_argument("-o", "--output", help="output file (images: default samples.png; text: also printed)")
+    p.add_argument("-n", type=count, help="number of samples (default 16 images, 4 videos, 1 audio clip)")
+    p.add_argument(
+        "-o",
+        "--output",
+        help="output file (images: default samples.png; videos: samples.gif, or .png strip, .npy; text: also printed)",
+    )
     p.add_argument("--temperature", type=temperature, default=1.0)
     p.add_argument("--prompt", default="", help="text models: text to continue")
     p.add_argument("--length", type=int, default=500, help="text models: tokens to generate (default 500)")
@@ -60,6 +65,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.prompt or args.top_k:
         raise InputError("--prompt and --top-k apply to text models")
+    if kind.is_video:
+        output = args.output or "samples.gif"
+        x = model.sample(args.n or 4, temperature=args.temperature, generator=generator(args.seed, args.device))
+        save_video(x, model.levels, output)
+        print(f"wrote {len(x)} videos of {model.shape[0]} frames to {output}")
+        return 0
     args.output = args.output or "samples.png"
     n, columns, cond = args.n or 16, None, None
     if args.per_class:

@@ -19,7 +19,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help=f"model family: {', '.join(available())}")
     p.add_argument("--data", help="dataset name (see `chainrule datasets`) or a path (.npy/.npz, PNG or IDX folder)")
     p.add_argument("--levels", type=int, help="levels K the model sees (2 binarizes; default: the data's own)")
-    p.add_argument("--binarize", choices=["threshold", "dynamic"], help="binarization with --levels 2")
+    p.add_argument(
+        "--binarize",
+        choices=["threshold", "dynamic", "soft"],
+        help="binarization with --levels 2 (soft: grey values read as Bernoulli probabilities, vpn only)",
+    )
     p.add_argument("--vocab", choices=["bytes", "chars"], help="text: raw UTF-8 bytes (default) or characters")
     p.add_argument(
         "--length",
@@ -28,6 +32,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--encoding", choices=["mulaw", "pcm8", "pcm16"], help="audio: sample encoding (default mulaw)")
     p.add_argument("--rate", type=int, help="audio: sample rate in Hz, files are resampled to it (default 8000)")
+    p.add_argument("--frames", type=int, help="moving-mnist: frames per sequence (default 20)")
+    p.add_argument("--size", type=int, help="moving-mnist: canvas side in pixels (default 64)")
+    p.add_argument("--digits", type=int, help="moving-mnist: digits per sequence (default 2)")
     p.add_argument(
         "--condition",
         metavar="TASK",
@@ -105,6 +112,12 @@ def train_settings(args: argparse.Namespace) -> dict:
     return settings
 
 
+def video_options(args: argparse.Namespace) -> dict[str, int] | None:
+    """--frames, --size, --digits: the geometry of a generated video source (None when none is given)."""
+    given = {k: getattr(args, k) for k in ("frames", "size", "digits") if getattr(args, k) is not None}
+    return given or None
+
+
 def run(args: argparse.Namespace) -> int:
     settings = train_settings(args)
     ranks, _ = distributed.setup(settings.get("device", "cpu"))  # under torchrun: join the group
@@ -132,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
         encoding=args.encoding,
         rate=args.rate,
         condition=args.condition,
+        video=video_options(args),
     )
     distributed.close()
     if not ranks.main:

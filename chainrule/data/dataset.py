@@ -13,7 +13,7 @@ from chainrule.data.condition import Condition
 from chainrule.data.kind import DataKind
 from chainrule.data.transforms import dynamic_binarize, requantize, threshold
 
-Binarize = Literal["threshold", "dynamic"]
+Binarize = Literal["threshold", "dynamic", "soft"]
 
 FIXED_SAMPLE_SEED = 20150212  # the one stochastic binarization used for evaluation of dynamic runs
 
@@ -50,8 +50,10 @@ class Dataset:
             or plain values).
         labels: long (N,) class ids, or None.
         num_classes: number of classes (0 without labels).
-        binarize: for levels = 2 from richer data: "threshold" (x > 127 for 8-bit) or "dynamic" (resampled
-            each time an example is drawn for training; evaluation uses one fixed sample).
+        binarize: for levels = 2 from richer data: "threshold" (x > 127 for 8-bit), "dynamic" (resampled
+            each time an example is drawn for training; evaluation uses one fixed sample) or "soft" (`batch` gives
+            the grey values as Bernoulli probabilities, float in [0, 1], for a model that trains on them (`vpn`);
+            `x` stays the thresholded values).
         tokens: for text, the whole split as one token stream, long (T,); the rows of `raw` are its consecutive
             chunks (row i + 1 continues row i). None for data of independent examples.
         source_files: audio: the number of files the split was read from (0 otherwise).
@@ -121,7 +123,7 @@ class Dataset:
     def convert(self, raw: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Raw values → model levels (long). Dynamic binarization draws from `generator`, or from one fixed seed
         when none is given (the evaluation sample, made once in `__post_init__`)."""
-        if self.binarize == "threshold":
+        if self.binarize in ("threshold", "soft"):
             return threshold(raw, self.source_levels)
         if self.binarize == "dynamic":
             generator = generator or torch.Generator().manual_seed(FIXED_SAMPLE_SEED)
@@ -137,12 +139,18 @@ class Dataset:
             return self.tokens[starts[:, None] + torch.arange(length)], None
         if self.fresh is not None:
             raw = self.fresh.draw(generator, len(index)) if generator is not None else self.fresh.at(index)
-            return self.convert(raw, generator), None
+            return (self.probabilities(raw) if self.binarize == "soft" else self.convert(raw, generator)), None
+        if self.binarize == "soft":
+            return self.probabilities(self.raw[index]), (self.labels[index] if self.labels is not None else None)
         if generator is not None and self.binarize == "dynamic":
             x = self.convert(self.raw[index], generator)
         else:
             x = self.fixed[index].long()
         return x, (self.labels[index] if self.labels is not None else None)
+
+    def probabilities(self, raw: Tensor) -> Tensor:
+        """Raw values read as Bernoulli probabilities (`binarize="soft"`): float raw / (source_levels − 1)."""
+        return raw.float() / (self.source_levels - 1)
 
     def condition(
         self, index: Tensor, labels: Tensor | None, classes: bool, spatial: bool, device: torch.device | str = "cpu"

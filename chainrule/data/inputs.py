@@ -3,6 +3,7 @@
 
 - text (a Char-RNN or Transformer): a file's bytes, or its characters for a character vocabulary;
 - audio (a WaveNet): a WAV file resampled to the model's rate and encoded (μ-law or linear 8-bit);
+- video (a Video Pixel Network): `data.video` (.npy / .npz arrays, animated GIFs);
 - arrays (images, codes, plain values): a `.png` file or a folder of them, a `.npy` array (N, ...), a `.npz`
   holding one as `x` (`data.arrays`' layout), or an IDX file.
 
@@ -46,6 +47,11 @@ def read_input(model, path: str | Path) -> tuple[Tensor, dict[str, Any], int]:
         return encode(torch.from_numpy(samples), kind.encoding), {"kind": "wav", "rate": rate}, _size(path)
     if kind.is_text:
         return _read_text(kind.vocabulary, path)
+    if kind.is_video:
+        from chainrule.data.video import read_videos
+
+        videos, extra = read_videos(path, tuple(model.shape), model.levels)
+        return torch.from_numpy(np.ascontiguousarray(videos).astype(np.int64)), extra, _size(path)
     array, extra = read_arrays(path, model.levels)
     x = torch.from_numpy(np.ascontiguousarray(array).astype(np.int64))
     if tuple(x.shape[1:]) != model.shape and x.dim() == len(model.shape) and model.shape[0] == 1:
@@ -86,7 +92,7 @@ def read_arrays(path: Path, levels: int) -> tuple[np.ndarray, dict[str, Any]]:
         names = [path.name] if path.is_file() else [f.relative_to(path).as_posix() for f in files]
         return np.stack(images), {"kind": "png", "names": names}
     if suffix in (".npy", ".npz"):
-        array = _load_numpy(path)
+        array = load_numpy(path)
         if array.dtype.kind not in "iub" or array.ndim < 1:
             raise InputError(f"{path}: need an integer array (N, ...), got {array.dtype} {array.shape}")
         if not len(array):
@@ -98,7 +104,7 @@ def read_arrays(path: Path, levels: int) -> tuple[np.ndarray, dict[str, Any]]:
     return array, {"kind": "idx"}
 
 
-def _load_numpy(path: Path) -> np.ndarray:
+def load_numpy(path: Path) -> np.ndarray:
     try:
         loaded = np.load(path, allow_pickle=False)
         if isinstance(loaded, np.ndarray):

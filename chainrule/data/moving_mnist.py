@@ -183,6 +183,8 @@ def moving_mnist_splits(
     levels = 256 if levels is None else int(levels)
     if not 2 <= levels <= 256:
         raise ConfigError(f"levels={levels} must be in 2..256 for {name}")
+    if binarize not in (None, "threshold", "dynamic", "soft"):
+        raise ConfigError(f"binarize={binarize!r}; choose threshold, dynamic or soft")
     if binarize is not None and levels != 2:
         raise ConfigError(f"binarize={binarize} needs levels=2 (got levels={levels})")
     binarize = (binarize or "threshold") if levels == 2 else None

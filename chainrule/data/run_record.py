@@ -49,8 +49,8 @@ def check_data_spec(spec: dict[str, Any], path: Path) -> None:
         value = spec.get(key)
         if not isinstance(value, wanted) or isinstance(value, bool):
             raise CheckpointError(f"{path}: data.{key} must be {wanted.__name__}, not {value!r}")
-    if spec.get("binarize") not in (None, "threshold", "dynamic"):
-        raise CheckpointError(f"{path}: data.binarize={spec['binarize']!r}; threshold, dynamic or null")
+    if spec.get("binarize") not in (None, "threshold", "dynamic", "soft"):
+        raise CheckpointError(f"{path}: data.binarize={spec['binarize']!r}; threshold, dynamic, soft or null")
     if not isinstance(spec.get("condition", ""), str):
         raise CheckpointError(f"{path}: data.condition must be a string")
     video = spec.get("video", {})

@@ -179,8 +179,8 @@ def _levels(source: Source, name: str, levels: int | None, binarize: Binarize | 
     levels = source.source_levels if levels is None else int(levels)
     if not 2 <= levels <= source.source_levels:
         raise ConfigError(f"levels={levels} must be in 2..{source.source_levels} for {name}")
-    if binarize is not None and binarize not in ("threshold", "dynamic"):
-        raise ConfigError(f"binarize={binarize!r}; choose threshold or dynamic")
+    if binarize is not None and binarize not in ("threshold", "dynamic", "soft"):
+        raise ConfigError(f"binarize={binarize!r}; choose threshold, dynamic or soft")
     if binarize is not None and levels != 2:
         raise ConfigError(f"binarize={binarize} needs levels=2 (got levels={levels})")
     return levels, (binarize or "threshold") if levels == 2 and source.source_levels > 2 else None

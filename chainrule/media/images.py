@@ -23,7 +23,12 @@ def to_images(x: Tensor) -> Tensor:
 
 
 def image_grid(
-    x: Tensor, levels: int, columns: int | None = None, pad: int = 1, missing: Tensor | None = None
+    x: Tensor,
+    levels: int,
+    columns: int | None = None,
+    pad: int = 1,
+    missing: Tensor | None = None,
+    rim: tuple[int, int, int] | None = None,
 ) -> np.ndarray:
     """Tile images into one uint8 array (H', W', 3).
 
@@ -33,6 +38,7 @@ def image_grid(
         columns: images per row (default ≈ sqrt(B)).
         pad: pixels of padding between images.
         missing: optional bool (B, C, H, W) marking hidden entries, drawn in a flat colour.
+        rim: optional RGB colour of the padding (a frame of video marked as given or generated); default white.
     """
     x = to_images(x).detach().cpu().long()
     b, c, h, w = x.shape
@@ -46,6 +52,8 @@ def image_grid(
     columns = columns or max(1, int(np.ceil(np.sqrt(b))))
     rows = int(np.ceil(b / columns))
     grid = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad, 3), 255, dtype=np.uint8)
+    if rim is not None:
+        grid[:] = np.array(rim, dtype=np.uint8)
     for i in range(b):
         r, col = divmod(i, columns)
         top, left = pad + r * (h + pad), pad + col * (w + pad)

@@ -82,3 +82,56 @@ def evaluate_stream(model: AutoregressiveModel, dataset: Dataset, batch_size: in
         model.train(was_training)
     per_token = -total / len(dataset.tokens)
     return {"nats": per_token * model.dims, "bpd": per_token / math.log(2), "examples": len(dataset.tokens)}
+
+
+@torch.inference_mode()
+def evaluate_frames(
+    model: AutoregressiveModel, dataset: Dataset, given: int, batch_size: int = 8, progress: bool = False
+) -> dict[str, float]:
+    """Frame prediction (the Video Pixel Networks protocol): −log p(frames ≥ given | frames < given) of every
+    video of `dataset`, per predicted frame. For grey frames read as probabilities (`binarize="soft"` data) the
+    figure is their cross-entropy against the model, and `bound_nats_per_frame` its floor, the targets' entropy.
+
+    Returns:
+        {"nats_per_frame", "bpd" (bits per predicted dimension), "examples", "frames" (predicted per video)} and,
+        for probabilities, "bound_nats_per_frame".
+
+    Raises:
+        InputError: a model that is not a video model, or `given` outside 0 .. frames − 1.
+    """
+    from chainrule.errors import InputError
+    from chainrule.models.vpn import entropy
+
+    if not model.data_kind.is_video:
+        raise InputError(f"frames are given to a video model; this {model.registry_name} models {model.data_kind.name}")
+    frames = model.shape[0]
+    if not 0 <= given < frames:
+        raise InputError(f"--given {given}: give 0 .. {frames - 1} of the model's {frames} frames")
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    nats, bound, count = 0.0, 0.0, len(dataset)
+    bar = tqdm(total=count, desc="predicted frames", unit="video", disable=None if progress else True, leave=False)
+    try:
+        for start in range(0, count, batch_size):
+            index = torch.arange(start, min(start + batch_size, count))
+            x, _ = dataset.batch(index)
+            x = x.to(device)
+            nats -= float(model.frame_log_probs(x)[:, given:].double().sum())
+            if x.dtype.is_floating_point:
+                bound += float(entropy(x[:, given:]).sum())
+            bar.update(len(index))
+    finally:
+        bar.close()
+        model.train(was_training)
+    predicted = frames - given
+    per_frame = nats / (count * predicted)
+    result = {
+        "nats_per_frame": per_frame,
+        "bpd": per_frame / (math.prod(model.shape[1:]) * math.log(2)),
+        "examples": count,
+        "frames": predicted,
+    }
+    if dataset.binarize == "soft":
+        result["bound_nats_per_frame"] = bound / (count * predicted)
+    return result

@@ -67,11 +67,19 @@ def preset_table(model: str, preset: str | None) -> dict[str, Any]:
 CODE_EMBEDDING = 32  # the width of a prior's learned code embedding unless the preset or --set gives one
 
 
-def check_model_data(entry, kind, data: str) -> None:
-    """Refuse a model family for data it cannot model: a VQ-VAE takes images; codes need a prior that embeds them.
+def check_model_data(entry, kind, data: str, binarize: str | None = None) -> None:
+    """Refuse a model family for data it cannot model: a VQ-VAE takes images; codes need a prior that embeds them;
+    videos need a video model and a video model videos; grey values read as probabilities need a video model.
 
     Raises:
         ConfigError: naming what fits."""
+    video_models = [n for n in MODELS.names() if MODELS.get(n).kind == "video"]
+    if kind.is_video and entry.kind != "video":
+        raise ConfigError(f"{data} holds videos; choose a video model ({', '.join(video_models)})")
+    if entry.kind == "video" and not kind.is_video:
+        raise ConfigError(f"{entry.name} models videos; {data} holds {kind.name} data")
+    if binarize == "soft" and entry.kind != "video":
+        raise ConfigError(f"--binarize soft (grey values as probabilities) trains {', '.join(video_models)} only")
     if entry.kind == "latent" and not kind.is_image:
         raise ConfigError(f"{entry.name} learns codes of images; {data} holds {kind.name} data")
     if kind.is_codes and "embed" not in cfg.field_names(entry.config):
@@ -95,10 +103,12 @@ def train_model(
     encoding: str | None = None,
     rate: int | None = None,
     condition: str | None = None,
+    video: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """Train a model and return its test results (see `Trainer.fit`). `vocab` ("bytes" or "chars") and `length`
     (tokens per chunk; default: the preset's, else 256) apply to text data; `encoding`, `rate` and `length` (crop)
-    to audio; `condition` ("lowres:F", "grey") makes an image-to-image model (`data.conditions`). `preset` "auto"
+    to audio; `condition` ("lowres:F", "grey") makes an image-to-image model (`data.conditions`); `video` the geometry
+    of moving-mnist ({"frames", "size", "digits"}). `preset` "auto"
     (the default) takes `cpu` on a CPU and `paper` on CUDA (`resolve_preset`); None or "none" the config defaults.
 
     With `resume`, everything is read back from `out/run.json`; budget fields in `train` may extend it. Under
@@ -134,18 +144,18 @@ def train_model(
         if length is None:  # a text preset names the context length it was tuned for
             length = preset_table(model, preset).get("data", {}).get("length")
         if codes.is_codes(data):
-            if any(v is not None for v in (levels, binarize, vocab, encoding, rate, condition)):
+            if any(v is not None for v in (levels, binarize, vocab, encoding, rate, condition, video)):
                 raise ConfigError(
                     f"{data} holds VQ-VAE codes: levels, binarize, vocab, encoding, rate, condition do not apply"
                 )
             splits = codes.code_splits(data, progress=progress)
         else:
-            splits = load_splits(data, levels, binarize, vocab, length, encoding, rate, condition)
+            splits = load_splits(data, levels, binarize, vocab, length, encoding, rate, condition, video)
         first = splits["train"]
         model_args, preset_train = model_hparams(model, preset, hparams or {}, first.shape, first.levels)
         entry = MODELS.get(model)
         kind, fields = first.kind, cfg.field_names(entry.config)
-        check_model_data(entry, kind, data)
+        check_model_data(entry, kind, data, first.binarize)
         if kind.is_codes and "embed" not in model_args:
             model_args["embed"] = CODE_EMBEDDING  # codes are symbols: the prior learns an embedding of them
         if first.maps is not None:  # the bottom codes of a VQ-VAE-2: the top codes are the prior's map

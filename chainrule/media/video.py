@@ -1,0 +1,80 @@
+"""Videos written for people: an animated GIF (Pillow) of the videos side by side, a PNG strip (one row per video,
+one column per frame), or the values themselves as .npy. Frames that were given rather than generated can be marked
+(a thin border in the strip, a caption-free white rim in the animation), so that a prediction reads at a glance.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from chainrule.errors import InputError
+from chainrule.media.images import image_grid
+from chainrule.serialization import atomic_write_bytes
+
+VIDEO_SUFFIXES = (".gif", ".png", ".npy")
+FRAME_MS = 200  # GIF frame time: 5 frames per second, slow enough to follow a digit
+
+
+def video_frames(videos: Tensor, levels: int, columns: int | None = None, given: int = 0) -> list[np.ndarray]:
+    """One uint8 (H', W', 3) image per frame time: the videos (n, T, C, H, W) tiled `columns` to a row; frames
+    before `given` drawn with a grey rim (the given frames), later ones with a red rim (generated)."""
+    n, t = videos.shape[:2]
+    out = []
+    for f in range(t):
+        rim = (128, 128, 128) if f < given else (200, 60, 60)
+        out.append(image_grid(videos[:, f], levels, columns, pad=2, rim=rim if given else None))
+    return out
+
+
+def save_video(
+    videos: Tensor,
+    levels: int,
+    path: str | Path,
+    columns: int | None = None,
+    given: int = 0,
+    rows: Tensor | None = None,
+) -> None:
+    """Write long (n, T, C, H, W) videos at `levels` levels to `path` by its suffix: .gif (animated, the videos
+    tiled), .png (a strip: one row per video, one column per frame) or .npy (the values, uint8 or int32).
+    `given`: frames at the start that were given (marked). `rows`: for a strip, extra videos drawn above each
+    (the truth beside a prediction), (n, T, C, H, W).
+
+    Raises:
+        InputError: for another suffix."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in VIDEO_SUFFIXES:
+        raise InputError(f"{path}: write videos as {', '.join(VIDEO_SUFFIXES)}")
+    videos = videos.detach().cpu().long()
+    if suffix == ".npy":
+        buffer = io.BytesIO()
+        np.save(buffer, videos.numpy().astype(np.uint8 if levels <= 256 else np.int32), allow_pickle=False)
+        atomic_write_bytes(path, buffer.getvalue())
+        return
+    scale = max(1, min(4, 128 // max(videos.shape[-2:])))
+    if suffix == ".png":
+        shown = videos if rows is None else torch.stack([rows.cpu().long(), videos], dim=1).flatten(0, 1)
+        t = shown.shape[1]
+        strip = image_grid(shown.flatten(0, 1), levels, columns=t, pad=2)
+        write_image(Image.fromarray(strip), path, scale)
+        return
+    frames = [Image.fromarray(f) for f in video_frames(videos, levels, columns, given)]
+    if scale > 1:
+        frames = [f.resize((f.width * scale, f.height * scale), Image.NEAREST) for f in frames]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=FRAME_MS, loop=0)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def write_image(image: Image.Image, path: Path, scale: int) -> None:
+    if scale > 1:
+        image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    atomic_write_bytes(path, buffer.getvalue())
