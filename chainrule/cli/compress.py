@@ -61,6 +61,10 @@ def run_compress(args: argparse.Namespace) -> int:
             "compression needs a pixel-level model"
         )
     x, extra, size = read_input(model, args.input)
+    if extra.get("kind") not in files.FILE_KINDS:  # e.g. GIF: Pillow merges repeated frames when writing one
+        raise InputError(
+            f"{args.input}: a {extra.get('kind')} file cannot be written back bit for bit; compress its values as .npy"
+        )
     start = time.perf_counter()
     blob = codec.compress(model, x, extra=extra, original_size=size, block=args.block, progress=True)
     seconds = time.perf_counter() - start

@@ -74,7 +74,11 @@ def _check_npy_facts(model, facts: dict[str, Any], decoded: tuple[int, ...]) -> 
     shape, name = facts["shape"], facts["dtype"]
     if not (isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in shape)):
         raise CompressedFileError(f"the compressed file's array shape {shape!r} is not a list of integers")
-    allowed = [list(decoded)] + ([[decoded[0], *decoded[2:]]] if len(decoded) > 2 and decoded[1] == 1 else [])
+    if model.data_kind.is_video:  # (N, T, C, H, W) as read: as it is, without a grey channel, or channels last
+        n, t, c, h, w = decoded
+        allowed = [list(decoded), [n, t, h, w, c]] + ([[n, t, h, w]] if c == 1 else [])
+    else:
+        allowed = [list(decoded)] + ([[decoded[0], *decoded[2:]]] if len(decoded) > 2 and decoded[1] == 1 else [])
     if shape not in allowed:
         raise CompressedFileError(f"the compressed file's array shape {shape} does not fit the decoded {decoded}")
     try:
@@ -108,7 +112,13 @@ def write_output(model, x: Tensor, extra: dict[str, Any], path: str | Path) -> P
         write_wav(path, decode(x, model.data_kind.encoding), int(extra["rate"]))
     elif kind == "npy":
         buffer = io.BytesIO()
-        np.save(buffer, x.numpy().astype(np.dtype(extra["dtype"])).reshape(extra["shape"]), allow_pickle=False)
+        array = x.numpy()
+        if model.data_kind.is_video and list(extra["shape"]) not in (
+            list(array.shape),
+            [*array.shape[:2], *array.shape[3:]],
+        ):
+            array = array.transpose(0, 1, 3, 4, 2)  # the channels were last in the input
+        np.save(buffer, array.astype(np.dtype(extra["dtype"])).reshape(extra["shape"]), allow_pickle=False)
         atomic_write_bytes(path, buffer.getvalue())
     elif kind == "idx":
         array = x.numpy().astype(np.uint8)

@@ -80,7 +80,7 @@ def read_videos(
         files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.suffix.lower() == GIF)
         clips = [read_gif(f, channels, levels) for f in files]
         for f, clip in zip(files, clips, strict=True):
-            if clip.shape[2:] != (channels, height, width):
+            if clip.shape[1:] != (channels, height, width):
                 raise InputError(f"{f}: frames of {clip.shape[3]}x{clip.shape[2]}; this model takes {width}x{height}")
         if len({len(c) for c in clips}) > 1:
             raise InputError(f"{path}: the GIF files hold different numbers of frames")
