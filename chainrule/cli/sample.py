@@ -94,10 +94,15 @@ def run(args: argparse.Namespace) -> int:
     levels = model.levels
     if kind.is_codes:  # draw codes, show the images they decode to
         x, levels = codes.decode_samples(zoo.resolve(args.run_dir), x, top)
-    save_grid(x, levels, args.output, columns=columns)
+    if kind.is_codes and codes.decodes_videos(zoo.resolve(args.run_dir)):  # codes of videos: the videos they decode to
+        args.output = "samples.gif" if args.output == "samples.png" else args.output
+        save_video(x, levels, args.output)
+    else:
+        save_grid(x, levels, args.output, columns=columns)
     if kind.is_codes:  # say which VQ-VAE copy decoded them
         folder = codes.decoder_folder(zoo.resolve(args.run_dir))
-        print(f"wrote {n} samples to {args.output} (codes decoded by {folder}, digest checked)")
+        what = "videos" if codes.decodes_videos(zoo.resolve(args.run_dir)) else "samples"
+        print(f"wrote {n} {what} to {args.output} (codes decoded by {folder}, digest checked)")
     else:
         print(f"wrote {n} samples to {args.output}")
     return 0

@@ -117,8 +117,11 @@ class Dataset:
             raise ValueError(f"the data kind has {self.kind.levels} levels, the dataset {self.levels}")
         if self.binarize is None and self.levels == self.source_levels and self.raw.dtype == torch.uint8:
             self.fixed = self.raw  # no copy of large data (videos) at its own levels
-        else:
+        elif self.binarize == "dynamic" or not len(self.raw):  # one draw over the whole split: the evaluation sample
             self.fixed = self.convert(self.raw).to(torch.uint8 if self.levels <= 256 else torch.int32)
+        else:  # in chunks: the long intermediate of a whole video split would take 8x its bytes
+            dtype = torch.uint8 if self.levels <= 256 else torch.int32
+            self.fixed = torch.cat([self.convert(part).to(dtype) for part in self.raw.split(1024)])
 
     def convert(self, raw: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Raw values → model levels (long). Dynamic binarization draws from `generator`, or from one fixed seed

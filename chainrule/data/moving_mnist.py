@@ -30,7 +30,7 @@ from chainrule.errors import ConfigError
 
 NAME = "moving-mnist"
 ABOUT = "bouncing MNIST digits (Srivastava et al. 2015): 2 digits, 20 frames of 64x64, endless training stream"
-__all__ = ["INSTALL", "NAME", "ABOUT", "Geometry", "Stream", "moving_mnist_splits"]
+__all__ = ["INSTALL", "NAME", "ABOUT", "Geometry", "Stream", "FrameStream", "frame_splits", "moving_mnist_splits"]
 
 DIGIT = 28  # MNIST digit side
 STEP = 0.1  # movement per frame, as a fraction of the free range (the original generator's step length)
@@ -204,3 +204,37 @@ def moving_mnist_splits(
         )
 
     return {"train": split("train", sample, stream), "val": split("val", val), "test": split("test", test)}
+
+
+# --- the frames of the videos, for a model of single images (the VQ-VAE of the latent path) -----------------------
+
+
+class FrameStream(FreshExamples):
+    """Single frames of the training stream: each example one frame (a uniformly chosen time) of a fresh sequence."""
+
+    def __init__(self, stream: Stream) -> None:
+        self.stream, self.epoch = stream, stream.epoch
+
+    def draw(self, generator: torch.Generator, count: int) -> torch.Tensor:
+        videos = self.stream.draw(generator, count)
+        times = torch.randint(0, videos.shape[1], (count,), generator=generator)
+        return videos[torch.arange(count), times]
+
+    def at(self, index: torch.Tensor) -> torch.Tensor:
+        frames = self.stream.geometry.frames
+        videos = self.stream.at(index // frames)
+        return videos[torch.arange(len(index)), index % frames]
+
+    def about(self) -> str:
+        return f"single frames of {self.stream.about()}"
+
+
+def frame_splits(splits: dict[str, Dataset]) -> dict[str, Dataset]:
+    """The splits of a video source as single frames (C, H, W) of image data, for a VQ-VAE: the training stream
+    gives one frame of a fresh sequence per example, the fixed sets all their frames (views, no copies)."""
+    out = {}
+    for name, data in splits.items():
+        raw = data.raw.flatten(0, 1)
+        fresh = FrameStream(data.fresh) if isinstance(data.fresh, Stream) else None
+        out[name] = dataclasses.replace(data, raw=raw, kind=DataKind.image(data.levels), fresh=fresh)
+    return out

@@ -53,6 +53,8 @@ def check_data_spec(spec: dict[str, Any], path: Path) -> None:
         raise CheckpointError(f"{path}: data.binarize={spec['binarize']!r}; threshold, dynamic, soft or null")
     if not isinstance(spec.get("condition", ""), str):
         raise CheckpointError(f"{path}: data.condition must be a string")
+    if not isinstance(spec.get("frames_of_videos", False), bool):
+        raise CheckpointError(f"{path}: data.frames_of_videos must be true or false")
     video = spec.get("video", {})
     if not isinstance(video, dict) or not set(video) <= {"frames", "size", "digits"}:
         raise CheckpointError(f"{path}: data.video must be an object of frames, size and digits")

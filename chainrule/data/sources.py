@@ -302,6 +302,8 @@ def run_spec(dataset: Dataset) -> dict:
         spec.update(vocab="bytes" if kind.vocab == "" else "chars", length=dataset.shape[0])
     if isinstance(dataset.fresh, moving_mnist.Stream):
         spec["video"] = dataset.fresh.geometry.describe()
+    if isinstance(dataset.fresh, moving_mnist.FrameStream):  # a model of single frames (a VQ-VAE)
+        spec.update(video=dataset.fresh.stream.geometry.describe(), frames_of_videos=True)
     return spec
 
 
@@ -319,4 +321,7 @@ def load_run_data(spec: dict, name: str | None = None) -> dict[str, Dataset]:
         return load_splits(name, length=spec["length"], encoding=spec["encoding"], rate=spec["rate"])
     if kind == "text":
         return load_splits(name, vocab=spec["vocab"], length=spec["length"])
-    return load_splits(name, spec["levels"], spec["binarize"], condition=spec.get("condition"), video=spec.get("video"))
+    splits = load_splits(
+        name, spec["levels"], spec["binarize"], condition=spec.get("condition"), video=spec.get("video")
+    )
+    return moving_mnist.frame_splits(splits) if spec.get("frames_of_videos") else splits

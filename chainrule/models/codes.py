@@ -1,5 +1,5 @@
 """The code grids of a trained VQ-VAE as a dataset: what a prior trains on (`--data codes:RUN`), and the way back
-from sampled codes to images.
+from sampled codes to images (videos for a VQ-VAE of video frames).
 
 `codes:RUN` is the top grid of the VQ-VAE in the run directory RUN (its only grid for a one-level VQ-VAE);
 `codes:RUN:bottom` the bottom grid of a two-level one, each example with its top grid as a conditioning map
@@ -27,8 +27,9 @@ from tqdm import tqdm
 from chainrule import serialization
 from chainrule.data import Dataset
 from chainrule.data.kind import DataKind
+from chainrule.data.moving_mnist import FrameStream
 from chainrule.data.run_record import run_info
-from chainrule.data.sources import load_run_data
+from chainrule.data.sources import load_run_data, run_spec
 from chainrule.errors import CheckpointError, ConfigError, InputError
 from chainrule.models.base import load
 from chainrule.models.trainable import CONFIG_FILE, WEIGHTS_FILE
@@ -105,6 +106,32 @@ def encode_split(
     )
 
 
+# videos (a VQ-VAE of their frames): the sequences encoded, their frames' grids stacked top to bottom, (1, T·h, w),
+# so that a prior's raster order is frame by frame and raster inside a frame; how many of each split
+VIDEO_SEQUENCES = {"train": 2000, "val": 200, "test": 1000}
+
+
+@torch.inference_mode()
+def encode_videos(
+    vqvae: VQVAE, videos: Dataset, level: int, name: str, count: int, batch_size: int = 64, progress: bool = True
+) -> Dataset:
+    """The first `count` videos of a split (of the stream's fixed sequences for training) → their code grids on
+    grid `level`, each video's frames stacked: (count, 1, T·h, w)."""
+    count = min(count, len(videos))
+    index = torch.arange(count)
+    x = videos.convert(videos.fresh.at(index)) if videos.fresh is not None else videos.x[:count]
+    frames = x.flatten(0, 1)
+    parts = []
+    batches = range(0, len(frames), batch_size)
+    for start in tqdm(batches, desc=f"encoding {videos.split}", unit="batch", leave=False, disable=not progress):
+        parts.append(vqvae.encode(frames[start : start + batch_size])[level].to(torch.int16))
+    _, h, w = vqvae.code_shapes[level]
+    t = x.shape[1]
+    grids = torch.cat(parts).view(count, t, h, w).reshape(count, 1, t * h, w)
+    k = vqvae.config.codes
+    return Dataset(name=name, split=videos.split, raw=grids, source_levels=k, levels=k, kind=DataKind.codes(k))
+
+
 def code_splits(
     name: str, prior_run: str | Path | None = None, only: tuple[str, ...] | None = None, progress: bool = True
 ) -> dict[str, Dataset]:
@@ -123,7 +150,23 @@ def code_splits(
         level = grid_index(vqvae, grid)
         images = load_run_data(run_info(run)["data"])
     chosen = {s: data for s, data in images.items() if only is None or s in only}
+    if spec_of_frames(images):  # a VQ-VAE of video frames: its codes come as videos
+        if vqvae.config.hierarchy != 1:
+            raise ConfigError("a prior over video codes takes a one-level VQ-VAE")
+        videos = videos_behind(images)
+        return {s: encode_videos(vqvae, videos[s], level, name, VIDEO_SEQUENCES[s], progress=progress) for s in chosen}
     return {s: encode_split(vqvae, data, level, name, progress=progress) for s, data in chosen.items()}
+
+
+def spec_of_frames(images: dict[str, Dataset]) -> bool:
+    """Whether the images a VQ-VAE learned are the frames of videos."""
+    return isinstance(images["train"].fresh, FrameStream)
+
+
+def videos_behind(images: dict[str, Dataset]) -> dict[str, Dataset]:
+    """The video splits whose frames `images` are."""
+    spec = {**run_spec(images["train"]), "frames_of_videos": False}
+    return load_run_data(spec)
 
 
 def image_split(prior_run: str | Path, split: str) -> Dataset:
@@ -239,6 +282,11 @@ def decode_samples(
     Raises:
         InputError: a prior over one grid of a two-level VQ-VAE without the other grid."""
     vqvae, level = decoder_of(prior_run, codes.device)
+    if vqvae.config.hierarchy == 1 and decodes_videos(prior_run):
+        _, h, w = vqvae.code_shapes[0]  # a video's frames stacked: (B, 1, T·h, w) → (B, T, C, H, W)
+        b, t = codes.shape[0], codes.shape[2] // h
+        frames = vqvae.decode([codes.reshape(b, 1, t, h, w).transpose(1, 2).reshape(b * t, 1, h, w)])
+        return frames.view(b, t, *frames.shape[1:]), vqvae.levels
     if vqvae.config.hierarchy == 1:
         return vqvae.decode([codes]), vqvae.levels
     if level == 0 or top is None:
@@ -247,6 +295,11 @@ def decode_samples(
             "the bottom prior with --top TOP_PRIOR_RUN"
         )
     return vqvae.decode([top, codes]), vqvae.levels
+
+
+def decodes_videos(prior_run: str | Path) -> bool:
+    """Whether a prior's codes are those of videos (a VQ-VAE of their frames): its samples decode to videos."""
+    return bool(grid_record(prior_run)["images"].get("frames_of_videos"))
 
 
 def same_decoder(first: str | Path, second: str | Path) -> bool:

@@ -15,7 +15,7 @@ import torch
 
 from chainrule import config as cfg
 from chainrule import serialization
-from chainrule.data import load_splits
+from chainrule.data import load_splits, moving_mnist
 from chainrule.data.run_record import RUN_FILE, run_info
 from chainrule.data.sources import run_spec
 from chainrule.errors import ConfigError
@@ -74,13 +74,13 @@ def check_model_data(entry, kind, data: str, binarize: str | None = None) -> Non
     Raises:
         ConfigError: naming what fits."""
     video_models = [n for n in MODELS.names() if MODELS.get(n).kind == "video"]
-    if kind.is_video and entry.kind != "video":
+    if kind.is_video and entry.kind not in ("video", "latent"):
         raise ConfigError(f"{data} holds videos; choose a video model ({', '.join(video_models)})")
     if entry.kind == "video" and not kind.is_video:
         raise ConfigError(f"{entry.name} models videos; {data} holds {kind.name} data")
     if binarize == "soft" and entry.kind != "video":
         raise ConfigError(f"--binarize soft (grey values as probabilities) trains {', '.join(video_models)} only")
-    if entry.kind == "latent" and not kind.is_image:
+    if entry.kind == "latent" and not (kind.is_image or kind.is_video):
         raise ConfigError(f"{entry.name} learns codes of images; {data} holds {kind.name} data")
     if kind.is_codes and "embed" not in cfg.field_names(entry.config):
         fitting = [n for n in MODELS.names() if "embed" in cfg.field_names(MODELS.get(n).config)]
@@ -151,6 +151,8 @@ def train_model(
             splits = codes.code_splits(data, progress=progress)
         else:
             splits = load_splits(data, levels, binarize, vocab, length, encoding, rate, condition, video)
+        if MODELS.get(model).kind == "latent" and splits["train"].kind.is_video:
+            splits = moving_mnist.frame_splits(splits)  # a VQ-VAE learns single frames of the videos
         first = splits["train"]
         model_args, preset_train = model_hparams(model, preset, hparams or {}, first.shape, first.levels)
         entry = MODELS.get(model)
