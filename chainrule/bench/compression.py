@@ -58,9 +58,10 @@ def measure(run_dir: str, limit: int | None, device: str = "cpu", progress: bool
         what = f"{ds.name} test, {len(x):,} {'samples' if kind.is_audio else 'tokens'}"
     else:
         x = ds.x[:limit] if limit else ds.x
-        model_bits = _image_nll_bits(model, x)
+        model_bits = _image_nll_bits(model, x, batch=8 if ds.kind.is_video else 256)
         if ds.levels == 256 and ds.source_levels == 256:
-            images = x.numpy().astype(np.uint8)
+            # videos: the codecs see their frames (PNG per frame, a mosaic of all, the raw frames' bytes)
+            images = (x.flatten(0, 1) if ds.kind.is_video else x).numpy().astype(np.uint8)
             for name, fn in codecs.IMAGE_CODECS.items():
                 if name != "JPEG XL lossless":  # one process per image would dominate the run
                     classic[f"{name}, one file per image"] = _bpd(
@@ -69,7 +70,8 @@ def measure(run_dir: str, limit: int | None, device: str = "cpu", progress: bool
                 classic[f"{name}, mosaic"] = _bpd(lambda ims, f=fn: f(codecs.mosaic(ims)), x.numel(), images)
             for name, fn in codecs.BYTE_CODECS.items():
                 classic[name] = _bpd(fn, x.numel(), images.tobytes())
-        what = f"{ds.name} test, {len(x):,} images of {tuple(x.shape[1:])} at {ds.levels} levels"
+        things = "videos" if ds.kind.is_video else "images"
+        what = f"{ds.name} test, {len(x):,} {things} of {tuple(x.shape[1:])} at {ds.levels} levels"
     stats: dict[str, float] = {}
     start = time.perf_counter()
     blob = codec.compress(model, x, progress=progress, stats=stats)

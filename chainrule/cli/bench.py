@@ -90,6 +90,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     u.add_argument("-n", type=int, default=4, help="samples per image (default 4)")
     u.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     u.set_defaults(run=run_upscale)
+    w = kinds.add_parser("video", help="frame prediction: cached vs naive VPN, and the latent route, seconds per video")
+    w.add_argument("run_dir", help="a trained vpn run")
+    w.add_argument("--given", type=int, default=10, help="frames given (default 10)")
+    w.add_argument("-n", type=int, default=1, help="videos predicted together (default 1)")
+    w.add_argument("--repeats", type=int, default=3, help="timed repeats, median (default 3)")
+    w.add_argument("--prior", help="a prior over codes:VQVAE of the same videos' frames (the latent route)")
+    w.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    w.set_defaults(run=run_video)
     c = kinds.add_parser("compression", help="learned coder vs model NLL vs classic codecs on a run's test split")
     c.add_argument("runs", nargs="+", help="trained run directories (image, text or audio)")
     c.add_argument("--limit", type=int, help="first N test images (tokens, samples) only (default: all)")
@@ -252,6 +260,27 @@ def run_throughput(args: argparse.Namespace) -> int:
             f"| tokens/s training fp32 {row['fp32_examples_per_s'] * row['tokens_per_example']:.0f} | "
             f"generating {args.generate}: cached {row['cached_tokens_per_s']:.1f} tokens/s, uncached "
             f"{row['uncached_tokens_per_s']:.1f} tokens/s, speed-up {row['cache_speedup']:.1f}x |"
+        )
+    return 0
+
+
+def run_video(args: argparse.Namespace) -> int:
+    from chainrule.bench import video
+
+    begin(args)
+    row = video.measure(args.run_dir, args.given, args.n, args.repeats, prior=args.prior)
+    print(
+        f"{args.run_dir}: vpn {row['parameters']:,} weights, videos {row['shape']} at {row['levels']} levels; "
+        f"{row['frames']} frames predicted given {args.given}, {args.n} video(s) at once"
+    )
+    print("| sampler | seconds per video | vs cached |\n|---|---:|---:|")
+    print(f"| vpn, cached (layer steps; given frames filed at once) | {row['seconds']:.2f} | 1 |")
+    naive, speedup = row["naive_seconds"], row["speedup"]
+    print(f"| vpn, naive (a full pass per value; estimated) | {naive:,.0f} | {speedup:,.0f}x slower |")
+    if "latent_seconds" in row:
+        print(
+            f"| latent: prior over {row['code_shape']} codes + VQ-VAE decode | {row['latent_seconds']:.2f} | "
+            f"{row['latent_speedup']:.1f}x faster |"
         )
     return 0
 

@@ -186,3 +186,28 @@ def test_a_gif_of_the_right_size_is_read_as_a_video(grey_run, tmp_path):
 
 def test_the_vpn_family_is_registered_for_video():
     assert MODELS.get("vpn").kind == "video" and "cpu" in cr.models.presets("vpn")
+
+
+def test_the_latent_path_learns_frames_and_its_prior_samples_videos(tmp_path, capsys):
+    vq = tmp_path / "vq"
+    geometry = ["--data", "moving-mnist", "--frames", "3", "--size", "28", "--digits", "1"]
+    tiny_vq = ["--set", "hidden=8", "--set", "residual_hidden=4", "--set", "residual_layers=1", "--set", "codes=16"]
+    tiny_vq += ["--set", "code_dim=4", "--set", "downsample=4"]
+    assert main(["train", "--model", "vqvae", *geometry, *tiny_vq, "--steps", "2", "--out", str(vq), "--quiet"]) == 0
+    frames = load_run_data(cr.data.run_record.run_info(vq)["data"])
+    assert frames["train"].shape == (1, 28, 28) and frames["train"].kind.is_image
+    assert len(frames["test"]) == 10_000 * 3  # every frame of the test videos
+    prior = tmp_path / "prior"
+    tiny_prior = ["--set", "channels=6", "--set", "layers=2", "--set", "hidden=12", "--set", "embed=4"]
+    argv = ["train", "--model", "gated-pixelcnn", "--data", f"codes:{vq}", *tiny_prior, "--steps", "2"]
+    assert main([*argv, "--out", str(prior), "--quiet", "--train-set", "eval_examples=8"]) == 0
+    assert cr.load(prior).shape == (1, 3 * 7, 7)  # three frames of 7x7 codes, stacked
+    out = tmp_path / "v.npy"
+    assert main(["sample", str(prior), "-n", "2", "-o", str(out), "--seed", "0"]) == 0
+    assert np.load(out).shape == (2, 3, 1, 28, 28) and "2 videos" in capsys.readouterr().out
+
+
+def test_bench_video_times_cached_against_naive_prediction(grey_run, capsys):
+    assert main(["bench", "video", str(grey_run), "--given", "2", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "vpn, cached" in out and "naive" in out and "x slower" in out
