@@ -64,7 +64,7 @@ def test_the_demo_writes_a_report_that_a_browser_loads_whole(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--small", "--minutes", "0.05", "--out", str(out), "--seed", "1"]) == 0
     printed = capsys.readouterr().out
-    assert "[8/8]" in printed and f"report: {out / 'report.html'}" in printed
+    assert "[9/9]" in printed and f"report: {out / 'report.html'}" in printed
     page = (out / "report.html").read_text()
     parts = (
         "1. MADE trained here",
@@ -75,6 +75,7 @@ def test_the_demo_writes_a_report_that_a_browser_loads_whole(tmp_path, capsys):
         "6. Judging",
         "7. Larger images",
         "8. Super-resolution",
+        "9. Video",
     )
     for part in parts:
         assert part in page
@@ -83,6 +84,8 @@ def test_the_demo_writes_a_report_that_a_browser_loads_whole(tmp_path, capsys):
     with Image.open(out / "latent-samples.png") as grid:
         assert grid.width >= 2 * 64 and grid.height >= 64  # decoded 64x64 samples
     assert (out / "pixel-photos.png").is_file() and (out / "upscale.png").is_file()
+    with Image.open(out / "video.gif") as animation:  # truth beside prediction, one picture per frame time
+        assert animation.is_animated and animation.n_frames >= 2
     view = browser_view(out / "report.html")
     assert view["images"] >= 4 and view["images-decoded"] == view["images"]
     assert view["audio"] == 1 and view["audio-ready"] == 1

@@ -211,3 +211,14 @@ def test_bench_video_times_cached_against_naive_prediction(grey_run, capsys):
     assert main(["bench", "video", str(grey_run), "--given", "2", "--repeats", "1"]) == 0
     out = capsys.readouterr().out
     assert "vpn, cached" in out and "naive" in out and "x slower" in out
+
+
+def test_tensorboard_shows_sampled_videos_as_strips(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = train(tmp_path, "board", "--levels", "2", "--tensorboard", steps=2)
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    assert "samples" in events.Tags()["images"]
+    strip = events.Images("samples")[-1]
+    assert strip.width > strip.height  # frames along the row
