@@ -1,6 +1,6 @@
 """Videos written for people: an animated GIF (Pillow) of the videos side by side, a PNG strip (one row per video,
-one column per frame), or the values themselves as .npy. Frames that were given rather than generated can be marked
-(a thin border in the strip, a caption-free white rim in the animation), so that a prediction reads at a glance.
+one column per frame), or the values themselves as .npy. In the animation, frames that were given rather than
+generated have a grey rim and generated ones a red rim, so that a prediction reads at a glance.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ import io
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 from torch import Tensor
 
@@ -38,12 +37,11 @@ def save_video(
     path: str | Path,
     columns: int | None = None,
     given: int = 0,
-    rows: Tensor | None = None,
 ) -> None:
     """Write long (n, T, C, H, W) videos at `levels` levels to `path` by its suffix: .gif (animated, the videos
     tiled), .png (a strip: one row per video, one column per frame) or .npy (the values, uint8 or int32).
-    `given`: frames at the start that were given (marked). `rows`: for a strip, extra videos drawn above each
-    (the truth beside a prediction), (n, T, C, H, W).
+    `given`: frames at the start that were given (marked in the animation). Pillow stores a frame equal to the one
+    before it once, with both durations: the animation plays the same, its frame count may be smaller.
 
     Raises:
         InputError: for another suffix."""
@@ -59,9 +57,7 @@ def save_video(
         return
     scale = max(1, min(4, 128 // max(videos.shape[-2:])))
     if suffix == ".png":
-        shown = videos if rows is None else torch.stack([rows.cpu().long(), videos], dim=1).flatten(0, 1)
-        t = shown.shape[1]
-        strip = image_grid(shown.flatten(0, 1), levels, columns=t, pad=2)
+        strip = image_grid(videos.flatten(0, 1), levels, columns=videos.shape[1], pad=2)
         write_image(Image.fromarray(strip), path, scale)
         return
     frames = [Image.fromarray(f) for f in video_frames(videos, levels, columns, given)]
