@@ -147,6 +147,9 @@ def draw_map(model, x, bits, names: list[str], out: str) -> None:
     elif kind.is_image:
         path = out if out.lower().endswith(".png") else out + ".png"
         bitmaps.image_map(x, bits, model.levels, path)
+    elif kind.is_video:
+        path = out if out.lower().endswith(".png") else out + ".png"
+        bitmaps.video_map(x, bits, model.levels, path)
     else:
-        raise InputError(f"--map draws images, text and audio; this model holds {kind.name}")
+        raise InputError(f"--map draws images, videos, text and audio; this model holds {kind.name}")
     print(f"wrote {path}", file=sys.stderr)

@@ -44,6 +44,24 @@ def image_map(x: Tensor, bits: Tensor, levels: int, path: str | Path, limit: int
     save_png(canvas, path, scale=max(1, min(4, 256 // max(h, w2))))
 
 
+def video_map(x: Tensor, bits: Tensor, levels: int, path: str | Path, limit: int = 8) -> None:
+    """Per video (the first `limit`), two rows: its frames, and under each frame the heat map of its bits per pixel
+    (bits (N, T, C, H, W)), so that where and when the bits go reads across time. One colour scale for all: 0 to
+    the 99th percentile of the bits shown."""
+    x, bits = x[:limit].cpu(), bits[:limit].cpu().float().sum(2)  # (n, T, H, W) bits per pixel
+    n, t, h, w = bits.shape
+    top = float(np.percentile(bits.numpy(), 99)) if bits.numel() else 1.0
+    frames = torch.from_numpy(image_grid(x.flatten(0, 1), levels, columns=1, pad=0)).reshape(n, t, h, w, 3)
+    maps = torch.from_numpy(heat(bits.reshape(n * t, h, w).numpy(), top)).reshape(n, t, h, w, 3)
+    canvas = np.full((n * (2 * h + 4), t * (w + 2), 3), 255, dtype=np.uint8)
+    for i in range(n):
+        for f in range(t):
+            top_row, left = i * (2 * h + 4), f * (w + 2)
+            canvas[top_row : top_row + h, left : left + w] = frames[i, f].numpy()
+            canvas[top_row + h + 1 : top_row + 2 * h + 1, left : left + w] = maps[i, f].numpy()
+    save_png(canvas, path, scale=max(1, min(4, 256 // max(h, w))))
+
+
 def characters(tokens: Tensor, bits: Tensor, vocabulary: Vocabulary) -> list[tuple[str, float]]:
     """(character, its bits) pairs; for a byte vocabulary the bytes of a UTF-8 character are summed."""
     if not vocabulary.is_bytes:

@@ -143,7 +143,9 @@ def test_complete_predicts_the_later_frames_and_keeps_the_given_ones(grey_run, t
 def test_score_and_lossless_compression_of_videos(grey_run, tmp_path, capsys):
     x = np.random.default_rng(0).integers(0, 4, (2, 3, 28, 28, 1)).astype(np.uint8)  # channels last
     np.save(tmp_path / "v.npy", x)
-    assert main(["score", str(grey_run), str(tmp_path / "v.npy")]) == 0
+    assert main(["score", str(grey_run), str(tmp_path / "v.npy"), "--map", str(tmp_path / "bits.png")]) == 0
+    with Image.open(tmp_path / "bits.png") as picture:  # per video: 3 frames along a row, their bit maps under them
+        assert picture.size == (4 * 3 * (28 + 2), 4 * 2 * (2 * 28 + 4))  # enlarged 4x
     assert main(["compress", str(grey_run), str(tmp_path / "v.npy"), "-o", str(tmp_path / "v.crac")]) == 0
     assert main(["decompress", str(grey_run), str(tmp_path / "v.crac"), "-o", str(tmp_path / "back.npy")]) == 0
     back = np.load(tmp_path / "back.npy")
