@@ -39,8 +39,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seconds", type=float, default=1.0, help="audio models: seconds to add (default 1)")
     p.add_argument("-o", "--output", default="completions.png")
-    p.add_argument("-n", type=count, default=8, help="number of images (default 8)")
-    p.add_argument("--hide", default="bottom", choices=REGIONS, help="region to hide (default bottom half)")
+    p.add_argument("-n", type=count, help="number of images (default 8) or videos (default 2)")
+    p.add_argument("--hide", choices=REGIONS, help="images: region to hide (default bottom half)")
     p.add_argument("--temperature", type=temperature, default=1.0)
     p.add_argument(
         "--particles",
@@ -143,12 +143,16 @@ def run(args: argparse.Namespace) -> int:
         prompt = read_prompt(model, args.input)
         write_generated(model, prompt, args.seconds, 1, output, args.temperature, generator(args.seed, args.device))
         return 0
-    if model.data_kind.is_codes:
-        return complete_codes(model, args)
     if model.data_kind.is_video:
+        if args.hide is not None:
+            raise InputError("--hide applies to images; a video model is given its first frames: --given G")
+        args.n = args.n or 2
         return complete_video(model, args)
     if args.given is not None:
         raise InputError("--given applies to video models (frames given, the rest predicted)")
+    args.n, args.hide = args.n or 8, args.hide or "bottom"
+    if model.data_kind.is_codes:
+        return complete_codes(model, args)
     # a dataset name or a user's file, read as the run's data was (its levels and binarization)
     data = run_data(args.run_dir, "all" if args.input else "test", args.input)
     if data.shape != model.shape or data.levels != model.levels:

@@ -138,6 +138,8 @@ def test_complete_predicts_the_later_frames_and_keeps_the_given_ones(grey_run, t
     assert "frames 1-2 given" in capsys.readouterr().out
     assert main(["complete", str(grey_run), "-n", "2", "--given", "1", "-o", str(tmp_path / "p.gif")]) == 0
     assert "truth (left of) each prediction" in capsys.readouterr().out
+    assert main(["complete", str(grey_run), "--hide", "center"]) == 2
+    assert "--given G" in capsys.readouterr().err
 
 
 def test_score_and_lossless_compression_of_videos(grey_run, tmp_path, capsys):
