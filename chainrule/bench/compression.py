@@ -5,7 +5,8 @@ Rows (bits per dimension: per sub-pixel, character byte or audio sample):
 - model NLL: −log2 p(x) from the model's evaluation (one parallel pass for images, `stream_log_probs` for streams);
 - walk NLL: −log2 p(x) of the conditionals the coder used (for streams, segments start with empty context);
 - learned coder: the real compressed file, header included; overhead = file / walk NLL − 1;
-- classic codecs on the same values (images only at 256 levels: the codecs see the 8-bit pixels).
+- classic codecs on the same values (images only at 256 levels: the codecs see the 8-bit pixels; videos: their
+  frames as images, the raw bytes, and FFV1 per video).
 """
 
 from __future__ import annotations
@@ -70,6 +71,11 @@ def measure(run_dir: str, limit: int | None, device: str = "cpu", progress: bool
                 classic[f"{name}, mosaic"] = _bpd(lambda ims, f=fn: f(codecs.mosaic(ims)), x.numel(), images)
             for name, fn in codecs.BYTE_CODECS.items():
                 classic[name] = _bpd(fn, x.numel(), images.tobytes())
+            if ds.kind.is_video:  # FFmpeg's lossless video codec, one file per video
+                videos = x.numpy().astype(np.uint8)
+                classic["FFV1 (Matroska), one file per video"] = _bpd(
+                    lambda vs: sum(codecs.ffv1(v) for v in vs), x.numel(), videos
+                )
         things = "videos" if ds.kind.is_video else "images"
         what = f"{ds.name} test, {len(x):,} {things} of {tuple(x.shape[1:])} at {ds.levels} levels"
     stats: dict[str, float] = {}

@@ -2,8 +2,9 @@
 
 - an `.npy` array, or an `.npz` holding one as `x`: (N, T, H, W) grey, (N, T, H, W, C) with the channels last, or
   (N, T, C, H, W); integer values already at the model's levels;
-- an animated GIF, or a folder of them (one video each, sorted by name), read with Pillow: every frame converted to
-  grey or RGB as the model's channels say and requantized from 256 levels to the model's.
+- an animated GIF (read with Pillow) or a video file (MP4, Matroska, WebM, AVI, QuickTime: decoded by FFmpeg
+  through PyAV, `chainrule[video]`), or a folder of them (one video each, sorted by name): every frame converted
+  to grey or RGB as the model's channels say and requantized from 256 levels to the model's.
 
 Nothing is resized, cropped or clipped: a frame size, a channel count or a value the model cannot take is refused
 with one line naming the file. A reader may accept fewer frames than the model's (`frames_at_most`): the first
@@ -20,13 +21,40 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 from chainrule.errors import InputError
 
 GIF = ".gif"
+CONTAINERS = (".mp4", ".mkv", ".webm", ".avi", ".mov")  # read through PyAV (FFmpeg), `chainrule[video]`
+VIDEO_FILES = (GIF, *CONTAINERS)
 
 
 def is_video_path(path: Path) -> bool:
-    """A GIF file, or a folder holding GIF files."""
+    """A GIF or video file, or a folder holding them."""
     if path.is_file():
-        return path.suffix.lower() == GIF
-    return path.is_dir() and any(p.suffix.lower() == GIF for p in path.iterdir())
+        return path.suffix.lower() in VIDEO_FILES
+    return path.is_dir() and any(p.suffix.lower() in VIDEO_FILES for p in path.iterdir())
+
+
+def read_container(path: Path, channels: int, levels: int) -> np.ndarray:
+    """The frames of a video file (MP4, Matroska, WebM, AVI, QuickTime) decoded by FFmpeg through PyAV: uint8
+    (T, C, H, W) at `levels` levels (C = 1 grey, 3 RGB).
+
+    Raises:
+        InputError: without PyAV, or a file FFmpeg cannot decode."""
+    try:
+        import av
+    except ImportError:
+        raise InputError(
+            f"{path}: reading {path.suffix} files needs PyAV: pip install av (or 'chainrule[video]')"
+        ) from None
+    try:
+        with av.open(str(path)) as container:
+            fmt = "gray" if channels == 1 else "rgb24"
+            frames = [frame.to_ndarray(format=fmt) for frame in container.decode(video=0)]
+    except (av.error.FFmpegError, ValueError, IndexError) as err:
+        raise InputError(f"{path} is not a readable video ({err.__class__.__name__})") from None
+    if not frames:
+        raise InputError(f"{path} holds no video frames")
+    array = np.stack(frames)
+    array = array[:, None] if channels == 1 else array.transpose(0, 3, 1, 2)
+    return (array.astype(np.int64) * levels // 256).astype(np.uint8 if levels <= 256 else np.int32)
 
 
 def read_gif(path: Path, channels: int, levels: int) -> np.ndarray:
@@ -77,17 +105,20 @@ def read_videos(
         videos, extra = layout(array, channels, height, width, str(path)), {"kind": "npy", "shape": list(array.shape)}
         extra["dtype"] = array.dtype.str
     elif is_video_path(path):
-        files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.suffix.lower() == GIF)
-        clips = [read_gif(f, channels, levels) for f in files]
+        files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_FILES)
+        clips = [
+            read_gif(f, channels, levels) if f.suffix.lower() == GIF else read_container(f, channels, levels)
+            for f in files
+        ]
         for f, clip in zip(files, clips, strict=True):
             if clip.shape[1:] != (channels, height, width):
                 raise InputError(f"{f}: frames of {clip.shape[3]}x{clip.shape[2]}; this model takes {width}x{height}")
         if len({len(c) for c in clips}) > 1:
             raise InputError(f"{path}: the GIF files hold different numbers of frames")
         videos = np.stack(clips)
-        extra = {"kind": "gif", "names": [f.name for f in files]}
+        extra = {"kind": "video-files", "names": [f.name for f in files]}
     else:
-        raise InputError(f"{path}: a video model reads .npy / .npz arrays, GIF files or a folder of GIF files")
+        raise InputError(f"{path}: a video model reads .npy / .npz arrays, GIF or MP4 files, or a folder of them")
     if not len(videos):
         raise InputError(f"{path} holds no videos")
     given = videos.shape[1]

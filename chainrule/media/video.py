@@ -1,6 +1,7 @@
-"""Videos written for people: an animated GIF (Pillow) of the videos side by side, a PNG strip (one row per video,
-one column per frame), or the values themselves as .npy. In the animation, frames that were given rather than
-generated have a grey rim and generated ones a red rim, so that a prediction reads at a glance.
+"""Videos written for people: an animated GIF (Pillow) or an MP4 (H.264 through PyAV, `chainrule[video]`) of the
+videos side by side, a PNG strip (one row per video, one column per frame), or the values themselves as .npy. In an
+animation, frames that were given rather than generated have a grey rim and generated ones a red rim, so that a
+prediction reads at a glance.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from chainrule.errors import InputError
 from chainrule.media.images import image_grid
 from chainrule.serialization import atomic_write_bytes
 
-VIDEO_SUFFIXES = (".gif", ".png", ".npy")
+VIDEO_SUFFIXES = (".gif", ".mp4", ".png", ".npy")
 FRAME_MS = 200  # GIF frame time: 5 frames per second, slow enough to follow a digit
 
 
@@ -60,11 +61,42 @@ def save_video(
         strip = image_grid(videos.flatten(0, 1), levels, columns=videos.shape[1], pad=2)
         write_image(Image.fromarray(strip), path, scale)
         return
+    if suffix == ".mp4":
+        write_mp4(video_frames(videos, levels, columns, given), path, scale)
+        return
     frames = [Image.fromarray(f) for f in video_frames(videos, levels, columns, given)]
     if scale > 1:
         frames = [f.resize((f.width * scale, f.height * scale), Image.NEAREST) for f in frames]
     buffer = io.BytesIO()
     frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=FRAME_MS, loop=0)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def write_mp4(frames: list[np.ndarray], path: Path, scale: int) -> None:
+    """H.264 (libx264, yuv420p, CRF 18: for viewing, not lossless) through PyAV, at 1000 / FRAME_MS frames per
+    second; the pictures are enlarged `scale` times and padded to even sides.
+
+    Raises:
+        InputError: without PyAV."""
+    try:
+        import av
+    except ImportError:
+        raise InputError("writing .mp4 needs PyAV: pip install av (or 'chainrule[video]'); or write .gif") from None
+    h, w = frames[0].shape[:2]
+    height, width = -(-h * scale // 2) * 2, -(-w * scale // 2) * 2
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=1000 // FRAME_MS)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"crf": "18"}
+        for picture in frames:
+            big = np.repeat(np.repeat(picture, scale, 0), scale, 1)
+            canvas = np.full((height, width, 3), 255, dtype=np.uint8)
+            canvas[: big.shape[0], : big.shape[1]] = big
+            for packet in stream.encode(av.VideoFrame.from_ndarray(canvas, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
     atomic_write_bytes(path, buffer.getvalue())
 
 

@@ -184,7 +184,7 @@ def test_a_gif_of_the_right_size_is_read_as_a_video(grey_run, tmp_path):
     from chainrule.data.video import read_videos
 
     videos, extra = read_videos(tmp_path / "v.gif", (3, 1, 28, 28), 4)
-    assert videos.shape == (1, 3, 1, 28, 28) and extra["kind"] == "gif"
+    assert videos.shape == (1, 3, 1, 28, 28) and extra["kind"] == "video-files"
     assert np.array_equal(videos[0, 1, 0], np.asarray(frames[1]) // 64)
 
 
@@ -226,3 +226,34 @@ def test_tensorboard_shows_sampled_videos_as_strips(tmp_path):
     assert "samples" in events.Tags()["images"]
     strip = events.Images("samples")[-1]
     assert strip.width > strip.height  # frames along the row
+
+
+def test_mp4_out_and_video_files_in_through_pyav(grey_run, tmp_path):
+    av = pytest.importorskip("av", reason="PyAV (chainrule[video]) is not installed")
+    out = tmp_path / "s.mp4"
+    assert main(["sample", str(grey_run), "-n", "1", "-o", str(out), "--seed", "1"]) == 0
+    with av.open(str(out)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 3
+    frames = (np.random.default_rng(6).integers(0, 4, (3, 28, 28)) * 85).astype(np.uint8)
+    with av.open(str(tmp_path / "v.mkv"), "w", format="matroska") as container:  # a lossless file of our own
+        stream = container.add_stream("ffv1", rate=5)
+        stream.width, stream.height, stream.pix_fmt = 28, 28, "gray"
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="gray")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    from chainrule.data.video import read_videos
+
+    videos, _ = read_videos(tmp_path / "v.mkv", (3, 1, 28, 28), 4)
+    assert np.array_equal(videos[0, :, 0], frames // 64)
+    assert main(["score", str(grey_run), str(tmp_path / "v.mkv")]) == 0
+
+
+def test_ffv1_is_lossless_on_grey_and_colour_videos():
+    pytest.importorskip("av", reason="PyAV (chainrule[video]) is not installed")
+    from chainrule import lossless
+
+    rng = np.random.default_rng(7)
+    for shape in ((4, 1, 16, 16), (3, 3, 8, 8)):
+        assert lossless.ffv1(rng.integers(0, 256, shape).astype(np.uint8)) > 0  # decoded and compared inside
