@@ -29,6 +29,13 @@ class Bernoulli(LikelihoodHead):
         logit = params[..., 0].float()
         return p * F.logsigmoid(logit) + (1.0 - p) * F.logsigmoid(-logit)
 
+    @staticmethod
+    def entropy(p: Tensor) -> Tensor:
+        """The entropy in nats of Bernoulli(p), elementwise, in float64 (0 at p ∈ {0, 1}): the floor of the
+        cross-entropy of target probabilities p against any model."""
+        p = p.double()
+        return -(torch.special.xlogy(p, p) + torch.special.xlogy(1 - p, 1 - p))
+
     def all_log_probs(self, params: Tensor) -> Tensor:
         logit = params[..., 0].float()
         return torch.stack([F.logsigmoid(-logit), F.logsigmoid(logit)], dim=-1)

@@ -356,10 +356,7 @@ class VideoPixelNetwork(AutoregressiveModel):
         return index_rows(cache, index, cache.x.shape[0])
 
 
-def entropy(p: Tensor) -> Tensor:
-    """The entropy in nats of Bernoulli(p), elementwise (0 at p ∈ {0, 1})."""
-    p = p.double()
-    return -(torch.special.xlogy(p, p) + torch.special.xlogy(1 - p, 1 - p))
+entropy = Bernoulli.entropy
 
 
 @dataclass

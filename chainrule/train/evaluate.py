@@ -99,8 +99,8 @@ def evaluate_frames(
     Raises:
         InputError: a model that is not a video model, or `given` outside 0 .. frames − 1.
     """
+    from chainrule.distributions import Bernoulli
     from chainrule.errors import InputError
-    from chainrule.models.vpn import entropy
 
     if not model.data_kind.is_video:
         raise InputError(f"frames are given to a video model; this {model.registry_name} models {model.data_kind.name}")
@@ -119,7 +119,7 @@ def evaluate_frames(
             x = x.to(device)
             nats -= float(model.frame_log_probs(x)[:, given:].double().sum())
             if x.dtype.is_floating_point:
-                bound += float(entropy(x[:, given:]).sum())
+                bound += float(Bernoulli.entropy(x[:, given:]).sum())
             bar.update(len(index))
     finally:
         bar.close()
