@@ -346,7 +346,7 @@ def super_resolution(show: Show) -> None:
 
 
 def video(show: Show) -> None:
-    frames_given = show.size(10, 18)
+    frames_given = show.size(14, 18)  # 6 frames predicted: seconds, not minutes, on 2 cores
     show.step(f"zoo:{VIDEO}: bouncing-digit test videos continued from their first {frames_given} frames")
     if VIDEO not in zoo.entries():
         show.skip("the video section", FileNotFoundError(f"zoo:{VIDEO} is not in this zoo"))
