@@ -105,24 +105,14 @@ def available() -> list[str]:
 
 def describe_all() -> list[tuple[str, bool, str, str]]:
     """(name, installed, description, install command) of every built-in dataset."""
+    checks = [(name, e.loader, e.about, e.install) for name, e in SOURCES.items()]
+    checks += [(name, loader, about, install) for name, (loader, about, install) in TEXT_SOURCES.items()]
+    checks += [(name, loader, about, install) for name, (loader, about, install) in AUDIO_SOURCES.items()]
+    checks += [(name, needs, about, install) for name, (_, about, install, needs) in VIDEO_SOURCES.items()]
     rows = []
-    for name, entry in SOURCES.items():
-        try:
-            entry.loader()
-            installed = True
-        except DatasetNotFoundError:
-            installed = False
-        rows.append((name, installed, entry.about, entry.install))
-    for name, (loader, about, install) in {**TEXT_SOURCES, **AUDIO_SOURCES}.items():
+    for name, loader, about, install in checks:
         try:
             loader()
-            installed = True
-        except DatasetNotFoundError:
-            installed = False
-        rows.append((name, installed, about, install))
-    for name, (_, about, install, needs) in VIDEO_SOURCES.items():
-        try:
-            needs()
             installed = True
         except DatasetNotFoundError:
             installed = False
