@@ -14,7 +14,7 @@ from PIL import Image
 from torch import Tensor
 
 from chainrule.errors import InputError
-from chainrule.media.images import image_grid
+from chainrule.media.images import image_grid, save_png
 from chainrule.serialization import atomic_write_bytes
 
 VIDEO_SUFFIXES = (".gif", ".mp4", ".png", ".npy")
@@ -59,7 +59,7 @@ def save_video(
     scale = max(1, min(4, 128 // max(videos.shape[-2:])))
     if suffix == ".png":
         strip = image_grid(videos.flatten(0, 1), levels, columns=videos.shape[1], pad=2)
-        write_image(Image.fromarray(strip), path, scale)
+        save_png(strip, path, scale)
         return
     if suffix == ".mp4":
         write_mp4(video_frames(videos, levels, columns, given), path, scale)
@@ -97,12 +97,4 @@ def write_mp4(frames: list[np.ndarray], path: Path, scale: int) -> None:
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-    atomic_write_bytes(path, buffer.getvalue())
-
-
-def write_image(image: Image.Image, path: Path, scale: int) -> None:
-    if scale > 1:
-        image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
     atomic_write_bytes(path, buffer.getvalue())

@@ -267,7 +267,7 @@ class VideoPixelNetwork(AutoregressiveModel):
         if not x.dtype.is_floating_point:
             return super().evaluation_sums(x, cond)
         p = self.check_soft(x)
-        return {"nats": -float(self.soft_dim_log_probs(p).double().sum()), "entropy": float(entropy(p).sum())}
+        return {"nats": -float(self.soft_dim_log_probs(p).double().sum()), "entropy": float(Bernoulli.entropy(p).sum())}
 
     def evaluation_result(self, sums: dict[str, float], examples: int) -> dict[str, float]:
         result = super().evaluation_result(sums, examples)
@@ -354,9 +354,6 @@ class VideoPixelNetwork(AutoregressiveModel):
 
     def reorder_cache(self, cache: VideoCache, index: Tensor) -> VideoCache:
         return index_rows(cache, index, cache.x.shape[0])
-
-
-entropy = Bernoulli.entropy
 
 
 @dataclass

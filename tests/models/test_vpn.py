@@ -11,7 +11,6 @@ import torch
 import chainrule as cr
 from chainrule.distributions import Bernoulli
 from chainrule.models import MODELS
-from chainrule.models.vpn import entropy
 from chainrule.sampling import sample_cached, sample_naive
 from chainrule.sampling.conditionals import walk_conditionals
 
@@ -98,7 +97,7 @@ def test_bernoulli_probabilities_and_their_entropy_against_hand_computed_values(
     s = 1 / (1 + math.exp(-2.0))
     assert got[0, 0].item() == pytest.approx(math.log(0.5))
     assert got[1, 0].item() == pytest.approx(0.25 * math.log(s) + 0.75 * math.log(1 - s))
-    h = entropy(torch.tensor([0.0, 0.5, 1.0, 0.25]))
+    h = Bernoulli.entropy(torch.tensor([0.0, 0.5, 1.0, 0.25]))
     assert h.tolist() == pytest.approx([0.0, math.log(2), 0.0, -(0.25 * math.log(0.25) + 0.75 * math.log(0.75))])
 
 
