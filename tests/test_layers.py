@@ -6,7 +6,7 @@ from pathlib import Path
 import chainrule
 
 LAYERS = [
-    {"errors", "config", "registry", "serialization", "version", "zoo"},
+    {"errors", "config", "orders", "registry", "serialization", "version", "zoo"},
     {"nn", "distributions", "sampling", "data", "media"},
     {"models"},
     {"coding", "train"},

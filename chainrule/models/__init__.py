@@ -8,6 +8,7 @@ from typing import Any
 from chainrule.models import (  # noqa: F401  (registers the families)
     char_rnn,
     gated_pixelcnn,
+    lmconv,
     made,
     pixelcnn,
     pixelcnnpp,

@@ -1,13 +1,15 @@
 """The model contract: one causal pass gives the parameters of every conditional; the rest is generic.
 
 A model subclasses `AutoregressiveModel`, sets a likelihood `head`, implements `forward(x, cond)` and, if its
-order is not raster, overrides `order`. Likelihood, sampling, completion, saving and loading come from here.
+order is not raster, overrides `order` and `ordering` (an any-order model also `ordered`). Likelihood, sampling, completion, saving and loading come from here.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,6 +23,7 @@ from chainrule.distributions import LikelihoodHead
 from chainrule.errors import CheckpointError, ConfigError, InputError
 from chainrule.models.footprint import Footprint
 from chainrule.models.trainable import CONFIG_FILE, WEIGHTS_FILE, Trainable
+from chainrule.orders import Ordering
 from chainrule.registry import Registry
 
 MODELS = Registry("model")
@@ -69,8 +72,28 @@ class AutoregressiveModel(Trainable):
     @property
     def order(self) -> Tensor:
         """Flat indices of the dimensions in generation order: long (D,). Raster order by default (for images
-        (C, H, W): row by row, and R before G before B within a pixel)."""
+        (C, H, W): row by row, and R before G before B within a pixel). For an any-order model, the order of the
+        current `ordered` block."""
         return raster_order(self.shape)
+
+    @property
+    def ordering(self) -> Ordering:
+        """What the order is (`chainrule.orders.Ordering`): the raster scan by default; a family with an order of
+        its own says FIXED, one that takes any order at call time ANY (and implements `ordered`)."""
+        return Ordering.RASTER
+
+    @contextmanager
+    def ordered(self, order: str | Tensor) -> Iterator[None]:
+        """Use `order` (a name of `chainrule.orders` or a permutation of the pixels) for the calls inside the block:
+        only models whose `ordering` is ANY take one.
+
+        Raises:
+            InputError: for a model of one order."""
+        raise InputError(
+            f"this {self.registry_name} model generates in one order ({self.ordering.value}); "
+            "only an any-order model (lmconv) takes an order"
+        )
+        yield  # pragma: no cover - a generator for contextmanager
 
     # --- likelihood ---------------------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from chainrule.errors import ConfigError
 from chainrule.models.base import AutoregressiveModel, check_shape_levels, raster_order, register
 from chainrule.models.footprint import FLOAT, MODULE, Footprint, conv
 from chainrule.nn.masked_linear import MaskedLinear, hidden_degrees, hidden_mask, output_mask
+from chainrule.orders import Ordering
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,10 @@ class MADE(AutoregressiveModel):
     @property
     def order(self) -> Tensor:
         return self.order_buffer.cpu()
+
+    @property
+    def ordering(self) -> Ordering:
+        return Ordering.FIXED if self.config.order == "random" else Ordering.RASTER
 
     def encode(self, x: Tensor) -> Tensor:
         """long (B, *shape) → float (B, D·units_per_input)."""

@@ -1,0 +1,91 @@
+"""Locally masked convolution (Jain, Abbeel and Pathak 2020, "Locally Masked Convolution for Autoregressive
+Models", arXiv 2006.12486).
+
+A k x k convolution whose mask differs at every output location: the output at pixel p reads a neighbour q only
+if q comes before p in a generation order given at call time (strictly before for the first layer of a network,
+`strict=True`; at or before for later layers, so that a layer reads its own position's features). The input is
+unfolded into its patches (im2col), each patch multiplied by its location's mask, and the whole layer is one
+matrix product with the (C_out, C_in·k²) weight. Neighbours outside the image are masked too.
+
+Because the output at p reads only positions at or before p in the order (strictly before, at the first layer), a
+stack of these layers is causal in that order, and a position's features are final as soon as every earlier
+position's value is known. Generation therefore computes each layer once per pixel, at the pixel's own step
+(`step`): the layer gathers the k² neighbours of p from a map of its inputs held by the caller, masks them with the
+same mask column, and applies the same weight.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def local_masks(rank: Tensor, height: int, width: int, kernel: int, dilation: int, strict: bool) -> Tensor:
+    """The masks of every location for one order: float (k², H·W), entry (o, p) = 1 where the o-th neighbour of p
+    (row-major over the kernel, spaced `dilation` apart) lies in the image and comes before p (at or before, unless
+    `strict`). `rank` (H·W,) long: the step of each pixel."""
+    reach = dilation * (kernel - 1) // 2
+    ranks = rank.reshape(1, 1, height, width).double()
+    padded = F.pad(ranks, (reach, reach, reach, reach), value=float("inf"))  # outside the image: never before
+    neighbours = F.unfold(padded, kernel, dilation=dilation)[0]  # (k², H·W)
+    own = ranks.reshape(1, -1)
+    return (neighbours < own if strict else neighbours <= own).float()
+
+
+def neighbour_index(height: int, width: int, kernel: int, dilation: int) -> Tensor:
+    """long (H·W, k²): the flat index of every neighbour of every pixel, H·W where it lies outside the image (the
+    zero column the step's input maps carry at the end)."""
+    reach = dilation * (kernel - 1) // 2
+    offsets = torch.arange(kernel) * dilation - reach
+    rows = torch.arange(height)[:, None, None, None] + offsets[None, None, :, None]
+    cols = torch.arange(width)[None, :, None, None] + offsets[None, None, None, :]
+    inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+    index = torch.where(inside, rows * width + cols, height * width)
+    return index.reshape(height * width, kernel * kernel)
+
+
+class LocallyMaskedConv2d(nn.Module):
+    """x (B, C_in, H, W) and the order's masks (k², H·W) → (B, C_out, H, W); a 'same' convolution.
+
+    Args:
+        in_channels, out_channels: C_in, C_out.
+        kernel: k (odd).
+        dilation: spacing of the kernel's taps.
+        strict: the mask excludes the location itself (the first layer over the data).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int = 3, dilation: int = 1, strict: bool = False):
+        super().__init__()
+        if kernel < 1 or kernel % 2 == 0 or dilation < 1:
+            raise ValueError(f"kernel={kernel} must be odd and ≥ 1, dilation={dilation} ≥ 1")
+        self.kernel, self.dilation, self.strict = kernel, dilation, strict
+        conv = nn.Conv2d(in_channels, out_channels, kernel)  # PyTorch's initialisation of the same weights
+        self.weight = nn.Parameter(conv.weight.detach().clone())
+        self.bias = nn.Parameter(conv.bias.detach().clone())
+
+    @property
+    def mask_key(self) -> tuple[int, int, bool]:
+        """What the masks of this layer depend on besides the order: (kernel, dilation, strict)."""
+        return self.kernel, self.dilation, self.strict
+
+    def masks(self, rank: Tensor, height: int, width: int) -> Tensor:
+        return local_masks(rank, height, width, *self.mask_key)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        b, c, h, w = x.shape
+        taps = self.kernel * self.kernel
+        reach = self.dilation * (self.kernel - 1) // 2
+        cols = F.unfold(x, self.kernel, dilation=self.dilation, padding=reach)  # (B, C·k², H·W)
+        cols = (cols.view(b, c, taps, h * w) * mask.to(x.dtype)).view(b, c * taps, h * w)
+        out = self.weight.view(self.weight.shape[0], -1) @ cols + self.bias[:, None]
+        return out.view(b, -1, h, w)
+
+    # --- generation: one pixel at a time ----------------------------------------------------------------------
+
+    def step(self, inputs: Tensor, neighbours: Tensor, mask: Tensor) -> Tensor:
+        """The output at one pixel: `inputs` (n, C_in, H·W + 1), the layer's input map with a zero column at the
+        end; `neighbours` long (k²,), the pixel's row of `neighbour_index`; `mask` (k²,), its mask column.
+        Returns (n, C_out)."""
+        patch = inputs[:, :, neighbours] * mask  # (n, C_in, k²)
+        return torch.addmm(self.bias, patch.reshape(patch.shape[0], -1), self.weight.view(self.weight.shape[0], -1).T)
