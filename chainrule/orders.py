@@ -57,11 +57,11 @@ def grid(base: str, height: int, width: int) -> Tensor:
 
 
 def named(name: str, height: int, width: int) -> Tensor:
-    """The pixel order of a named order, long (H·W,) (see the module doc); non-square images take the rotations
-    of 180 degrees only.
+    """The pixel order of a named order, long (H·W,) (see the module doc). Rotations turn the base order's grid
+    (for a quarter turn of a non-square image, the base order over the W x H grid, turned onto H x W).
 
     Raises:
-        InputError: for an unknown name, or a quarter turn of a non-square image.
+        InputError: for an unknown name.
     """
     parts = name.split(":")
     base, rest = parts[0], parts[1:]
@@ -73,9 +73,8 @@ def named(name: str, height: int, width: int) -> Tensor:
         rest = []
     if base not in BASES or rest or turn not in ROTATIONS:
         raise InputError(f"unknown order {name!r}; choose one of {', '.join(NAMES)} (or give a permutation)")
-    if turn % 180 and height != width:
-        raise InputError(f"order {name!r} turns a {height}x{width} image by a quarter: only square images")
-    steps = grid(base, height, width)
+    quarter = bool(turn % 180)  # a quarter turn of the base order over the transposed grid fits H x W
+    steps = grid(base, width, height) if quarter else grid(base, height, width)
     if flip:
         steps = steps.flip(1)
     steps = torch.rot90(steps, k=turn // 90, dims=(0, 1))
@@ -136,7 +135,5 @@ def known_first(known: Tensor) -> Tensor:
                 queue.append(q)
     scurve = grid("s-curve", height, width).reshape(-1).tolist()
     far = height * width + 1
-    key = [
-        (0, p, 0) if flat[p] else (1, distance[p] if distance[p] >= 0 else far, scurve[p]) for p in range(height * width)
-    ]
+    key = [(0, p, 0) if flat[p] else (1, far if distance[p] < 0 else distance[p], scurve[p]) for p in range(len(flat))]
     return torch.tensor(sorted(range(height * width), key=key.__getitem__), dtype=torch.long)

@@ -8,7 +8,7 @@ import math
 from chainrule.cli.common import add_device, load_model, run_data
 from chainrule.errors import InputError
 from chainrule.train import evaluate
-from chainrule.train.evaluate import evaluate_frames
+from chainrule.train.evaluate import evaluate_frames, evaluate_orders
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -22,6 +22,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         type=int,
         metavar="G",
         help="videos: the frame-prediction protocol: NLL of the later frames given the first G, per predicted frame",
+    )
+    p.add_argument(
+        "--orders",
+        type=int,
+        metavar="K",
+        help="any-order models (lmconv): NLL under each of the first K trained orders and under their ensemble",
     )
     p.add_argument("--limit", type=int, metavar="N", help="score N examples of the split, spread evenly")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -38,6 +44,19 @@ def run(args: argparse.Namespace) -> int:
         if args.limit < 1:
             raise InputError(f"--limit {args.limit}: score at least one example")
         data = data.spread(args.limit)
+    if args.orders is not None:
+        if args.given is not None:
+            raise InputError("--orders scores images; --given scores frames of videos")
+        found = evaluate_orders(model, data, args.orders, args.batch_size or 64, progress=not args.quiet)
+        for name, bpd in found["orders"].items():
+            print(f"{data.description}: order {name}: {bpd:.4f} bits/dim")
+        gain = 100 * (1 - found["ensemble_bpd"] / found["best_bpd"])
+        print(
+            f"{data.description}: ensemble of {args.orders} orders: {found['ensemble_nats']:.3f} nats/example, "
+            f"{found['ensemble_bpd']:.4f} bits/dim (best single order {found['best']}: {found['best_bpd']:.4f}; "
+            f"{gain:.2f} % better)"
+        )
+        return 0
     given = 0 if args.given is None and data.kind.is_video else args.given  # videos: every frame given its past
     if given is not None:
         frames = evaluate_frames(model, data, given, args.batch_size or 8, progress=not args.quiet)

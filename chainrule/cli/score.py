@@ -6,15 +6,19 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 
 from chainrule.cli.common import add_device, load_model
 from chainrule.data.inputs import read_input
 from chainrule.errors import InputError
-from chainrule.scoring import METHODS, dimension_bits, per_input, scores_and_bits, validation_bits
+from chainrule.sampling import REGIONS, hide
+from chainrule.scoring import METHODS, dimension_bits, hidden_bits, per_input, scores_and_bits, validation_bits
 
 EXPLAIN = {
     "likelihood": "bits per dimension (−log2 p(x) / D)",
@@ -51,8 +55,70 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="draw where the bits go: images beside a heat map of bits per pixel (PNG), text shaded per character "
         "(HTML), audio bits per sample over time (PNG)",
     )
+    given = p.add_mutually_exclusive_group()
+    given.add_argument(
+        "--given",
+        metavar="MASK",
+        help="score the hidden values given the known ones, exactly: a mask file (.npy of (H, W), (C, H, W) or one "
+        "per input; or a PNG), nonzero where a value is given",
+    )
+    given.add_argument(
+        "--hide",
+        choices=REGIONS,
+        help="score the values of this region given the rest, exactly (any region for an any-order model; for "
+        "others only where the rest comes first in their order)",
+    )
     add_device(p)
     p.set_defaults(run=run)
+
+
+def read_mask(path: str, shape: tuple[int, ...], count: int) -> torch.Tensor:
+    """A known-values mask from a .npy or PNG file: bool, broadcastable to (count, *shape).
+
+    Raises:
+        InputError: an unreadable file or a mask of another size."""
+    source = Path(path)
+    if not source.is_file():
+        raise InputError(f"{path}: no such mask file")
+    try:
+        if source.suffix.lower() == ".npy":
+            mask = torch.from_numpy(np.load(source, allow_pickle=False) != 0)
+        else:
+            with Image.open(source) as image:
+                mask = torch.from_numpy(np.asarray(image.convert("L")) != 0)
+    except (OSError, ValueError) as error:
+        raise InputError(f"{path}: not a mask (.npy or an image): {error}") from None
+    c, h, w = shape
+    fits = {(h, w): lambda m: m[None, None], (c, h, w): lambda m: m[None], (count, c, h, w): lambda m: m}
+    if count > 0 and c == 1:
+        fits[(count, h, w)] = lambda m: m[:, None]
+    shaped = fits.get(tuple(mask.shape))
+    if shaped is None:
+        raise InputError(f"{path}: a mask of shape {tuple(mask.shape)}; this model's inputs are {count} x {shape}")
+    return shaped(mask).expand(count, c, h, w)
+
+
+def run_hidden(model, x: torch.Tensor, names: list[str], args: argparse.Namespace) -> int:
+    """`--given` / `--hide`: bits per hidden value of each input given its known values."""
+    if not model.data_kind.is_image:
+        raise InputError("--given and --hide score image regions; this model holds " + model.data_kind.name)
+    if args.method != "likelihood" or args.map:
+        raise InputError("--given / --hide score the hidden values by their likelihood: no --method, no --map")
+    known = read_mask(args.given, model.shape, len(x)) if args.given else hide(torch.zeros_like(x), args.hide) >= 0
+    nats, hidden = hidden_bits(model, x, known)
+    rows = [
+        {"input": n, "hidden": int(k), "bits/hidden value": float(v / (k * math.log(2)))}
+        for n, v, k in zip(names, nats, hidden, strict=True)
+    ]
+    if args.json:
+        print(json.dumps({"score": "−log2 p(hidden | known) per hidden value (exact)", "rows": rows}, indent=1))
+        return 0
+    print("score: bits per hidden value, −log2 p(x_hidden | x_known) / hidden values, exact; higher = more unusual")
+    width = max(40, *(len(r["input"]) for r in rows))
+    print(f"{'input':{width}} {'hidden':>8} {'bits/hidden':>12}")
+    for r in rows:
+        print(f"{r['input']:{width}} {r['hidden']:>8,} {r['bits/hidden value']:>12.4f}")
+    return 0
 
 
 def read_inputs(model, paths: list[str]) -> tuple[torch.Tensor | list[torch.Tensor], list[str]]:
@@ -82,6 +148,8 @@ def run(args: argparse.Namespace) -> int:
         if reference is None:
             raise InputError(f"{args.run_dir} records no validation figure; give --reference BITS_PER_DIM")
     x, names = read_inputs(model, args.inputs)
+    if args.given or args.hide:
+        return run_hidden(model, x, names, args)
     progress = sys.stderr.isatty()
     bits = dimension_bits(model, x, progress=progress) if args.map else None  # the map's, and the scores' too
     scores, bpd, codec = scores_and_bits(

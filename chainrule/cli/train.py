@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 
 from chainrule.cli.common import check_device
 from chainrule.config import parse_overrides
-from chainrule.models import available, codes
+from chainrule.errors import InputError
+from chainrule.models import MODELS, available, codes
+from chainrule.orders import ENSEMBLE_ORDERS, NAMES
 from chainrule.train import distributed, train_model
 from chainrule.train.experiment import AUTO_PRESET, resolve_preset
 from chainrule.train.precision import PRECISIONS
@@ -76,6 +79,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "with probability MU (e.g. 0.2)",
     )
     p.add_argument(
+        "--orders",
+        metavar="K|NAMES",
+        help="any-order models (lmconv): train over the first K of the 8 S-curve orientations (default 8), or over "
+        "named orders (comma-separated, e.g. raster,s-curve:r90); each batch takes one, drawn from (seed, step)",
+    )
+    p.add_argument(
         "--train-set",
         dest="train_overrides",
         action="append",
@@ -112,6 +121,28 @@ def train_settings(args: argparse.Namespace) -> dict:
     return settings
 
 
+def order_options(args: argparse.Namespace) -> dict[str, tuple[str, ...]]:
+    """--orders: the trained orders of an any-order model, {"orders": names} ({} when not given).
+
+    Raises:
+        InputError: for a model of one order, or K outside 1..8."""
+    if args.orders is None:
+        return {}
+    config = MODELS.get(args.model).config
+    if config is None or "orders" not in {f.name for f in dataclasses.fields(config)}:
+        raise InputError(f"--orders: {args.model} generates in one order; any-order training needs --model lmconv")
+    if args.orders.isdigit():
+        count = int(args.orders)
+        if not 1 <= count <= len(ENSEMBLE_ORDERS):
+            raise InputError(f"--orders {count}: choose 1..{len(ENSEMBLE_ORDERS)} (the S-curve's orientations)")
+        return {"orders": ENSEMBLE_ORDERS[:count]}
+    names = tuple(name.strip() for name in args.orders.split(",") if name.strip())
+    unknown = [name for name in names if name not in NAMES]
+    if unknown or not names:
+        raise InputError(f"--orders: unknown order {', '.join(unknown) or '(none)'}; choose from {', '.join(NAMES)}")
+    return {"orders": names}
+
+
 def video_options(args: argparse.Namespace) -> dict[str, int] | None:
     """--frames, --size, --digits: the geometry of a generated video source (None when none is given)."""
     given = {k: getattr(args, k) for k in ("frames", "size", "digits") if getattr(args, k) is not None}
@@ -136,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
         levels=args.levels,
         binarize=args.binarize,
         preset=preset,
-        hparams=parse_overrides(args.overrides),
+        hparams={**parse_overrides(args.overrides), **order_options(args)},
         train=settings,
         resume=args.resume,
         progress=not args.quiet,

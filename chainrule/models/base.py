@@ -1,7 +1,8 @@
 """The model contract: one causal pass gives the parameters of every conditional; the rest is generic.
 
 A model subclasses `AutoregressiveModel`, sets a likelihood `head`, implements `forward(x, cond)` and, if its
-order is not raster, overrides `order` and `ordering` (an any-order model also `ordered`). Likelihood, sampling, completion, saving and loading come from here.
+order is not raster, overrides `order` and `ordering` (an any-order model also `ordered`). Likelihood,
+sampling, completion, saving and loading come from here.
 """
 
 from __future__ import annotations
@@ -81,6 +82,11 @@ class AutoregressiveModel(Trainable):
         """What the order is (`chainrule.orders.Ordering`): the raster scan by default; a family with an order of
         its own says FIXED, one that takes any order at call time ANY (and implements `ordered`)."""
         return Ordering.RASTER
+
+    @property
+    def trained_orders(self) -> tuple[str, ...]:
+        """The named orders an any-order model was trained over (the first is its default); () for the others."""
+        return ()
 
     @contextmanager
     def ordered(self, order: str | Tensor) -> Iterator[None]:
@@ -250,7 +256,7 @@ class AutoregressiveModel(Trainable):
             return torch.cat(parts)
         if particles is None:
             particles = sampling.default_particles(self, known)
-        if particles != 1:
+        if particles != 1 or (known is not None and self.ordering is Ordering.ANY):  # completion picks the order
             if known is None:
                 raise InputError("particles apply to completion: give known values (known=...)")
             done = sampling.complete(self, known, particles, cond, temperature, generator, cache)

@@ -152,14 +152,30 @@ class LMConvBlock(nn.Module):
     "lmconv",
     config=LMConvConfig,
     kind="image",
-    tiny=dict(channels=6, blocks=2, kernel=3, first_kernel=3, dilations=(1, 2), components=2,
-              orders=("s-curve", "raster:r90")),  # fmt: skip
+    tiny=dict(
+        channels=6, blocks=2, kernel=3, first_kernel=3, dilations=(1, 2), components=2, orders=("s-curve", "raster:r90")
+    ),  # fmt: skip
     presets={
-        "cpu": dict(channels=32, blocks=6, kernel=3, first_kernel=5, dilations=(1, 2, 4), components=5,
-                    train=dict(batch_size=32, lr=2e-3)),  # fmt: skip
+        "cpu": dict(
+            channels=32,
+            blocks=6,
+            kernel=3,
+            first_kernel=5,
+            dilations=(1, 2, 4),
+            components=5,
+            train=dict(batch_size=32, lr=2e-3),
+        ),  # fmt: skip
         # the paper's networks are PixelCNN++'s sizes (80 to 160 features, dropout 0.5 on CIFAR-10)
-        "paper": dict(channels=160, blocks=12, kernel=3, first_kernel=5, dilations=(1, 2, 4, 8), components=10,
-                      dropout=0.5, train=dict(batch_size=16, lr=2e-4)),  # fmt: skip
+        "paper": dict(
+            channels=160,
+            blocks=12,
+            kernel=3,
+            first_kernel=5,
+            dilations=(1, 2, 4, 8),
+            components=10,
+            dropout=0.5,
+            train=dict(batch_size=16, lr=2e-4),
+        ),  # fmt: skip
     },
 )
 class LMConv(ImageModel):
@@ -197,6 +213,10 @@ class LMConv(ImageModel):
     def order(self) -> Tensor:
         """The flat values in the current order: each pixel's channels in turn."""
         return named_orders.pixel_to_dims(self.pixel_order, self.colours)
+
+    @property
+    def trained_orders(self) -> tuple[str, ...]:
+        return tuple(self.config.orders)
 
     @contextmanager
     def ordered(self, order: str | Tensor) -> Iterator[None]:
@@ -262,7 +282,7 @@ class LMConv(ImageModel):
         the trained orders, (B,) (a mixture has no per-dimension conditionals: reduction "sum" only)."""
         if orders is not None:
             if orders != "ensemble" or order is not None or reduction != "sum":
-                raise InputError('orders="ensemble" scores the mixture of the trained orders: no order, reduction "sum"')
+                raise InputError('orders="ensemble" scores the mixture of the trained orders: no order, sum only')
             return self.ensemble_log_prob(x, cond)
         if order is not None:
             with self.ordered(order):

@@ -20,10 +20,11 @@ from chainrule.nn.raster_step import SHARED, Pointwise
 def causal_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
     """Causal scaled dot-product attention of (B, heads, L, E) queries and keys and (B, heads, L, Ev) values.
 
-    PyTorch's memory-efficient (flash) kernels need E == Ev and contiguous rows; otherwise it falls back to a path that holds every
-    (L, L) score matrix, ~0.9 GB per example over the 5,120 codes of a code video (a PixelSNAIL prior's batch of
-    32 was killed at 24 GB). Zero-padding the narrower side keeps every score and output exact (the scale is
-    still 1/√E) and keeps the fast path: at L = 5,121, 17x faster and 10x less memory on CPU (forward and backward).
+    PyTorch's memory-efficient (flash) kernels need E == Ev and contiguous rows; otherwise it falls back to a path
+    that holds every (L, L) score matrix, ~0.9 GB per example over the 5,120 codes of a code video (a PixelSNAIL
+    prior's batch of 32 was killed at 24 GB). Zero-padding the narrower side keeps every score and output exact
+    (the scale is still 1/√E) and keeps the fast path: at L = 5,121, 17x faster and 10x less memory on CPU
+    (forward and backward).
     """
     width, value_width = q.shape[-1], v.shape[-1]
     scale = width**-0.5

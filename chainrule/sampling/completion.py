@@ -19,11 +19,17 @@ an ESS near 1, i.e. the result is the best of N candidates by the known values' 
 Temperature T: unknown values are drawn from the tempered conditionals softmax(log p / T), and known values weigh
 in with the same tempered conditionals, so the target is the tempered model Π softmax(log p(x_i | x_<i) / T)
 conditioned on the known values (at T = 1, the model's exact conditional).
+
+A model that takes any order (`Ordering.ANY`, e.g. lmconv) is walked instead in an order that puts every known
+pixel first (`orders.known_first`, one order per distinct set of known pixels): nothing known follows an unknown
+value, one candidate is exact, and the completion is plain ancestral sampling from p(x_unknown | x_known).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -31,6 +37,7 @@ from torch import Tensor
 
 from chainrule.distributions.base import sample_from_log_probs
 from chainrule.errors import InputError
+from chainrule.orders import Ordering, known_first
 from chainrule.sampling.conditionals import walk_conditionals
 from chainrule.sampling.naive import start_tensor
 from chainrule.sampling.requests import check_temperature
@@ -56,11 +63,41 @@ class Completion:
     exact: bool = True
 
 
+def completion_groups(model, known: Tensor) -> list[tuple[Tensor, Tensor | None]]:
+    """The examples of `known` (B, *shape) in groups, each with the order it is completed in: one group in the
+    model's own order (None), or, for a model that takes any order (`Ordering.ANY`), one group per set of known
+    pixels, in the order that puts those pixels first and the rest outward from them (`orders.known_first`).
+    [(long example indices, pixel order or None)]."""
+    n = known.shape[0]
+    if model.ordering is not Ordering.ANY:
+        return [(torch.arange(n), None)]
+    channels, height, width = model.shape
+    pixels = (known >= 0).reshape(n, channels, height * width).all(1).cpu()  # a pixel is known with all channels
+    maps, group = torch.unique(pixels, dim=0, return_inverse=True)
+    return [(torch.nonzero(group == g)[:, 0], known_first(maps[g].view(height, width))) for g in range(maps.shape[0])]
+
+
+@contextmanager
+def walked_in(model, order: Tensor | None) -> Iterator[None]:
+    """The model set to `order` (None: its own) for the block."""
+    if order is None:
+        yield
+        return
+    with model.ordered(order):
+        yield
+
+
 def needs_particles(model, known: Tensor | None) -> bool:
-    """Whether some known value comes after an unknown one in the model's order (else one candidate is exact)."""
+    """Whether some known value comes after an unknown one in the order the completion walks (the model's, or for
+    an any-order model the known-first order of each group): else one candidate is exact."""
     if known is None:
         return False
-    return bool(known_after_unknown((known < 0).reshape(known.shape[0], -1)[:, model.order.to(known.device)]).any())
+    for rows, order in completion_groups(model, known):
+        with walked_in(model, order):
+            unknown = (known[rows.to(known.device)] < 0).reshape(len(rows), -1)[:, model.order.to(known.device)]
+            if bool(known_after_unknown(unknown).any()):
+                return True
+    return False
 
 
 def known_after_unknown(unknown: Tensor) -> Tensor:
@@ -116,29 +153,31 @@ def complete(
     device = next(model.parameters()).device
     values, unknown = start_tensor(model, n, known, device)
     per_chunk = max(1, max_rows // particles)
-    results, ess, resampled = [], [], 0
+    results, ess = torch.empty_like(values), torch.empty(n, device=device)
+    resampled = 0
     was_training = model.training
     model.train(False)
     try:
-        for start in range(0, n, per_chunk):
-            part = slice(start, start + per_chunk)
-            x, e, r = _complete_chunk(
-                model,
-                values[part],
-                unknown[part],
-                particles,
-                None if cond is None else cond[part],
-                temperature,
-                generator,
-                cache,
-                resample_below,
-            )
-            results.append(x)
-            ess.append(e)
-            resampled += r
+        for rows, order in completion_groups(model, known):
+            with walked_in(model, order):
+                for start in range(0, len(rows), per_chunk):
+                    part = rows[start : start + per_chunk].to(device)
+                    x, e, r = _complete_chunk(
+                        model,
+                        values[part],
+                        unknown[part],
+                        particles,
+                        None if cond is None else cond[part.to(cond.device)],
+                        temperature,
+                        generator,
+                        cache,
+                        resample_below,
+                    )
+                    results[part], ess[part] = x, e
+                    resampled += r
     finally:
         model.train(was_training)
-    result = Completion(torch.cat(results), torch.cat(ess), resampled, particles, not needs_particles(model, known))
+    result = Completion(results, ess, resampled, particles, not needs_particles(model, known))
     if particles > 1 and float(result.ess.min()) < LOW_ESS * particles:
         log.warning(
             "completion: effective sample size %.1f of %d candidates (min over examples) is below %.0f %%: the "
@@ -208,7 +247,7 @@ def _complete_chunk(
 def summary(result: Completion) -> str:
     """One line on the weights: min / median ESS of N candidates and the resampling events."""
     if result.particles == 1 and result.exact:
-        return "1 candidate per example (nothing known follows an unknown value: exact)"
+        return "1 candidate per example (nothing known follows an unknown value in the order walked: exact)"
     if result.particles == 1:
         return (
             "1 candidate per example: known values follow unknown ones and were not weighed (plain ancestral "

@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from chainrule import lossless, serialization, zoo
 from chainrule.errors import ConfigError, InputError
+from chainrule.sampling.completion import completion_groups, needs_particles, walked_in
 
 METHODS = ("likelihood", "ratio", "complexity", "typicality")
 IMAGE_CODECS = {"png": lossless.png, "jpegxl": lossless.jpegxl}
@@ -156,10 +157,59 @@ def check_background(model, background) -> None:
         )
 
 
-def score(model, x: Inputs, method: str = "likelihood", **options) -> Tensor:
+def score(model, x: Inputs, method: str = "likelihood", known: Tensor | None = None, **options) -> Tensor:
     """Per-input scores, higher = more unusual: float (N,), or (⌈N / batch⌉,) for `typicality`. The options are
-    `scores_and_bits`'s (background, cond, batch, reference, codec, batch_size, progress, bpd)."""
+    `scores_and_bits`'s (background, cond, batch, reference, codec, batch_size, progress, bpd).
+
+    known: a bool mask (N, *shape) or (*shape), True where a value is given: the score is then the bits per hidden
+    value of x's hidden values given the known ones, −log2 p(x_hidden | x_known) / (hidden values), exact
+    (`hidden_bits`; likelihood only)."""
+    if known is not None:
+        if method != "likelihood":
+            raise ConfigError("a known mask scores the hidden values by their likelihood: method likelihood")
+        nats, hidden = hidden_bits(model, x, known, options.get("cond"), options.get("batch_size", 64))
+        return nats / (hidden * math.log(2))
     return scores_and_bits(model, x, method, **options)[0]
+
+
+@torch.inference_mode()
+def hidden_bits(
+    model, x: Tensor, known: Tensor, cond: Tensor | None = None, batch_size: int = 64
+) -> tuple[Tensor, Tensor]:
+    """−log p(x_hidden | x_known) in nats and the number of hidden values, (N,) each, exactly: summed
+    conditionals of the hidden values along an order in which every known value comes first. An any-order model
+    (lmconv) is walked in such an order for any mask (`orders.known_first`, as completion does); another model only
+    where its own order already puts the known values first (e.g. bottom hidden in raster order).
+
+    Raises:
+        InputError: a mask that does not fit x, nothing hidden in an example, or known values after hidden ones
+            in a model of one order."""
+    x = model.check_input(x, cond)
+    if not isinstance(known, Tensor) or known.dtype != torch.bool:
+        raise InputError("known must be a bool mask (True where a value is given)")
+    known = known.to(x.device).expand_as(x) if known.shape != x.shape else known.to(x.device)
+    hidden = (~known).flatten(1).sum(1)
+    if bool((hidden == 0).any()):
+        raise InputError("every example needs a hidden value to score")
+    partial = torch.where(known, x, torch.full_like(x, -1))
+    nats = torch.zeros(len(x), dtype=torch.float64)
+    was_training = model.training
+    model.eval()
+    try:
+        for rows, order in completion_groups(model, partial):
+            with walked_in(model, order):
+                if needs_particles(model, partial[rows.to(x.device)]):
+                    raise InputError(
+                        f"known values follow hidden ones in this {model.registry_name} model's order, so "
+                        "p(hidden | known) has no exact form here; an any-order model (lmconv) scores any region"
+                    )
+                for start in range(0, len(rows), batch_size):
+                    part = rows[start : start + batch_size].to(x.device)
+                    per_dim = model.log_prob(x[part], None if cond is None else cond[part], reduction="none")
+                    nats[part.cpu()] = -(per_dim.double() * (~known[part])).flatten(1).sum(1).cpu()
+    finally:
+        model.train(was_training)
+    return nats, hidden.cpu()
 
 
 def scores_and_bits(

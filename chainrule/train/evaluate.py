@@ -8,8 +8,10 @@ import torch
 from tqdm import tqdm
 
 from chainrule.data import Dataset
+from chainrule.errors import InputError
 from chainrule.models.base import AutoregressiveModel
 from chainrule.models.trainable import Trainable
+from chainrule.orders import Ordering
 from chainrule.train.distributed import Ranks, total
 
 
@@ -64,6 +66,60 @@ def evaluate(
     keys = sorted(sums)
     totals = dict(zip(keys, total([sums[k] for k in keys], ranks), strict=True))
     return {**model.evaluation_result(totals, len(dataset)), "examples": len(dataset)}
+
+
+@torch.inference_mode()
+def evaluate_orders(
+    model: AutoregressiveModel, dataset: Dataset, count: int, batch_size: int = 256, progress: bool = False
+) -> dict[str, object]:
+    """An any-order model's test likelihood under each of its first `count` trained orders and under their uniform
+    mixture, log (1/K) Σ_k p_k(x) (exact: each p_k is normalised).
+
+    Returns:
+        {"orders": {name: bits/dim}, "best": name, "best_bpd", "ensemble_bpd", "ensemble_nats", "examples"}.
+
+    Raises:
+        InputError: a model of one order, or count outside 1..(its trained orders)."""
+    names = model.trained_orders
+    if model.ordering is not Ordering.ANY or not names:
+        raise InputError(f"this {model.registry_name} model generates in one order: --orders needs an lmconv model")
+    if not 1 <= count <= len(names):
+        raise InputError(f"--orders {count}: this model was trained over {len(names)} orders (1..{len(names)})")
+    names = names[:count]
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    totals = torch.zeros(count, dtype=torch.float64)
+    ensemble = 0.0
+    bar = tqdm(total=len(dataset), desc="evaluating orders", unit="ex", disable=None if progress else True, leave=False)
+    try:
+        for start in range(0, len(dataset), batch_size):
+            index = torch.arange(start, min(start + batch_size, len(dataset)))
+            x, y = dataset.batch(index)
+            cond = dataset.condition(index, y, bool(model.num_classes), bool(model.map_shape), device)
+            x = model.check_input(x.to(device), cond)
+            per_order = []
+            for name in names:
+                with model.ordered(name):
+                    per_order.append(model.dim_log_probs(x, cond).flatten(1).sum(1).double())
+            stacked = torch.stack(per_order)
+            totals -= stacked.sum(1).cpu()
+            ensemble -= float((torch.logsumexp(stacked, 0) - math.log(count)).sum())
+            bar.update(len(index))
+    finally:
+        bar.close()
+        model.train(was_training)
+    per_dim = len(dataset) * model.dims * math.log(2)
+    bpd = {name: float(t) / per_dim for name, t in zip(names, totals, strict=True)}
+    best = min(bpd, key=bpd.__getitem__)
+    return {
+        "orders": bpd,
+        "best": best,
+        "best_bpd": bpd[best],
+        "ensemble_bpd": ensemble / per_dim,
+        "ensemble_nats": ensemble / len(dataset),
+        "examples": len(dataset),
+    }
 
 
 @torch.inference_mode()

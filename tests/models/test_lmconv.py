@@ -1,0 +1,188 @@
+"""LMConv: causal in any order, exact completion of any region, the ensemble of orders normalised, the orders."""
+
+import itertools
+
+import pytest
+import torch
+
+import chainrule as cr
+from chainrule import orders
+from chainrule.errors import InputError
+from chainrule.models import create
+from chainrule.nn.locally_masked_conv import LocallyMaskedConv2d, local_masks, neighbour_index
+from chainrule.orders import Ordering
+from chainrule.sampling import complete, needs_particles
+from chainrule.sampling.conditionals import walk_conditionals
+
+TINY = dict(channels=6, blocks=2, kernel=3, first_kernel=3, dilations=(1, 2), components=2)
+
+
+def tiny(shape=(1, 4, 4), levels=2, **extra):
+    torch.manual_seed(0)
+    return create("lmconv", shape, levels, **{**TINY, "orders": ("s-curve", "raster:r90"), **extra}).eval()
+
+
+def every_binary(shape):
+    d = 1
+    for s in shape:
+        d *= s
+    return torch.tensor(list(itertools.product([0, 1], repeat=d))).view(-1, *shape)
+
+
+def test_named_orders_are_permutations_and_the_eight_orientations_differ():
+    for h, w in [(4, 4), (3, 5)]:
+        seen = set()
+        for name in orders.ENSEMBLE_ORDERS:
+            order = orders.named(name, h, w)
+            assert sorted(order.tolist()) == list(range(h * w))
+            seen.add(tuple(order.tolist()))
+        assert len(seen) == 8
+    assert orders.named("raster", 2, 3).tolist() == [0, 1, 2, 3, 4, 5]
+    assert orders.named("s-curve", 2, 3).tolist() == [0, 1, 2, 5, 4, 3]
+    assert orders.named("raster:r180", 2, 3).tolist() == [5, 4, 3, 2, 1, 0]
+    with pytest.raises(InputError):
+        orders.named("zigzag", 4, 4)
+    with pytest.raises(InputError):
+        orders.check_order(torch.tensor([0, 0, 1]), 3)
+
+
+def test_known_first_puts_known_pixels_first_then_grows_from_them():
+    known = torch.zeros(5, 5, dtype=torch.bool)
+    known[:, :2] = True  # the left two columns known
+    order = orders.known_first(known).tolist()
+    assert set(order[:10]) == {i * 5 + j for i in range(5) for j in range(2)}
+    columns = [p % 5 for p in order[10:]]
+    assert columns == sorted(columns)  # column 2 (distance 1) before 3 before 4
+
+
+def test_local_masks_follow_the_order():
+    rank = orders.rank_to_order(orders.named("s-curve", 3, 3))
+    mask = local_masks(rank, 3, 3, 3, 1, strict=True)
+    index = neighbour_index(3, 3, 3, 1)
+    for p in range(9):
+        for o in range(9):
+            q = int(index[p, o])
+            expected = q < 9 and rank[q] < rank[p]
+            assert bool(mask[o, p]) == expected
+    loose = local_masks(rank, 3, 3, 3, 1, strict=False)
+    assert bool(loose[4].all())  # the centre tap: a later layer reads its own position
+
+
+def test_layer_step_equals_forward_at_every_pixel():
+    torch.manual_seed(1)
+    layer = LocallyMaskedConv2d(3, 5, 3, dilation=2)
+    x = torch.randn(2, 3, 5, 5)
+    rank = orders.rank_to_order(orders.named("s-curve:r90", 5, 5))
+    mask = layer.masks(rank, 5, 5)
+    full = layer(x, mask).flatten(2)
+    inputs = torch.cat([x.flatten(2), torch.zeros(2, 3, 1)], dim=2)
+    index = neighbour_index(5, 5, 3, 2)
+    for p in range(25):
+        assert torch.allclose(layer.step(inputs, index[p], mask[:, p]), full[:, :, p], atol=1e-5)
+
+
+@pytest.mark.parametrize("order", ["s-curve", "raster:flip:r270", "random"])
+@pytest.mark.parametrize("shape,levels,extra", [((1, 4, 4), 2, {}), ((3, 3, 3), 8, {}), ((3, 3, 3), 8, {"head": "softmax"})])
+def test_causal_in_any_order_and_cached_equals_naive(order, shape, levels, extra):
+    model = tiny(shape, levels, **extra)
+    chosen = torch.randperm(shape[1] * shape[2], generator=torch.Generator().manual_seed(3)) if order == "random" else order
+    x = torch.randint(0, levels, (2, *shape))
+    with model.ordered(chosen):
+        flat_order = model.order
+        per_dim = model.log_prob(x, reduction="none").flatten(1)[:, flat_order]
+        for t in range(0, len(flat_order), 4):
+            y = x.clone().flatten(1)
+            y[:, flat_order[t]] = (y[:, flat_order[t]] + 1) % levels
+            after = model.log_prob(y.view_as(x), reduction="none").flatten(1)[:, flat_order]
+            assert torch.allclose(per_dim[:, :t], after[:, :t], atol=1e-5), t
+        values = x.flatten(1)[:, flat_order]
+        walked = []
+
+        def choose(t, log_probs):
+            walked.append(log_probs.gather(1, values[:, t : t + 1])[:, 0])
+            return values[:, t]
+
+        walk_conditionals(model, 2, choose)
+        assert torch.allclose(torch.stack(walked, 1), per_dim, atol=1e-4)
+
+
+def test_every_order_and_the_ensemble_are_normalised():
+    model = tiny((1, 2, 3))
+    xs = every_binary((1, 2, 3))
+    for name in model.trained_orders:
+        assert float(model.log_prob(xs, order=name).exp().sum()) == pytest.approx(1.0, abs=1e-5)
+    ensemble = model.log_prob(xs, orders="ensemble")
+    assert float(ensemble.exp().sum()) == pytest.approx(1.0, abs=1e-5)
+    per = torch.stack([model.log_prob(xs, order=n) for n in model.trained_orders])
+    assert torch.allclose(ensemble, torch.logsumexp(per, 0) - torch.log(torch.tensor(2.0)), atol=1e-6)
+    with pytest.raises(InputError):
+        model.log_prob(xs, orders="ensemble", reduction="none")
+
+
+def test_completion_of_any_region_is_exact_ancestral_sampling():
+    model = tiny((1, 3, 3))
+    assert model.ordering is Ordering.ANY
+    known = torch.full((1, 1, 3, 3), -1)
+    known[0, 0, 2, 2], known[0, 0, 1, 0], known[0, 0, 0, 1] = 1, 0, 1  # scattered, some late in raster order
+    assert not needs_particles(model, known)
+    xs = every_binary((1, 3, 3))
+    fits = ((xs == known) | (known < 0)).flatten(1).all(1)
+    with model.ordered(orders.known_first(known[0, 0] >= 0)):
+        target = torch.softmax(model.log_prob(xs[fits]), 0)
+    n = 6000
+    done = model.sample(n, known=known.expand(n, -1, -1, -1), generator=torch.Generator().manual_seed(0))
+    assert bool((done.flatten(1)[:, known.flatten() >= 0] == known.flatten()[known.flatten() >= 0]).all())
+    index = (done.flatten(1)[:, None, :] == xs[fits].flatten(1)[None]).all(2).float().argmax(1)
+    freq = torch.bincount(index, minlength=len(target)).float() / n
+    assert float((freq - target).abs().max()) < 0.02
+    result = complete(model, known.expand(3, -1, -1, -1), 1)
+    assert result.exact and result.particles == 1
+
+
+def test_completion_groups_examples_by_their_known_pixels():
+    model = tiny((1, 4, 4))
+    x = torch.randint(0, 2, (4, 1, 4, 4))
+    known = x.clone()
+    known[0, :, :2] = -1
+    known[1, :, :, 2:] = -1
+    known[2, :, :2] = -1
+    known[3, :, 1:3, 1:3] = -1
+    done = model.sample(4, known=known, generator=torch.Generator().manual_seed(0))
+    assert bool((done[known >= 0] == x[known >= 0]).all())
+    assert bool(((done >= 0) & (done < 2)).all())
+
+
+def test_hidden_bits_are_the_exact_conditional():
+    model = tiny((1, 2, 3))
+    xs = every_binary((1, 2, 3))
+    known = torch.ones(1, 2, 3, dtype=torch.bool)
+    known[0, 0, 1] = known[0, 1, 2] = False  # two hidden values
+    x = xs[13:14]
+    nats, hidden = cr.scoring.hidden_bits(model, x, known)
+    assert int(hidden) == 2
+    with model.ordered(orders.known_first(known[0])):
+        fits = ((xs == x) | ~known).flatten(1).all(1)
+        log_joint = model.log_prob(xs[fits])
+        conditional = model.log_prob(x) - torch.logsumexp(log_joint, 0)
+    assert float(nats) == pytest.approx(-float(conditional), abs=1e-4)
+    bits = cr.score(model, x, known=known)
+    assert float(bits) == pytest.approx(float(nats) / (2 * torch.log(torch.tensor(2.0))), abs=1e-6)
+
+
+def test_training_orders_come_from_seed_and_step():
+    model = create("lmconv", (1, 4, 4), 2, **TINY)  # the default: the 8 S-curves
+    assert model.trained_orders == orders.ENSEMBLE_ORDERS
+    drawn = [tuple(model.training_order(step).tolist()) for step in range(40)]
+    assert drawn == [tuple(model.training_order(step).tolist()) for step in range(40)]
+    assert len(set(drawn)) == 8
+    other = create("lmconv", (1, 4, 4), 2, **TINY, seed=1)
+    assert drawn != [tuple(other.training_order(step).tolist()) for step in range(40)]
+
+
+def test_models_of_one_order_refuse_an_order():
+    g = create("gated-pixelcnn", (1, 4, 4), 2, channels=6, layers=2, kernel=3, first_kernel=3, hidden=6)
+    assert g.ordering is Ordering.RASTER
+    with pytest.raises(InputError):
+        with g.ordered("s-curve"):
+            pass
+    assert create("made", (1, 2, 2), 2, hidden=[8], order="random").ordering is Ordering.FIXED
