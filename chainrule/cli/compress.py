@@ -30,6 +30,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="compressed file to write")
     p.add_argument("--block", type=int, default=None, help="images per block / tokens per segment (advanced)")
     p.add_argument(
+        "--order",
+        metavar="NAME",
+        help="any-order models (lmconv): code in this named order (default: the first trained one); recorded in "
+        "the file",
+    )
+    p.add_argument(
         "--lossy",
         action="store_true",
         help="RUN_DIR is a prior over VQ-VAE codes: code the images' codes (the VQ-VAE's reconstruction)",
@@ -66,7 +72,7 @@ def run_compress(args: argparse.Namespace) -> int:
             f"{args.input}: a {extra.get('kind')} file cannot be written back bit for bit; compress its values as .npy"
         )
     start = time.perf_counter()
-    blob = codec.compress(model, x, extra=extra, original_size=size, block=args.block, progress=True)
+    blob = codec.compress(model, x, extra=extra, original_size=size, block=args.block, progress=True, order=args.order)
     seconds = time.perf_counter() - start
     atomic_write_bytes(args.output, blob)
     bits = 8 * len(blob) / max(1, x.numel())

@@ -11,6 +11,7 @@ conditionals. Two layouts:
 
 from __future__ import annotations
 
+import contextlib
 import math
 from functools import partial
 
@@ -20,15 +21,57 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
+from chainrule import orders
 from chainrule.coding import container
 from chainrule.coding.container import Header
 from chainrule.coding.tables import coder_probabilities, frequency_tables
 from chainrule.errors import CompressedFileError, InputError
+from chainrule.orders import Ordering
 from chainrule.sampling import walk_conditionals
 
 ARRAY_BLOCK = container.ARRAY_BLOCK  # examples coded side by side
 STREAM_SEGMENT = 16384  # tokens per segment of a stream
 MAX_ROWS = 256
+ORDER = "order"  # the key of an any-order model's generation order in the header's extra
+
+
+def order_fact(model, order: str | Tensor | None) -> str | list[int] | None:
+    """The order an any-order model codes in, as the header records it: a name, or the permutation of the pixels
+    (None for a model of one order).
+
+    Raises:
+        InputError: an order for a model of one order, or an order that is not one."""
+    if model.ordering is not Ordering.ANY:
+        if order is not None:
+            raise InputError(f"this {model.registry_name} model codes in its one order; only lmconv takes an order")
+        return None
+    if order is None:
+        return model.trained_orders[0]
+    _, height, width = model.shape
+    checked = orders.resolve(order, height, width)
+    return order if isinstance(order, str) else checked.tolist()
+
+
+def coding_order(model, header: Header):
+    """The `ordered` block the decoder walks in: the order the file records (a model of one order: none).
+
+    Raises:
+        CompressedFileError: an order recorded for a model of one order, missing for an any-order one, or invalid."""
+    recorded = header.extra.get(ORDER) if isinstance(header.extra, dict) else None
+    if model.ordering is not Ordering.ANY:
+        if recorded is not None:
+            raise CompressedFileError("the compressed file records a generation order; this model has one order")
+        return contextlib.nullcontext()
+    if not isinstance(recorded, str | list) or (
+        isinstance(recorded, list) and not all(type(i) is int for i in recorded)
+    ):
+        raise CompressedFileError("the compressed file records no valid generation order for this any-order model")
+    _, height, width = model.shape
+    try:
+        order = orders.resolve(recorded if isinstance(recorded, str) else torch.tensor(recorded), height, width)
+    except InputError as error:
+        raise CompressedFileError(f"the compressed file's generation order is invalid: {error}") from None
+    return model.ordered(order)
 
 
 def is_stream_model(model) -> bool:
@@ -96,6 +139,7 @@ def compress(
     block: int | None = None,
     progress: bool = False,
     stats: dict | None = None,
+    order: str | Tensor | None = None,
 ) -> bytes:
     """Compress x losslessly with the model: x long (N, *shape), or (L,) for a sequence model.
 
@@ -107,6 +151,8 @@ def compress(
         progress: show a progress bar.
         stats: if given, receives "model_bits": −log2 p(x) under the conditionals the coder used (before the
             tables' rounding), the ideal size the file is compared with.
+        order: an any-order model's generation order (a name of `chainrule.orders` or a permutation of the pixels;
+            default: its first trained order), recorded in the header for the decoder.
 
     Raises:
         InputError: data of the wrong shape or level range.
@@ -119,6 +165,8 @@ def compress(
     else:
         x = x.long()
     block = block or (ARRAY_BLOCK if layout == "array" else STREAM_SEGMENT)
+    walked = order_fact(model, order)
+    extra = dict(extra or {}) if walked is None else {**(extra or {}), ORDER: walked}
     flat = x.detach().cpu().reshape(x.shape[0], model.dims).numpy() if layout == "array" else x.detach().cpu().numpy()
     device, dtype = container.device_of(model)
     default_size = x.numel() * (1 if model.levels <= 256 else 2)
@@ -147,7 +195,12 @@ def compress(
             chosen = log_probs.gather(1, torch.from_numpy(symbols).to(log_probs.device)[:, None])
             stats["model_bits"] -= float(chosen.double().sum()) / math.log(2)
 
-    with container.coding_threads(header.threads):
+    with (
+        container.coding_threads(header.threads),
+        model.ordered(walked if isinstance(walked, str) else torch.tensor(walked))
+        if walked is not None
+        else contextlib.nullcontext(),
+    ):
         _code_blocks(model, layout, flat, block, code, "compress", progress, write_back=False)
     payload = encoder.get_compressed().astype("<u4").tobytes()
     return container.pack(header, payload)
@@ -197,7 +250,7 @@ def decompress(model, blob: bytes, progress: bool = False) -> Tensor:
         values[slice(None) if active is None else active, t] = symbols
 
     try:
-        with container.coding_threads(header.threads):
+        with container.coding_threads(header.threads), coding_order(model, header):
             _code_blocks(model, layout, flat, block, code, "decompress", progress, write_back=True)
     except CompressedFileError as err:
         raise CompressedFileError(f"{err}; {_what_must_match(header, model)}") from None

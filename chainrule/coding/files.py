@@ -32,14 +32,15 @@ def check_extra(model, extra: Any, shape: tuple[int, ...]) -> dict[str, Any]:
     """The header's facts on how to write decoded data back (`read_input`'s `extra`), checked against the schema
     of their kind and against the model and the `shape` of the decoded data ((N, *model.shape), or (L,) for a
     stream), before anything is decoded or written. No facts at all mean a plain .npy of the decoded values.
-    Returns them without the lossy coder's own entry.
+    Returns them without the lossy coder's and the generation order's own entries.
 
     Raises:
         CompressedFileError: a kind, field or value `read_input` never writes (a crafted or damaged header).
     """
+    from chainrule.coding.codec import ORDER
     from chainrule.coding.lossy import LOSSY
 
-    facts = {k: v for k, v in extra.items() if k != LOSSY} if isinstance(extra, dict) else None
+    facts = {k: v for k, v in extra.items() if k not in (LOSSY, ORDER)} if isinstance(extra, dict) else None
     if facts == {}:  # data compressed from Python without facts: written as the array it is
         facts = {"kind": "npy", "shape": list(shape), "dtype": "<i8"}
     count = shape[0]

@@ -236,9 +236,10 @@ class LMConv(ImageModel):
         found = self._masks.get(key)
         if found is None or next(iter(found.values())).device != device:
             _, h, w = self.shape
-            rank = named_orders.rank_to_order(self.pixel_order)
             layers = [self.first] + [conv for block in self.blocks for conv in (block.first, block.second)]
-            found = {layer.mask_key: layer.masks(rank, h, w).to(device) for layer in layers}
+            with torch.inference_mode(False):  # cached masks serve training steps too: never inference tensors
+                rank = named_orders.rank_to_order(self.pixel_order.clone())
+                found = {layer.mask_key: layer.masks(rank, h, w).to(device) for layer in layers}
             self._masks[key] = found
             while len(self._masks) > MASK_CACHE:
                 self._masks.popitem(last=False)
