@@ -98,6 +98,18 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     w.add_argument("--prior", help="a prior over codes:VQVAE of the same videos' frames (the latent route)")
     w.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     w.set_defaults(run=run_video)
+    m = kinds.add_parser(
+        "completion",
+        help="bits per hidden value given the rest: an any-order model's exact figure vs a raster model's particles",
+    )
+    m.add_argument("raster", help="a raster-order run (or zoo:NAME) of the same data")
+    m.add_argument("lmconv", help="an any-order (lmconv) run")
+    m.add_argument("-n", type=int, default=16, help="test images (default 16)")
+    m.add_argument(
+        "--particles", default="32,512", help="candidates per image for the raster estimate (default 32,512)"
+    )
+    m.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    m.set_defaults(run=run_completion)
     c = kinds.add_parser("compression", help="learned coder vs model NLL vs classic codecs on a run's test split")
     c.add_argument("runs", nargs="+", help="trained run directories (image, text or audio)")
     c.add_argument("--limit", type=int, help="first N test images (tokens, samples) only (default: all)")
@@ -282,6 +294,28 @@ def run_video(args: argparse.Namespace) -> int:
             f"| latent: prior over {row['code_shape']} codes + VQ-VAE decode | {row['latent_seconds']:.2f} | "
             f"{row['latent_speedup']:.1f}x faster |"
         )
+    return 0
+
+
+def run_completion(args: argparse.Namespace) -> int:
+    from chainrule.bench import completion
+    from chainrule.errors import InputError
+
+    begin(args)
+    try:
+        particles = tuple(int(k) for k in args.particles.split(","))
+    except ValueError:
+        raise InputError(f"--particles {args.particles}: comma-separated counts, e.g. 32,512") from None
+    if args.n < 1 or min(particles) < 1:
+        raise InputError("-n and every --particles count must be at least 1")
+    found = completion.measure(args.raster, args.lmconv, args.n, particles)
+    print(f"{args.n} test images; bits per hidden value of the true image given the rest (seconds per image)")
+    head = " | ".join(f"{args.raster}, N = {k} (estimate)" for k in particles)
+    print(f"| mask | hidden values | {args.lmconv} (exact) | {head} |")
+    print("|---|---:|---:|" + "---:|" * len(particles))
+    for row in found["rows"]:
+        cells = " | ".join(f"{row[f'raster_{k}_bits']:.4f} ({row[f'raster_{k}_seconds']:.1f} s)" for k in particles)
+        print(f"| {row['mask']} | {row['hidden']} | {row['exact_bits']:.4f} ({row['exact_seconds']:.2f} s) | {cells} |")
     return 0
 
 
