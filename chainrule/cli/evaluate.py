@@ -53,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
         gain = 100 * (1 - found["ensemble_bpd"] / found["best_bpd"])
         print(
             f"{data.description}: ensemble of {args.orders} orders: {found['ensemble_nats']:.3f} nats/example, "
-            f"{found['ensemble_bpd']:.4f} bits/dim (best single order {found['best']}: {found['best_bpd']:.4f}; "
-            f"{gain:.2f} % better)"
+            f"{found['ensemble_bpd']:.4f} bits/dim, {abs(gain):.2f} % {'better' if gain >= 0 else 'worse'} than the "
+            f"best single order ({found['best']}: {found['best_bpd']:.4f})"
         )
         return 0
     given = 0 if args.given is None and data.kind.is_video else args.given  # videos: every frame given its past
