@@ -234,7 +234,7 @@ class LMConv(ImageModel):
         """The current order's masks of every layer, {mask_key: (k², H·W)}, cached per order."""
         key = self.pixel_order.numpy().tobytes()
         found = self._masks.get(key)
-        if found is None or next(iter(found.values())).device != device:
+        if found is None or next(iter(found.values())).mask.device != device:
             _, h, w = self.shape
             layers = [self.first] + [conv for block in self.blocks for conv in (block.first, block.second)]
             with torch.inference_mode(False):  # cached masks serve training steps too: never inference tensors
@@ -352,7 +352,7 @@ class LMConv(ImageModel):
 
         def at(layer: LocallyMaskedConv2d, inputs: Tensor) -> Tensor:
             key = layer.mask_key
-            return layer.step(inputs, cache.neighbours[key][p], cache.masks[key][:, p])
+            return layer.step(inputs, cache.neighbours[key][p], cache.masks[key].mask[:, p])
 
         h = at(self.first, cache.data)
         for k, block in enumerate(self.blocks):

@@ -12,9 +12,16 @@ stack of these layers is causal in that order, and a position's features are fin
 position's value is known. Generation therefore computes each layer once per pixel, at the pixel's own step
 (`step`): the layer gathers the k² neighbours of p from a map of its inputs held by the caller, masks them with the
 same mask column, and applies the same weight.
+
+Where an order uses only a few distinct masks (raster and S-curve orders, in any orientation: one or two away
+from the border), the forward pass is instead one dense convolution per distinct mask, each location taking the
+output of its own (`plan`, `LocalMask`): the same sum, 2-3x faster on CPU than im2col. Any other order (a
+completion's known-first order, a random permutation) takes the general path.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +38,46 @@ def local_masks(rank: Tensor, height: int, width: int, kernel: int, dilation: in
     neighbours = F.unfold(padded, kernel, dilation=dilation)[0]  # (k², H·W)
     own = ranks.reshape(1, -1)
     return (neighbours < own if strict else neighbours <= own).float()
+
+
+MAX_PATTERNS = 4  # distinct masks up to which the forward pass runs dense convolutions, one per mask
+
+
+@dataclass(frozen=True)
+class LocalMask:
+    """One layer's masks for one order: `mask` float (k², H·W), every location's (what `step` reads); and, where the
+    order uses at most MAX_PATTERNS distinct masks (the S-curve and raster orders use 1 or 2 away from the image's
+    border), the distinct ones as `patterns` float (P, k²) with `where` float (P, 1, H, W), 1 where a location
+    takes pattern p. Taps outside the image read zero padding, so they may take any value in a pattern."""
+
+    mask: Tensor
+    patterns: Tensor | None = None
+    where: Tensor | None = None
+
+    def to(self, device: torch.device) -> LocalMask:
+        move = lambda t: None if t is None else t.to(device)  # noqa: E731
+        return LocalMask(self.mask.to(device), move(self.patterns), move(self.where))
+
+
+def plan(mask: Tensor, height: int, width: int, kernel: int, dilation: int) -> LocalMask:
+    """The `LocalMask` of a (k², H·W) mask: its few distinct patterns where there are few (up to taps outside the
+    image, which the padding makes irrelevant), else the mask alone."""
+    valid = neighbour_index(height, width, kernel, dilation).T < height * width  # (k², L)
+    columns, inside = mask.T.bool(), valid.T  # (L, k²)
+    full = inside.all(1)
+    patterns = torch.unique(columns[full], dim=0) if bool(full.any()) else columns[:0]
+    agree = ((patterns[:, None, :] == columns[None]) | ~inside[None]).all(2)  # (P, L)
+    missing = ~agree.any(0)
+    while bool(missing.any()) and len(patterns) <= MAX_PATTERNS:  # border locations no interior pattern fits
+        extra = columns[int(missing.nonzero()[0])] & inside[int(missing.nonzero()[0])]
+        patterns = torch.cat([patterns, extra[None]])
+        agree = torch.cat([agree, ((extra[None] == columns) | ~inside).all(1)[None]])
+        missing = ~agree.any(0)
+    if len(patterns) > MAX_PATTERNS:
+        return LocalMask(mask)
+    first = agree.float().argmax(0)  # each location takes its first agreeing pattern
+    where = torch.nn.functional.one_hot(first, len(patterns)).T.float().view(len(patterns), 1, height, width)
+    return LocalMask(mask, patterns.float(), where)
 
 
 def neighbour_index(height: int, width: int, kernel: int, dilation: int) -> Tensor:
@@ -69,10 +116,24 @@ class LocallyMaskedConv2d(nn.Module):
         """What the masks of this layer depend on besides the order: (kernel, dilation, strict)."""
         return self.kernel, self.dilation, self.strict
 
-    def masks(self, rank: Tensor, height: int, width: int) -> Tensor:
-        return local_masks(rank, height, width, *self.mask_key)
+    def masks(self, rank: Tensor, height: int, width: int) -> LocalMask:
+        """This layer's `LocalMask` for the order of `rank` (the step of each pixel)."""
+        return plan(local_masks(rank, height, width, *self.mask_key), height, width, self.kernel, self.dilation)
 
-    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+    def forward(self, x: Tensor, mask: LocalMask) -> Tensor:
+        if mask.patterns is not None:  # few distinct masks: one dense convolution per mask, each location picks its own
+            k, reach = self.kernel, self.dilation * (self.kernel - 1) // 2
+            count, out_channels = len(mask.patterns), self.weight.shape[0]
+            weights = (self.weight[None] * mask.patterns.to(x.dtype).view(count, 1, 1, k, k)).flatten(0, 1)
+            y = F.conv2d(x, weights, padding=reach, dilation=self.dilation)
+            if count == 1:
+                return y + self.bias.view(1, -1, 1, 1)
+            y = y.view(x.shape[0], count, out_channels, *x.shape[2:])
+            return (y * mask.where.to(x.dtype)[None]).sum(1) + self.bias.view(1, -1, 1, 1)
+        return self.general(x, mask.mask)
+
+    def general(self, x: Tensor, mask: Tensor) -> Tensor:
+        """Any masks (k², H·W): im2col, masked, one matrix product."""
         b, c, h, w = x.shape
         taps = self.kernel * self.kernel
         reach = self.dilation * (self.kernel - 1) // 2

@@ -79,7 +79,29 @@ def test_layer_step_equals_forward_at_every_pixel():
     inputs = torch.cat([x.flatten(2), torch.zeros(2, 3, 1)], dim=2)
     index = neighbour_index(5, 5, 3, 2)
     for p in range(25):
-        assert torch.allclose(layer.step(inputs, index[p], mask[:, p]), full[:, :, p], atol=1e-5)
+        assert torch.allclose(layer.step(inputs, index[p], mask.mask[:, p]), full[:, :, p], atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["raster", "s-curve", "s-curve:flip:r90", "random", "known-first"])
+def test_dense_patterns_equal_the_general_path(name):
+    torch.manual_seed(2)
+    h = w = 12  # an interior for every dilation: the border alone leaves a few patterns
+    if name == "random":
+        order = torch.randperm(h * w)
+    elif name == "known-first":
+        known = torch.zeros(h, w, dtype=torch.bool)
+        known[:3] = True
+        order = orders.known_first(known)
+    else:
+        order = orders.named(name, h, w)
+    rank = orders.rank_to_order(order)
+    x = torch.randn(2, 3, h, w)
+    for strict, dilation in [(True, 1), (False, 1), (False, 2), (False, 4)]:
+        layer = LocallyMaskedConv2d(3, 4, 3, dilation=dilation, strict=strict)
+        mask = layer.masks(rank, h, w)
+        if name in ("raster", "s-curve", "s-curve:flip:r90"):
+            assert mask.patterns is not None  # few distinct masks: the dense path
+        assert torch.allclose(layer(x, mask), layer.general(x, mask.mask), atol=1e-5)
 
 
 @pytest.mark.parametrize("order", ["s-curve", "raster:flip:r270", "random"])
