@@ -21,7 +21,8 @@ in with the same tempered conditionals, so the target is the tempered model Π s
 conditioned on the known values (at T = 1, the model's exact conditional).
 
 A model that takes any order (`Ordering.ANY`, e.g. lmconv) is walked instead in an order that puts every known
-pixel first (`orders.known_first`, one order per distinct set of known pixels): nothing known follows an unknown
+pixel first (one of its trained orders where one does, else `orders.known_first`; one order per distinct set of
+known pixels): nothing known follows an unknown
 value, one candidate is exact, and the completion is plain ancestral sampling from p(x_unknown | x_known).
 """
 
@@ -37,7 +38,7 @@ from torch import Tensor
 
 from chainrule.distributions.base import sample_from_log_probs
 from chainrule.errors import InputError
-from chainrule.orders import Ordering, known_first
+from chainrule.orders import Ordering, known_first, named
 from chainrule.sampling.conditionals import walk_conditionals
 from chainrule.sampling.naive import start_tensor
 from chainrule.sampling.requests import check_temperature
@@ -66,7 +67,7 @@ class Completion:
 def completion_groups(model, known: Tensor) -> list[tuple[Tensor, Tensor | None]]:
     """The examples of `known` (B, *shape) in groups, each with the order it is completed in: one group in the
     model's own order (None), or, for a model that takes any order (`Ordering.ANY`), one group per set of known
-    pixels, in the order that puts those pixels first and the rest outward from them (`orders.known_first`).
+    pixels, in an order that puts those pixels first (`completion_order`).
     [(long example indices, pixel order or None)]."""
     n = known.shape[0]
     if model.ordering is not Ordering.ANY:
@@ -74,7 +75,23 @@ def completion_groups(model, known: Tensor) -> list[tuple[Tensor, Tensor | None]
     channels, height, width = model.shape
     pixels = (known >= 0).reshape(n, channels, height * width).all(1).cpu()  # a pixel is known with all channels
     maps, group = torch.unique(pixels, dim=0, return_inverse=True)
-    return [(torch.nonzero(group == g)[:, 0], known_first(maps[g].view(height, width))) for g in range(maps.shape[0])]
+    trained = [named(name, height, width) for name in model.trained_orders]
+    return [
+        (torch.nonzero(group == g)[:, 0], completion_order(maps[g].view(height, width), trained))
+        for g in range(maps.shape[0])
+    ]
+
+
+def completion_order(known: Tensor, trained: list[Tensor]) -> Tensor:
+    """The pixel order that completes an (H, W) bool map of known pixels exactly: the first trained order that
+    already puts every known pixel first (a hidden top, bottom, left or right part: the network walks an order it
+    learned), else the known pixels first and the rest outward from them (`orders.known_first`)."""
+    flat = known.reshape(-1)
+    for order in trained:
+        walked = flat[order]
+        if not bool((walked[1:] & ~walked[:-1]).any()):  # no known pixel right after an unknown one
+            return order
+    return known_first(known)
 
 
 @contextmanager
