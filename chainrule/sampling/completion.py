@@ -184,7 +184,7 @@ def complete(
                         values[part],
                         unknown[part],
                         particles,
-                        None if cond is None else cond[part.to(cond.device)],
+                        None if cond is None else cond[part.tolist()],
                         temperature,
                         generator,
                         cache,

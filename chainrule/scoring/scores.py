@@ -205,7 +205,7 @@ def hidden_bits(
                     )
                 for start in range(0, len(rows), batch_size):
                     part = rows[start : start + batch_size].to(x.device)
-                    per_dim = model.log_prob(x[part], None if cond is None else cond[part], reduction="none")
+                    per_dim = model.log_prob(x[part], None if cond is None else cond[part.tolist()], reduction="none")
                     nats[part.cpu()] = -(per_dim.double() * (~known[part])).flatten(1).sum(1).cpu()
     finally:
         model.train(was_training)
