@@ -38,7 +38,7 @@ from chainrule import orders as named_orders
 from chainrule.data.condition import Condition
 from chainrule.distributions import DiscretizedLogisticMixture
 from chainrule.errors import ConfigError, InputError
-from chainrule.models.base import index_rows, register
+from chainrule.models.base import register
 from chainrule.models.footprint import Footprint, conv, embedding, masked_network
 from chainrule.models.image import ConditionEmbedding, ImageModel, check_image_config
 from chainrule.nn.gated_resnet import concat_elu
@@ -200,6 +200,11 @@ class LMConv(ImageModel):
         self._masks: OrderedDict[bytes, dict] = OrderedDict()
 
     @property
+    def convolutions(self) -> list[LocallyMaskedConv2d]:
+        """Every locally masked convolution, first layer first."""
+        return [self.first] + [conv for block in self.blocks for conv in (block.first, block.second)]
+
+    @property
     def channel_link(self) -> bool:
         return not self.config.mixture and self.colours > 1
 
@@ -236,10 +241,9 @@ class LMConv(ImageModel):
         found = self._masks.get(key)
         if found is None or next(iter(found.values())).mask.device != device:
             _, h, w = self.shape
-            layers = [self.first] + [conv for block in self.blocks for conv in (block.first, block.second)]
             with torch.inference_mode(False):  # cached masks serve training steps too: never inference tensors
                 rank = named_orders.rank_to_order(self.pixel_order.clone())
-                found = {layer.mask_key: layer.masks(rank, h, w).to(device) for layer in layers}
+                found = {layer.mask_key: layer.masks(rank, h, w).to(device) for layer in self.convolutions}
             self._masks[key] = found
             while len(self._masks) > MASK_CACHE:
                 self._masks.popitem(last=False)
@@ -321,9 +325,9 @@ class LMConv(ImageModel):
         c, h, w = self.shape
         pixels = h * w
         masks = self.masks(device)
-        layers = [self.first] + [conv for block in self.blocks for conv in (block.first, block.second)]
         neighbours = {
-            layer.mask_key: neighbour_index(h, w, layer.kernel, layer.dilation).to(device) for layer in layers
+            layer.mask_key: neighbour_index(h, w, layer.kernel, layer.dilation).to(device)
+            for layer in self.convolutions
         }
         f = self.config.channels
         zeros = lambda width: torch.zeros(n, width, pixels + 1, device=device)  # noqa: E731
@@ -374,22 +378,16 @@ class LMConv(ImageModel):
         channel, p = cache.where[t]
         _, h, w = self.shape
         i, j = divmod(p, w)
-        if channel == 0:
-            cache.features = self.pixel_features(cache, p)
-        out = F.linear(cache.features, self.output.weight.view(self.output.weight.shape[0], -1), self.output.bias)
+        if channel == 0:  # the network once per pixel; only the channel link changes between a pixel's channels
+            weight = self.output.weight.view(self.output.weight.shape[0], -1)
+            cache.output = F.linear(self.pixel_features(cache, p), weight, self.output.bias)
+        out = cache.output
         if self.link is not None:
             pixel = cache.x[:, :, i, j]
             out = out + F.linear(self.encode(pixel), (self.link.weight * self.link.mask).view(out.shape[1], -1))
         params = self.to_params(out.view(n, -1, 1, 1))
         cache.t = t + 1
         return self.head.log_probs_at(params, cache.x[:, :, i : i + 1, j : j + 1], (channel, 0, 0))
-
-    def reorder_cache(self, cache: LMConvCache, index: Tensor) -> LMConvCache:
-        return index_rows(cache, index, cache.x.shape[0])
-
-    @property
-    def row_steps(self) -> int:
-        return self.shape[0] * self.shape[2]
 
 
 @dataclass
@@ -408,4 +406,4 @@ class LMConvCache:
     flat: list[int] = field(metadata=SHARED)  # the flat index of each step
     t: int = 0
     last: int | None = None  # the pixel whose features were computed last
-    features: Tensor | None = None  # (n, F): the output layer's input at the current pixel
+    output: Tensor | None = None  # (n, P): the output layer at the current pixel, before the channel link
