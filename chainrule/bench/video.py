@@ -12,21 +12,27 @@ from __future__ import annotations
 
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
 
+from chainrule import zoo
 from chainrule.cli.common import run_data
+from chainrule.errors import InputError
 from chainrule.models import codes, load
 
 
-def median_seconds(work, repeats: int) -> float:
-    times = []
+def median_each(works: list, repeats: int) -> list[float]:
+    """The median seconds of each work(seed) over `repeats` rounds, the works taking turns within a round (so that
+    a machine whose speed drifts slows all of them alike: their ratios hold)."""
+    times: list[list[float]] = [[] for _ in works]
     for seed in range(repeats):
-        start = time.perf_counter()
-        work(seed)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for work, spent in zip(works, times, strict=True):
+            start = time.perf_counter()
+            work(seed)
+            spent.append(time.perf_counter() - start)
+    return [statistics.median(spent) for spent in times]
 
 
 @torch.inference_mode()
@@ -53,30 +59,39 @@ def measure(
     def cached(seed: int) -> None:
         model.sample(n, known=known, generator=torch.Generator().manual_seed(seed))
 
-    seconds = median_seconds(cached, repeats) / n
+    works = [cached] if prior is None else [cached, latent_route(prior, x, model.levels, given)]
+    seconds, *route = (t / n for t in median_each(works, repeats))
     predicted = (frames - given) * model.frame_dims
     naive = naive_estimate(model, x, predicted, passes) / n
     out = {"seconds": seconds, "naive_seconds": naive, "speedup": naive / seconds, "frames": frames - given}
     out.update(parameters=sum(p.numel() for p in model.parameters()), shape=tuple(model.shape), levels=model.levels)
-    if prior is not None:
-        out.update(latent(prior, given, n, repeats, seconds))
+    if route:
+        out.update(latent_seconds=route[0], latent_speedup=seconds / route[0], code_shape=tuple(load(prior).shape))
     return out
 
 
-@torch.inference_mode()
-def latent(prior_run: str, given: int, n: int, repeats: int, vpn_seconds: float) -> dict[str, Any]:
-    """The prior over video codes: complete the codes of the later frames given those of the first `given`, and
-    decode every frame (what a prediction through the latent route costs)."""
+def latent_route(prior_run: str | Path, videos: torch.Tensor, levels: int, given: int):
+    """The whole latent route from the given frames to the predicted ones, as the VPN's figure counts it: encode
+    the first `given` frames of each video (n, T, C, H, W) at `levels` with the prior's VQ-VAE, complete the code
+    video given their codes, decode the predicted frames. Returns it as work(seed)."""
+    prior_run = zoo.resolve(prior_run)
     prior = load(prior_run)
     vqvae, _ = codes.decoder_of(prior_run)
-    h = vqvae.code_shapes[0][1]
-    grids = codes.code_splits("", prior_run, only=("test",), progress=False)["test"].x[:n]
-    known = grids.clone()
-    known[:, :, given * h :] = -1
+    _, h, w = vqvae.code_shapes[0]
+    n, frames = videos.shape[:2]
+    if levels != vqvae.levels:  # the same videos at the VQ-VAE's levels (binarized ones as black and white)
+        videos = videos * (vqvae.levels - 1) // (levels - 1)
+    rows = prior.shape[1]
+    if rows != frames * h:
+        raise InputError(f"the prior models {rows // h} frames of codes; the videos have {frames}")
 
+    @torch.inference_mode()
     def run(seed: int) -> None:
+        shown = videos[:, :given].flatten(0, 1)  # (n·given, C, H, W)
+        known = torch.full((n, 1, rows, w), -1, dtype=torch.long)
+        known[:, :, : given * h] = vqvae.encode(shown)[0].view(n, given, h, w).reshape(n, 1, given * h, w)
         done = prior.sample(n, known=known, generator=torch.Generator().manual_seed(seed))
-        codes.decode_samples(prior_run, done)
+        later = done[:, 0, given * h :].reshape(n * (frames - given), 1, h, w)
+        vqvae.decode([later]).view(n, frames - given, *videos.shape[2:])
 
-    seconds = median_seconds(run, repeats) / n
-    return {"latent_seconds": seconds, "latent_speedup": vpn_seconds / seconds, "code_shape": tuple(prior.shape)}
+    return run

@@ -37,10 +37,17 @@ class LikelihoodHead:
 def sample_from_log_probs(
     log_probs: Tensor, temperature: float = 1.0, generator: torch.Generator | None = None
 ) -> Tensor:
-    """Draw from normalised log-probabilities (..., K) at a temperature; returns long (...)."""
+    """Draw from normalised log-probabilities (..., K) at a temperature; returns long (...).
+
+    By the inverse of the cumulative distribution (in float64), one uniform number per draw: the same law as
+    `torch.multinomial` at half its cost for one row (a per-position sampler draws one row at a time). A value of
+    probability 0 is never drawn: u lies in (0, total]."""
     logits = log_probs.float()
     if temperature != 1.0:
         logits = logits / temperature
-    probs = torch.softmax(logits, dim=-1).reshape(-1, logits.shape[-1])
-    draws = torch.multinomial(probs, 1, generator=generator)
+    cdf = torch.softmax(logits, dim=-1).reshape(-1, logits.shape[-1]).double().cumsum_(-1)
+    device = generator.device if generator is not None else cdf.device
+    u = torch.rand(cdf.shape[0], 1, generator=generator, dtype=torch.float64, device=device).to(cdf.device)
+    total = cdf[:, -1:]
+    draws = torch.searchsorted(cdf, total - u * total)
     return draws.reshape(logits.shape[:-1])

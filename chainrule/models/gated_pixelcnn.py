@@ -14,6 +14,7 @@ Deviation: the output head is two 1x1 layers (ReLU) on the horizontal stack, as 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -33,6 +34,7 @@ from chainrule.models.image import (
     check_image_config,
     check_map_config,
 )
+from chainrule.nn.compiled_step import compiled_gated_stack_step
 from chainrule.nn.gated import gate
 from chainrule.nn.map_network import map_network_weights
 from chainrule.nn.masked_conv import MaskedConv2d
@@ -162,6 +164,16 @@ class GatedLayer(nn.Module):
         )
         return out
 
+    def file_rows(self, state: GatedLayerState, v: Tensor) -> Tensor:
+        """The vertical stack's first rows at once, given its input there (n, C_in, r, W): files them as r calls
+        of `begin_row` would (the horizontal stack keeps nothing across rows) and returns its output there,
+        (n, f, r, W)."""
+        self.vertical.rows_write(state.vertical, v)
+        pre = self.vertical(v)
+        if state.v_bias is not None:
+            pre = pre + state.v_bias[:, : v.shape[2] if state.v_bias.shape[1] > 1 else 1].permute(0, 3, 1, 2)
+        return gate(pre)
+
     def step(self, state: GatedLayerState, j: int, h: Tensor) -> Tensor:
         """The horizontal stack at column j of the current row: (n, C_in) → (n, f). The first layer takes the
         current row of the data instead, (n, C, W)."""
@@ -232,23 +244,71 @@ class GatedPixelCNN(ImageModel):
 
     # --- generation: per row the vertical stacks, per position one position of each horizontal stack -----------
 
+    # per-position steps through `nn.compiled_step` (the layers' own steps, compiled as one graph); False: each
+    # layer's `step` in turn (the reference the compiled path is tested against)
+    compiled_steps: bool = True
+
     def init_layers(self, n: int, cond: Tensor | None) -> GatedCache:
         _, height, width = self.shape
         context = self.context(cond)
         stack = [layer.init_step(n, height, width, context) for layer in self.layers]
         head_bias = bias_rows(self.head_cond(context)) if self.head_cond is not None else None
-        return GatedCache(stack, (self.hidden.as_pointwise(), self.output.as_pointwise()), head_bias)
+        head = (self.hidden.as_pointwise(), self.output.as_pointwise())
+        fused = None
+        if self.compiled_steps:
+
+            def bias(pointwise: Pointwise) -> Tensor:
+                return (
+                    pointwise.weight.new_zeros(pointwise.weight.shape[1]) if pointwise.bias is None else pointwise.bias
+                )
+
+            fused = FusedStack(
+                now=[state.horizontal.now for state in stack],
+                out_weight=[state.out.weight for state in stack],
+                out_bias=[bias(state.out) for state in stack],
+                lefts=[state.horizontal.geometry[1] for state in stack],
+                head=[head[0].weight, bias(head[0]), head[1].weight, bias(head[1])],
+                step=compiled_gated_stack_step(),
+            )
+        return GatedCache(stack, head, head_bias, fused)
 
     def begin_row(self, cache: PixelCache, i: int) -> None:
         v = self.encode(cache.x[:, :, i - 1]).transpose(1, 2) if i else None
         for layer, state in zip(self.layers, cache.layers.stack, strict=True):
             v = layer.begin_row(state, i, v)
 
+    def file_rows(self, cache: PixelCache, rows: int) -> bool:
+        v = self.encode(cache.x[:, :, :rows])
+        for layer, state in zip(self.layers, cache.layers.stack, strict=True):
+            v = layer.file_rows(state, v)
+        return True
+
     def pixel_params(self, cache: PixelCache, i: int, j: int) -> Tensor:
         h = self.encode(cache.x[:, :, i])
+        fused, stack = cache.layers.fused, cache.layers.stack
+        if fused is not None:
+            rows = [state.horizontal.row for state in stack]
+            above = [state.horizontal.above for state in stack]
+            bias = bias_at(cache.layers.head_bias, i, j)
+            out = fused.step(
+                h, j, rows, above, fused.now, fused.out_weight, fused.out_bias, fused.lefts, fused.head, bias
+            )
+            return out.view(out.shape[0], self.colours, 1, 1, self.params_per_dim)
         for layer, state in zip(self.layers, cache.layers.stack, strict=True):
             h = layer.step(state, j, h)
         return self.pointwise_head(cache.layers.head, h, bias_at(cache.layers.head_bias, i, j))
+
+
+@dataclass
+class FusedStack:
+    """The weights of every layer's horizontal step and of the head, as `nn.compiled_step` takes them."""
+
+    now: list[Tensor]
+    out_weight: list[Tensor]
+    out_bias: list[Tensor]
+    lefts: list[int]
+    head: list[Tensor]
+    step: Any  # the compiled function
 
 
 @dataclass
@@ -256,3 +316,4 @@ class GatedCache:
     stack: list[GatedLayerState]
     head: tuple[Pointwise, Pointwise] = field(metadata=SHARED)
     head_bias: Tensor | None = None  # (n, 1 or H, 1 or W, hidden): the map's bias on the first output layer
+    fused: FusedStack | None = field(default=None, metadata=SHARED)  # the compiled path (`compiled_steps`)

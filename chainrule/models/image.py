@@ -25,6 +25,7 @@ from chainrule.errors import ConfigError, InputError
 from chainrule.models.base import AutoregressiveModel, check_shape_levels, index_rows
 from chainrule.nn.map_network import MapNetwork
 from chainrule.nn.raster_step import SHARED, Pointwise
+from chainrule.orders import Ordering
 
 
 def check_map_config(shape: tuple[int, ...], map_shape: tuple[int, ...], map_levels: int, map_channels: int) -> None:
@@ -155,6 +156,30 @@ class ImageModel(AutoregressiveModel):
             cache.params = self.pixel_params(cache, i, j)
         cache.t = t + 1
         return self.head.log_probs_at(cache.params, cache.x[:, :, i : i + 1, j : j + 1], (channel, 0, 0))
+
+    def cache_prefix(self, cache: PixelCache, values: Tensor) -> Tensor:
+        """Whole known rows at the start of a raster walk are filed in one pass over them where the family can
+        (`file_rows`); the rest of the prefix steps."""
+        rows = min(values.shape[1] // self.row_steps, self.shape[1] - 1)
+        if rows < 2 or cache.t or self.ordering is not Ordering.RASTER:
+            return super().cache_prefix(cache, values)
+        whole = rows * self.row_steps
+        n = cache.x.shape[0]
+        cache.x.view(n, -1)[:, cache.flat[:whole]] = values[:, :whole].to(cache.x.device)
+        if not self.file_rows(cache, rows - 1):
+            cache.x.zero_()
+            return super().cache_prefix(cache, values)
+        cache.t = whole  # row `rows` begins with the next step: its per-row work files row rows - 1 as usual
+        log_probs = self.cache_step(cache, None)
+        for value in values[:, whole:].unbind(1):
+            log_probs = self.cache_step(cache, value)
+        return log_probs
+
+    def file_rows(self, cache: PixelCache, rows: int) -> bool:
+        """File the first `rows` rows of `cache.x` into a fresh cache's layer states in one pass over them, as the
+        per-row work of rows 1 .. rows would; the per-row work of row rows + 1 then files row `rows` as in any
+        walk. False: the family files rows by stepping only."""
+        return False
 
     def reorder_cache(self, cache: PixelCache, index: Tensor) -> PixelCache:
         """Every image family's cache holds the image so far, the condition and per-example layer states, all rows

@@ -180,6 +180,12 @@ class RowStepping:
         up, left, _ = state.geometry
         state.image[:, :, up + i, left : left + x.shape[1]] = x.transpose(1, 2)
 
+    @staticmethod
+    def rows_write(state: RowState, x: Tensor) -> None:
+        """Give the first r input rows at once, (n, C_in, r, W)."""
+        up, left, _ = state.geometry
+        state.image[:, :, up : up + x.shape[2], left : left + x.shape[3]] = x
+
     def row_out(self, state: RowState, i: int) -> Tensor:
         """The output row that input row i ends (rows ≤ i given): (n, W_out, C_out); with stride s, the output
         row i / s, its columns at every s-th input column."""

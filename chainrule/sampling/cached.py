@@ -55,12 +55,17 @@ def sample_cached(
             flat_x[:, order[t]] = draw
             return draw
 
+        # per position: is any row unknown there (draw), is every row (no mix with the known values)
+        some, every = flat_unknown.any(0).tolist(), flat_unknown.all(0).tolist()
+
         def choose(t: int, log_probs: Tensor) -> Tensor:
             position = order[t]
-            todo = flat_unknown[:, position]
-            if bool(todo.any()):
-                draw = sample_from_log_probs(log_probs, temperature, generator)
-                flat_x[:, position] = torch.where(todo, draw.to(device), flat_x[:, position])
+            if some[position]:
+                draw = sample_from_log_probs(log_probs, temperature, generator).to(device)
+                if every[position]:
+                    flat_x[:, position] = draw
+                    return draw
+                flat_x[:, position] = torch.where(flat_unknown[:, position], draw, flat_x[:, position])
             return flat_x[:, position]
 
         prefix = None

@@ -192,7 +192,7 @@ def test_the_vpn_family_is_registered_for_video():
     assert MODELS.get("vpn").kind == "video" and "cpu" in cr.models.presets("vpn")
 
 
-def test_the_latent_path_learns_frames_and_its_prior_samples_videos(tmp_path, capsys):
+def test_the_latent_path_learns_frames_and_its_prior_samples_videos(grey_run, tmp_path, capsys):
     vq = tmp_path / "vq"
     geometry = ["--data", "moving-mnist", "--frames", "3", "--size", "28", "--digits", "1"]
     tiny_vq = ["--set", "hidden=8", "--set", "residual_hidden=4", "--set", "residual_layers=1", "--set", "codes=16"]
@@ -209,6 +209,9 @@ def test_the_latent_path_learns_frames_and_its_prior_samples_videos(tmp_path, ca
     out = tmp_path / "v.npy"
     assert main(["sample", str(prior), "-n", "2", "-o", str(out), "--seed", "0"]) == 0
     assert np.load(out).shape == (2, 3, 1, 28, 28) and "2 videos" in capsys.readouterr().out
+    # the latent route in the video benchmark: the given frames encoded, the rest completed and decoded
+    assert main(["bench", "video", str(grey_run), "--given", "1", "--repeats", "1", "--prior", str(prior)]) == 0
+    assert "latent: prior over (1, 21, 7) codes" in capsys.readouterr().out
 
 
 def test_bench_video_times_cached_against_naive_prediction(grey_run, capsys):

@@ -130,3 +130,19 @@ def test_save_and_load_with_a_map(name, tmp_path):
     cond, x = a_map(model, 2), torch.randint(0, 3, (2, 1, 2, 4))
     with torch.no_grad():
         assert torch.equal(model.log_prob(x, cond), again.log_prob(x, cond))
+
+
+@pytest.mark.parametrize("kind", MAPS)
+@torch.no_grad()
+def test_filing_known_rows_with_a_map_gives_the_conditionals_of_stepping(kind):
+    model = model_with_map("gated-pixelcnn", kind, shape=(1, 6, 4))
+    cond = a_map(model, 2)
+    x = torch.randint(0, 3, (2, 1, 6, 4), generator=torch.Generator().manual_seed(2))
+    prefix = x.flatten(1)[:, :13]
+    stepped = model.init_cache(2, cond)
+    expected = model.cache_step(stepped, None)
+    for value in prefix.unbind(1):
+        expected = model.cache_step(stepped, value)
+    got = model.cache_prefix(model.init_cache(2, cond), prefix)
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert torch.allclose(got, model.next_log_probs(x, cond, 13), atol=1e-4)

@@ -137,6 +137,45 @@ def test_cached_generation_equals_naive_grey_rgb_known_and_class(name, shape, le
         assert torch.equal(fast, slow)
 
 
+def stepped_and_filed(model, x, steps, cond=None):
+    """The conditional of step `steps` after stepping through the first ones and after `cache_prefix`, and the
+    two caches."""
+    prefix = x.flatten(1)[:, model.order[:steps]]
+    stepped = model.init_cache(len(x), cond)
+    expected = model.cache_step(stepped, None)
+    for value in prefix.unbind(1):
+        expected = model.cache_step(stepped, value)
+    filed = model.init_cache(len(x), cond)
+    return expected, model.cache_prefix(filed, prefix), stepped, filed
+
+
+@pytest.mark.parametrize("name", IMAGE_MODELS)
+@pytest.mark.parametrize("shape,levels", [((1, 6, 4), 3), ((3, 5, 4), 4)])
+@torch.no_grad()
+def test_filing_known_rows_at_once_gives_the_conditionals_of_stepping(name, shape, levels):
+    conditional = name in CONDITIONAL_MODELS
+    model = build(name, shape=shape, levels=levels, **(dict(num_classes=3) if conditional else {}))
+    labels = torch.tensor([0, 2]) if conditional else None
+    x = torch.randint(0, levels, (2, *shape), generator=torch.Generator().manual_seed(1))
+    row = model.row_steps
+    for steps in (2 * row, 3 * row + 1, model.dims - 2):  # whole rows, and a part of the next one
+        expected, got, stepped, filed = stepped_and_filed(model, x, steps, labels)
+        assert torch.allclose(got, expected, atol=1e-5) and filed.t == stepped.t
+        assert torch.allclose(got, model.next_log_probs(x, labels, steps), atol=1e-4)
+        value = x.flatten(1)[:, model.order[steps]]  # and the walk goes on from the filed cache as from the other
+        assert torch.allclose(model.cache_step(filed, value), model.cache_step(stepped, value), atol=1e-5)
+
+
+def test_gated_pixelcnn_files_known_rows_in_one_pass():
+    model = build("gated-pixelcnn", shape=(1, 6, 4), levels=3)
+    calls = []
+    model.begin_row = lambda cache, i: calls.append(i) or type(model).begin_row(model, cache, i)
+    x = torch.randint(0, 3, (2, 1, 6, 4), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        model.cache_prefix(model.init_cache(2), x.flatten(1)[:, :17])  # four rows and one value
+    assert calls == [4]  # rows 0 .. 2 filed in one pass, row 3 by row 4's per-row work
+
+
 def test_presets_fit_colour_images():
     from chainrule.models import presets
 
