@@ -71,7 +71,7 @@ def main() -> int:
         "latent: known codes stepped, layer steps": switched(route, compiled=False, filed=False),
     }
     seconds = median_each(list(works.values()), args.repeats)
-    print(f"machine: {describe()}, {args.threads} thread(s)")
+    print(f"machine: {describe()}")
     print("| route | seconds per video | vpn / this |\n|---|---:|---:|")
     for name, s in zip(works, seconds, strict=True):
         print(f"| {name} | {s:.2f} | {seconds[0] / s:.1f}x |")
