@@ -46,6 +46,7 @@ from chainrule.nn.locally_masked_conv import LocallyMaskedConv2d, neighbour_inde
 from chainrule.nn.masked_conv import MaskedConv2d
 from chainrule.nn.raster_step import SHARED
 from chainrule.orders import Ordering
+from chainrule.sampling.regions import random_known
 
 HEADS = ("auto", "mixture", "softmax")
 MASK_CACHE = 16  # orders whose masks are kept (completion of many different regions builds one order each)
@@ -65,6 +66,9 @@ class LMConvConfig:
         components: logistic mixture components.
         dropout: inside every residual block.
         orders: the trained orders, names of `chainrule.orders` (the first is the default order).
+        completion_orders: the fraction of training batches walked instead in the known-first order
+            (`orders.known_first`) of a random region (`sampling.regions.random_known`): the orders completion
+            walks for a hidden centre or a scatter of pixels, which no named order covers. Not in the ensemble.
         seed: draws the order of each training batch from (seed, step).
         num_classes / cond_dim: class- / vector-conditional when > 0 (a bias on every block's gate).
     """
@@ -80,6 +84,7 @@ class LMConvConfig:
     components: int = 5
     dropout: float = 0.0
     orders: tuple[str, ...] = named_orders.ENSEMBLE_ORDERS
+    completion_orders: float = 0.0
     seed: int = 0
     num_classes: int = 0
     cond_dim: int = 0
@@ -98,6 +103,8 @@ class LMConvConfig:
             raise ConfigError(f"dropout={self.dropout} must be in [0, 1)")
         if not self.orders:
             raise ConfigError("orders must name at least one order")
+        if not 0 <= self.completion_orders <= 1:
+            raise ConfigError(f"completion_orders={self.completion_orders} must be a fraction in [0, 1]")
         _, h, w = self.shape
         for name in self.orders:
             try:
@@ -308,10 +315,15 @@ class LMConv(ImageModel):
         return torch.logsumexp(per_order, dim=0) - math.log(per_order.shape[0])
 
     def training_order(self, step: int) -> Tensor:
-        """The order of training batch `step`: drawn from (seed, step), the same on every process."""
+        """The order of training batch `step`: drawn from (seed, step), the same on every process; a known-first
+        order of a random region for a `completion_orders` fraction of the batches, else one of `orders`."""
+        draw = torch.Generator().manual_seed(self.config.seed * 1_000_003 + step)
+        share = self.config.completion_orders
+        if share and float(torch.rand(1, generator=draw)) < share:
+            _, h, w = self.shape
+            return named_orders.known_first(random_known(h, w, draw))
         if len(self.trained) == 1:
             return self.trained[0]
-        draw = torch.Generator().manual_seed(self.config.seed * 1_000_003 + step)
         return self.trained[int(torch.randint(len(self.trained), (1,), generator=draw))]
 
     def training_log_prob(self, x: Tensor, cond: Tensor | None, step: int) -> Tensor:

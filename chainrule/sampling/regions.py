@@ -36,3 +36,33 @@ def hide(x: Tensor, region: Region = "bottom") -> Tensor:
     }
     known[..., masks[region].expand(h, w)] = -1
     return known
+
+
+def random_known(height: int, width: int, generator: torch.Generator) -> Tensor:
+    """A random map of known pixels, bool (H, W), as completion meets them: with equal chance a hidden rectangle
+    (each side a quarter to three quarters of the image's, anywhere in it), a hidden half (top, bottom, left or
+    right), or a hidden random subset of a quarter to three quarters of the pixels. At least one pixel is
+    hidden."""
+
+    def between(low: int, high: int) -> int:  # an integer in [low, high]
+        return int(torch.randint(low, high + 1, (1,), generator=generator))
+
+    rows, cols = torch.arange(height)[:, None], torch.arange(width)[None, :]
+    kind = between(0, 2)
+    if kind == 0:
+        tall, wide = (
+            between(max(1, height // 4), max(1, 3 * height // 4)),
+            between(max(1, width // 4), max(1, 3 * width // 4)),
+        )
+        top, left = between(0, height - tall), between(0, width - wide)
+        hidden = (rows >= top) & (rows < top + tall) & (cols >= left) & (cols < left + wide)
+    elif kind == 1:
+        side = between(0, 3)
+        line, extent = (rows, height) if side < 2 else (cols, width)
+        half = max(1, extent // 2)
+        hidden = (line < half if side % 2 == 0 else line >= extent - half).expand(height, width)
+    else:
+        pixels = height * width
+        count = between(max(1, pixels // 4), max(1, 3 * pixels // 4))
+        hidden = (torch.randperm(pixels, generator=generator) < count).view(height, width)
+    return ~hidden

@@ -14,6 +14,7 @@ from chainrule.nn.locally_masked_conv import LocallyMaskedConv2d, local_masks, n
 from chainrule.orders import Ordering
 from chainrule.sampling import complete, needs_particles
 from chainrule.sampling.conditionals import walk_conditionals
+from chainrule.sampling.regions import random_known
 
 TINY = dict(channels=6, blocks=2, kernel=3, first_kernel=3, dilations=(1, 2), components=2)
 
@@ -204,6 +205,45 @@ def test_training_orders_come_from_seed_and_step():
     assert len(set(drawn)) == 8
     other = create("lmconv", (1, 4, 4), 2, **TINY, seed=1)
     assert drawn != [tuple(other.training_order(step).tolist()) for step in range(40)]
+
+
+def test_a_share_of_training_batches_walks_known_first_orders_of_random_regions():
+    model = create("lmconv", (1, 6, 6), 2, **TINY, completion_orders=0.5)
+    named = {tuple(o.tolist()) for o in model.trained}
+    drawn = [model.training_order(step) for step in range(60)]
+    assert [tuple(o.tolist()) for o in drawn] == [tuple(model.training_order(s).tolist()) for s in range(60)]
+    regions = [o for o in drawn if tuple(o.tolist()) not in named]
+    assert 15 <= len(regions) <= 45  # about half
+    for order in drawn:
+        assert torch.equal(order.sort().values, torch.arange(36))
+    assert len({tuple(o.tolist()) for o in regions}) > 5  # many different regions
+    # with no share, the draws of the named orders stay as they were
+    plain = create("lmconv", (1, 6, 6), 2, **TINY)
+    assert all(tuple(plain.training_order(s).tolist()) in named for s in range(20))
+    with pytest.raises(cr.errors.ConfigError):
+        create("lmconv", (1, 6, 6), 2, **TINY, completion_orders=1.5)
+
+
+def test_random_regions_are_the_kinds_completion_meets():
+    g = torch.Generator().manual_seed(0)
+    maps = [random_known(8, 6, g) for _ in range(300)]
+    hidden = [int((~m).sum()) for m in maps]
+    assert min(hidden) >= 1 and max(hidden) <= 36  # something hidden, never everything of 48
+    assert all(m.shape == (8, 6) and m.dtype == torch.bool for m in maps)
+    halves = {"top", "bottom", "left", "right"}
+    seen = set()
+    for m in maps:
+        rows, cols = (~m).any(1), (~m).any(0)
+        if int((~m).sum()) == int(rows.sum()) * int(cols.sum()):  # a rectangle (a half is one too)
+            if bool(cols.all()) and int(rows.sum()) == 4:
+                seen.add("top" if bool(rows[0]) else "bottom")
+            elif bool(rows.all()) and int(cols.sum()) == 3:
+                seen.add("left" if bool(cols[0]) else "right")
+            else:
+                seen.add("rectangle")
+        else:
+            seen.add("scatter")
+    assert seen == halves | {"rectangle", "scatter"}
 
 
 def test_models_of_one_order_refuse_an_order():
