@@ -170,6 +170,7 @@ class LMConvBlock(nn.Module):
             first_kernel=5,
             dilations=(1, 2, 4),
             components=5,
+            completion_orders=0.5,  # half the batches in completion orders: exact completion of a hidden centre
             train=dict(batch_size=32, lr=2e-3),
         ),  # fmt: skip
         # the paper's networks are PixelCNN++'s sizes (80 to 160 features, dropout 0.5 on CIFAR-10)
