@@ -18,7 +18,9 @@ from typing import Any
 import torch
 
 from chainrule.cli.common import run_data
+from chainrule.cli.complete import completion_rows
 from chainrule.errors import InputError
+from chainrule.media import save_grid
 from chainrule.models import load
 from chainrule.orders import Ordering
 from chainrule.sampling import hide
@@ -58,15 +60,35 @@ def estimated_hidden_nats(model, x: torch.Tensor, known: torch.Tensor, particles
     return -log_px + torch.tensor(estimates, dtype=torch.float64)
 
 
-def measure(raster_run: str, any_run: str, n: int = 16, particles: tuple[int, ...] = (32, 512)) -> dict[str, Any]:
-    """The table's rows: per mask, lmconv's exact bits per hidden value and the raster model's estimates, with the
-    seconds each took, on the first n test images of the any-order run's data."""
+def pair(raster_run: str, any_run: str, n: int):
+    """(any-order model, raster model, the first n test images of the any-order run's data), checked."""
     exact_model, raster = load(any_run), load(raster_run)
     if exact_model.ordering is not Ordering.ANY:
         raise InputError(f"{any_run} is not an any-order model (lmconv)")
-    x = run_data(any_run, "test").x[:n]
     if raster.shape != exact_model.shape or raster.levels != exact_model.levels:
         raise InputError("the two runs must model the same data (shape and levels)")
+    return exact_model, raster, run_data(any_run, "test").x[:n]
+
+
+def picture(raster_run: str, any_run: str, path: str, n: int = 6, particles: int = 32, seed: int = 0) -> None:
+    """A PNG of completions of n test images, one block of rows per mask (centre, top, random): the originals,
+    the masked images (hidden pixels in red), the any-order model's exact completions, the raster model's with
+    `particles` candidates."""
+    exact_model, raster, x = pair(raster_run, any_run, n)
+    grids, marks = [], []
+    for mask in ("center", "top", "random"):
+        gen = torch.Generator().manual_seed(seed)
+        grid, missing, _ = completion_rows(exact_model, x, mask, 1.0, gen, 1)
+        raster_grid, _, _ = completion_rows(raster, x, mask, 1.0, gen, particles)
+        grids += [grid, raster_grid[2 * len(x) :]]
+        marks += [missing, torch.zeros_like(missing[: len(x)])]
+    save_grid(torch.cat(grids), raster.levels, path, columns=len(x), missing=torch.cat(marks))
+
+
+def measure(raster_run: str, any_run: str, n: int = 16, particles: tuple[int, ...] = (32, 512)) -> dict[str, Any]:
+    """The table's rows: per mask, lmconv's exact bits per hidden value and the raster model's estimates, with the
+    seconds each took, on the first n test images of the any-order run's data."""
+    exact_model, raster, x = pair(raster_run, any_run, n)
     rows = []
     for mask in MASKS:
         known = hide(x, mask) >= 0

@@ -108,6 +108,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     m.add_argument(
         "--particles", default="32,512", help="candidates per image for the raster estimate (default 32,512)"
     )
+    m.add_argument(
+        "--picture",
+        metavar="PNG",
+        help="also write completions of a hidden centre, top half and random half: originals, masked, the "
+        "any-order model's exact ones, the raster model's (the first --particles count)",
+    )
     m.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     m.set_defaults(run=run_completion)
     c = kinds.add_parser("compression", help="learned coder vs model NLL vs classic codecs on a run's test split")
@@ -316,6 +322,9 @@ def run_completion(args: argparse.Namespace) -> int:
     for row in found["rows"]:
         cells = " | ".join(f"{row[f'raster_{k}_bits']:.4f} ({row[f'raster_{k}_seconds']:.1f} s)" for k in particles)
         print(f"| {row['mask']} | {row['hidden']} | {row['exact_bits']:.4f} ({row['exact_seconds']:.2f} s) | {cells} |")
+    if args.picture:
+        completion.picture(args.raster, args.lmconv, args.picture, min(args.n, 8), particles[0])
+        print(f"completions: {args.picture}")
     return 0
 
 

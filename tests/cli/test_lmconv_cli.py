@@ -72,3 +72,22 @@ def test_orders_are_refused_where_they_do_not_apply(tmp_path, capsys):
     argv = ["train", "--model", "lmconv", "--data", "digits", "--orders", "9", "--steps", "1", "--out", str(tmp_path)]
     assert main(argv) == 2
     assert "1..8" in one_error_line(capsys)
+
+
+def test_bench_completion_prints_the_table_and_draws_the_picture(run_dir, tmp_path, capsys):
+    raster = tmp_path / "raster"
+    tiny = ["--set", "channels=4", "--set", "layers=2", "--set", "hidden=4"]
+    argv = ["train", "--model", "gated-pixelcnn", "--data", "digits", *tiny, "--steps", "2", "--quiet"]
+    assert main([*argv, "--out", str(raster)]) == 0
+    picture = tmp_path / "completions.png"
+    argv = ["bench", "completion", str(raster), str(run_dir), "-n", "3", "--particles", "2", "--picture", str(picture)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    for mask in ("center", "left", "top", "random"):
+        assert f"| {mask} |" in out
+    from PIL import Image
+
+    with Image.open(picture) as image:  # 3 masks x 4 rows of 3 digits of 8x8, enlarged, with the grid's gaps
+        width, height = image.size
+    assert height > width * 3  # 12 rows of 3 images
+    assert main(["bench", "completion", str(run_dir), str(raster)]) != 0  # the any-order run comes second
