@@ -2,7 +2,8 @@
 
 1. trains MADE on binarized Fashion-MNIST (the bundled mnist-5k digits when Fashion-MNIST is not installed) and
    reports its test NLL next to the independent-pixel baseline, with samples and completions;
-2. draws images and completes half-hidden test images with the zoo's Gated PixelCNN;
+2. draws images and completes half-hidden test images with the zoo's Gated PixelCNN, and completes a hidden
+   centre, top half and random half exactly with the zoo's any-order LMConv, beside the raster model's;
 3. continues a line of Shakespeare with the zoo's Char-RNN and Transformer;
 4. generates a short clip of speech with the zoo's WaveNet;
 5. compresses test data with the zoo models (arithmetic coding, checked by decoding) next to classic codecs;
@@ -27,6 +28,7 @@ from pathlib import Path
 import torch
 
 from chainrule import scoring, zoo
+from chainrule.bench import completion
 from chainrule.bench.compression import measure
 from chainrule.cli.common import generator, run_data
 from chainrule.cli.complete import completion_rows
@@ -48,6 +50,7 @@ STEPS = 9
 VIDEO = "vpn-moving-mnist"  # a Video Pixel Network of moving-mnist, grey values read as probabilities
 LATENT_PRIOR = "gated-pixelcnn-photos64-codes"  # a prior over the codes of a photos64 VQ-VAE (kept in its vqvae/)
 PIXEL_PHOTOS = "gated-pixelcnn-photos32"  # a pixel-level model of 32x32 patches of the same photos
+ANY_ORDER = "lmconv-fashion-mnist"  # locally masked convolutions: exact completion of any region
 UPSCALER = "gated-pixelcnn-fashion-mnist-lowres4"  # Fashion-MNIST given its 7x7 versions (--condition lowres:4)
 PROMPT = "KING HENRY:\n"
 
@@ -174,6 +177,30 @@ def zoo_images(show: Show) -> None:
         f"the centre hidden: originals, masked, plain sampling (1 candidate: blind to the known pixels below the "
         f"hole), {particles} candidates resampled by their fit (effective sample size min "
         f"{float(done.ess.min()):.1f} / median {float(done.ess.median()):.1f} of {particles})",
+        width=448,
+    )
+    any_order(show, name, particles)
+
+
+def any_order(show: Show, raster: str, particles: int) -> None:
+    """The zoo's LMConv completes hidden regions exactly (an order with every known pixel first), beside the
+    raster model's completions with `particles` candidates."""
+    entry = zoo.entries()[ANY_ORDER]
+    n = show.size(6, 2)
+    completion.picture(
+        zoo.PREFIX + raster, zoo.PREFIX + ANY_ORDER, str(show.out / "lmconv-completions.png"), n, particles
+    )
+    r = show.report
+    r.paragraph(
+        f"Any region, exactly: zoo:{ANY_ORDER} ({entry['test']}) is one network of locally masked convolutions "
+        "that generates in any order; for each mask it walks an order with every known pixel first, so a "
+        "completion is one ancestral draw from p(hidden | known): no candidates, no weights."
+    )
+    r.code(f"chainrule complete zoo:{ANY_ORDER} --hide random")
+    r.image(
+        "lmconv-completions.png",
+        f"a hidden centre, top half and random half of the pixels: per block the originals, the masked images, "
+        f"LMConv's exact completions, the raster Gated PixelCNN's ({particles} candidates)",
         width=448,
     )
 
