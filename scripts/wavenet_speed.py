@@ -1,5 +1,5 @@
-"""Cached generation speed of WaveNet at a preset, batch 1: samples per second of `model.sample(1)` over a
-number of samples, untrained weights (the cost does not depend on them), several draws.
+"""Cached generation speed of WaveNet at a preset: samples per second of `model.sample(batch)` over a number of
+samples (in total over the batch), untrained weights (the cost does not depend on them), several draws.
 
     .venv/bin/python scripts/wavenet_speed.py --preset cpu --samples 8000 --draws 3
 """
@@ -26,6 +26,7 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=8000)
     parser.add_argument("--draws", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=1, help="sequences drawn together (rates are in total)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     shape = (args.samples,)
@@ -34,8 +35,9 @@ def main() -> int:
     print(f"machine: {describe()}")
     for seed in range(args.draws):
         start = time.perf_counter()
-        model.sample(1, generator=torch.Generator().manual_seed(seed))
-        print(f"wavenet {args.preset}: {args.samples / (time.perf_counter() - start):,.0f} samples/s")
+        model.sample(args.batch, generator=torch.Generator().manual_seed(seed))
+        rate = args.batch * args.samples / (time.perf_counter() - start)
+        print(f"wavenet {args.preset}, batch {args.batch}: {rate:,.0f} samples/s")
     return 0
 
 
