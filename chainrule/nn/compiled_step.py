@@ -5,8 +5,9 @@ A step of the cpu preset is ~90 small operations on a few hundred numbers: Pytho
 arithmetic, sets its time. The function below performs exactly the operations of the layers' own steps
 (`GatedLayer.step`, `PositionStepping.step`, `Pointwise`), on the same state tensors (the row buffers and rows-above
 parts that `begin_row` keeps), in one TorchScript graph: the same numbers (tested), at 1.27-1.34x less time per
-step for the video prior (BENCHMARKS.md, "The latent route at 10x"). TorchScript is deprecated upstream in favour of `torch.compile`, but `torch.compile` of this step
-hit its recompilation limit (a graph per column index); the script is compiled once per process, on first use.
+step for the video prior (BENCHMARKS.md, "The latent route at 10x"). TorchScript is deprecated upstream in
+favour of `torch.compile`, but `torch.compile` of this step hit its recompilation limit (a graph per column
+index); the script is compiled once per process, on first use.
 """
 
 from __future__ import annotations
