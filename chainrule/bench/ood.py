@@ -12,14 +12,20 @@ over batches).
 from __future__ import annotations
 
 import math
+import shutil
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
 
+from chainrule import serialization
 from chainrule.data import load_splits
 from chainrule.data.mulaw import encode
+from chainrule.errors import ConfigError
 from chainrule.models import load
 from chainrule.scoring import bits_per_dim, scores_and_bits, separation, validation_bits
+from chainrule.train import train_model
 
 DEFAULT_IMAGE_MODEL = "zoo:gated-pixelcnn-fashion-mnist"
 DEFAULT_AUDIO_MODEL = "zoo:wavenet-speech"
@@ -113,3 +119,119 @@ def evaluate(
                 }
             )
     return rows
+
+
+# --- choosing a likelihood ratio's background (Ren et al. 2019's protocol) -----------------------------------------
+
+MUTATION_RATES = (0.1, 0.2, 0.3)  # μ: the share of a background's training values replaced by random levels
+L2_WEIGHTS = (0.0, 10.0, 100.0)  # λ: its L2 penalty per example (`TrainConfig.l2`)
+VALIDATION_OUT = "letters"  # the out-of-distribution set the choice is made on (their notMNIST)
+TEST_OUT = "mnist-5k"  # the test pair's out-of-distribution set, looked at only after the choice
+GRID_EVAL_EXAMPLES = 1000  # of each split, when a background's training ends (the grid's figure is its AUROC)
+
+
+def grid_name(mu: float, l2: float) -> str:
+    return f"background-mu{mu:g}-l2_{l2:g}"
+
+
+def train_background(
+    foreground: str, out: Path, mu: float, l2: float, budget: dict[str, float], progress: bool = False
+) -> Path:
+    """A background for `foreground` (a run directory): the same family, preset, data and training settings, with
+    inputs perturbed at rate `mu` and an L2 penalty `l2`, for `budget` ({"steps": N} or {"minutes": M}). A finished
+    run of the same name in `out` is kept (the grid resumes where it stopped)."""
+    run = out / grid_name(mu, l2)
+    if (run / "results.json").exists():
+        return run
+    if (run / "run.json").exists():  # stopped part-way: start it again
+        shutil.rmtree(run)
+    info = serialization.read_json(Path(foreground) / "run.json")
+    data = info["data"]
+    if data.get("name") != "fashion-mnist" or data.get("levels") != 256:
+        raise ConfigError(f"{foreground} is not a Fashion-MNIST model at 256 levels: the grid compares those")
+    settings = {k: info["train"][k] for k in ("batch_size", "lr", "seed", "precision")}
+    settings["eval_examples"] = GRID_EVAL_EXAMPLES
+    train_model(
+        info["model"]["model"],
+        "fashion-mnist",
+        run,
+        levels=256,
+        preset=info.get("preset"),
+        hparams={k: v for k, v in info["model"]["config"].items() if k not in ("shape", "levels")},
+        train={**settings, **budget, "perturb": mu, "l2": l2},
+        progress=progress,
+    )
+    return run
+
+
+def ratio_separation(
+    foreground_bpd: torch.Tensor, background, sets: tuple[torch.Tensor, torch.Tensor]
+) -> dict[str, float]:
+    """AUROC / AUPRC / FPR95 of the likelihood-ratio score (foreground minus background bits per dimension) between
+    sets[0] (in) and sets[1] (out, the positive class); `foreground_bpd` is the foreground's bits of both, joined."""
+    joined = torch.cat(sets)
+    ratio = foreground_bpd - bits_per_dim(background, joined)
+    inner, outer = ratio[: len(sets[0])], ratio[len(sets[0]) :]
+    return separation(inner.numpy(), outer.numpy())
+
+
+def choose(
+    foreground: str,
+    out: Path,
+    budget: dict[str, float],
+    limit: int = 2000,
+    mus: tuple[float, ...] = MUTATION_RATES,
+    l2s: tuple[float, ...] = L2_WEIGHTS,
+    progress: bool = True,
+    report: Callable[[str], None] = print,
+    test_limit: int | None = None,
+) -> dict[str, Any]:
+    """Ren et al.'s choice of a background: one background per (μ, λ) of the grid (trained first, all alike but for
+    μ and λ), each scored by the ratio's AUROC between Fashion-MNIST validation images and `letters` validation
+    images (no test image is looked at); the highest wins (ties: the smaller μ, then λ), written to
+    `out/choice.json` before anything else is measured. Then the test pair, Fashion-MNIST test vs MNIST, for every
+    grid point, the chosen one first (all of both test splits, or the first `test_limit` of each).
+
+    Returns:
+        {"grid": validation rows, "chosen": the chosen background's run, "test": test rows}."""
+    out.mkdir(parents=True, exist_ok=True)
+    runs = {}
+    for mu in mus:
+        for l2 in l2s:
+            runs[mu, l2] = train_background(foreground, out, mu, l2, budget, progress)
+            report(f"background μ = {mu:g}, λ = {l2:g}: {runs[mu, l2]}")
+    model = load(foreground)
+    inside = load_splits("fashion-mnist")["val"].x[:limit]
+    outside = load_splits(VALIDATION_OUT)["val"].x
+    outside = outside[torch.randperm(len(outside), generator=torch.Generator().manual_seed(0))[:limit]]
+    validation = (inside, outside)
+    foreground_bpd = bits_per_dim(model, torch.cat(validation))
+    rows = []
+    pair = f"Fashion-MNIST val vs letters val, {len(inside)} vs {len(outside)}"
+    report(f"| μ | λ | validation AUROC ({pair}) | AUPRC | FPR@95%TPR |")
+    report("|---:|---:|---:|---:|---:|")
+    for (mu, l2), run in runs.items():
+        figures = ratio_separation(foreground_bpd, load(str(run)), validation)
+        rows.append({"mu": mu, "l2": l2, "run": str(run), **figures})
+        report(f"| {mu:g} | {l2:g} | {figures['auroc']:.4f} | {figures['auprc']:.4f} | {figures['fpr95']:.4f} |")
+    best = max(rows, key=lambda r: (r["auroc"], -r["mu"], -r["l2"]))
+    choice = {"foreground": foreground, "chosen": best, "grid": rows, "budget": budget, "validation": VALIDATION_OUT}
+    serialization.write_json(out / "choice.json", choice)
+    report(f"chosen: μ = {best['mu']:g}, λ = {best['l2']:g} ({best['run']}; written to {out / 'choice.json'})")
+    # only now the test pair
+    test = (load_splits("fashion-mnist")["test"].x[:test_limit], load_splits(TEST_OUT)["test"].x[:test_limit])
+    foreground_bpd = bits_per_dim(model, torch.cat(test))
+    pair = f"Fashion-MNIST test vs MNIST, {len(test[0])} vs {len(test[1])}"
+    report(f"| μ | λ | test AUROC ({pair}) | AUPRC | FPR@95%TPR |")
+    report("|---:|---:|---:|---:|---:|")
+    tests = []
+    for row in [best] + [r for r in rows if r is not best]:
+        figures = ratio_separation(foreground_bpd, load(row["run"]), test)
+        tests.append({"mu": row["mu"], "l2": row["l2"], "run": row["run"], **figures})
+        mark = " (chosen)" if row is best else ""
+        report(
+            f"| {row['mu']:g} | {row['l2']:g}{mark} | {figures['auroc']:.4f} | {figures['auprc']:.4f} | "
+            f"{figures['fpr95']:.4f} |"
+        )
+    serialization.write_json(out / "test.json", {"chosen": best["run"], "rows": tests})
+    return {"grid": rows, "chosen": best["run"], "test": tests}

@@ -10,6 +10,7 @@ import torch
 
 from chainrule.bench import compression, latent, ood, quality, sampling, throughput, upscale
 from chainrule.bench.machine import describe
+from chainrule.errors import ConfigError
 from chainrule.models import available
 
 
@@ -75,6 +76,21 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     o.add_argument("--limit", type=int, default=2000, help="examples per set (default 2000; audio: segments)")
     o.add_argument("--batch", type=int, default=5, help="typicality: inputs per batch (default 5)")
     o.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    o.add_argument(
+        "--choose",
+        action="store_true",
+        help="choose the ratio's background by Ren et al.'s protocol: train one per (μ, λ) in {0.1, 0.2, 0.3} x "
+        "{0, 10, 100} like --images (same family, preset and settings), score Fashion-MNIST vs letters validation "
+        "images, name the best, then report the test pair (Fashion-MNIST vs MNIST) for each",
+    )
+    o.add_argument(
+        "--out", default="runs/ood-choice", help="--choose: where the backgrounds go (default runs/ood-choice)"
+    )
+    budget = o.add_mutually_exclusive_group()
+    budget.add_argument("--steps", type=int, help="--choose: training steps per background")
+    budget.add_argument(
+        "--minutes", type=float, help="--choose: minutes per background (default 2, when --steps is not given)"
+    )
     o.set_defaults(run=run_ood)
     v = kinds.add_parser("latent", help="a VQ-VAE and its prior: PSNR, codebook use, bits per code, speed, lossy rate")
     v.add_argument("prior", help="a prior over VQ-VAE codes (run or zoo), keeping its VQ-VAE")
@@ -177,6 +193,12 @@ def begin(args: argparse.Namespace) -> None:
 
 def run_ood(args: argparse.Namespace) -> int:
     begin(args)
+    if args.choose:
+        if args.steps is not None and args.steps < 1 or args.minutes is not None and args.minutes <= 0:
+            raise ConfigError("--steps must be ≥ 1 and --minutes > 0")
+        budget = {"steps": args.steps} if args.steps else {"minutes": args.minutes or 2.0}
+        ood.choose(args.images, Path(args.out), budget, limit=args.limit)
+        return 0
     print("| in | out | method | AUROC | AUPRC | FPR@95%TPR | mean score in / out |")
     print("|---|---|---|---:|---:|---:|---:|")
     jobs = [(args.images, ood.image_sets(args.limit), args.background)]

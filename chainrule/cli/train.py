@@ -79,6 +79,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "with probability MU (e.g. 0.2)",
     )
     p.add_argument(
+        "--l2",
+        type=float,
+        metavar="LAMBDA",
+        help="an L2 penalty LAMBDA · Σ w² per example on the weight matrices (Ren et al.'s background models; e.g. "
+        "10), as against --train-set weight_decay (AdamW's decoupled decay)",
+    )
+    p.add_argument(
         "--orders",
         metavar="K|NAMES",
         help="any-order models (lmconv): train over the first K of the 8 S-curve orientations (default 8), or over "
@@ -114,6 +121,7 @@ def train_settings(args: argparse.Namespace) -> dict:
         "tensorboard": True if args.tensorboard else None,
         "ema": args.ema,
         "perturb": args.perturb,
+        "l2": args.l2,
     }
     settings.update({k: v for k, v in named.items() if v is not None})
     if "device" in settings:

@@ -23,6 +23,8 @@ from chainrule.data.fashion_mnist import INSTALL as FASHION_INSTALL
 from chainrule.data.fashion_mnist import load_fashion_mnist, load_idx_source
 from chainrule.data.idx import is_idx_dir
 from chainrule.data.kind import DataKind
+from chainrule.data.letters import INSTALL as LETTERS_INSTALL
+from chainrule.data.letters import load_letters
 from chainrule.data.mnist5k import INSTALL as MNIST5K_INSTALL
 from chainrule.data.mnist5k import load_mnist5k
 from chainrule.data.photos import INSTALL as PHOTOS_INSTALL
@@ -60,6 +62,12 @@ SOURCES: dict[str, BuiltIn] = {
         load_photos64,
         "64x64 RGB crops of the same photos reduced 2x: 9 photos train, 1 val, 2 test",
         PHOTOS_INSTALL,
+        val_size=0,
+    ),
+    "letters": BuiltIn(
+        load_letters,
+        "notMNIST-like letters A-J, 28x28 grey, 10 classes, rendered from the installed fonts; split by font",
+        LETTERS_INSTALL,
         val_size=0,
     ),
     "digits": BuiltIn(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from chainrule.errors import ConfigError
@@ -37,6 +38,10 @@ class TrainConfig:
         perturb: μ > 0 trains a background model for likelihood-ratio scores (Ren et al. 2019, arXiv 1906.02845):
             each value of a training batch is replaced by a uniformly random level with probability μ (evaluation
             sees the data as it is).
+        l2: λ > 0 adds an L2 penalty λ · Σ w² over the matrices (linear and convolution weights, embeddings; not
+            biases or norms) per example, as Ren et al.'s background models have it (their `reg_weight` on a loss in
+            nats per image): the per-dimension loss gets λ · Σ w² / D for D values per example, whatever the batch
+            size (unlike AdamW's decoupled `weight_decay`, the penalty goes through Adam's scaling).
         eval_examples: examples of each of the validation and test splits evaluated: 0 = all; -1 (auto) = all,
             except that a budget of steps alone evaluates at most max(500, 5 · steps · batch_size) of them, spread
             evenly over the split (a `--steps 3` check spends seconds, not minutes, evaluating); the results say how
@@ -69,6 +74,7 @@ class TrainConfig:
     fused: bool = False
     tensorboard: bool = False
     perturb: float = 0.0
+    l2: float = 0.0
     eval_examples: int = -1
 
     def __post_init__(self) -> None:
@@ -88,6 +94,8 @@ class TrainConfig:
             raise ConfigError(f"eval_examples={self.eval_examples} must be ≥ 0 (0 = all) or -1 (auto)")
         if not 0 <= self.perturb < 1:
             raise ConfigError(f"perturb={self.perturb} must be in [0, 1) (0 = off)")
+        if not (self.l2 >= 0 and math.isfinite(self.l2)):
+            raise ConfigError(f"l2={self.l2} must be a finite number ≥ 0 (0 = off)")
         if not 0 <= self.ema < 1:
             raise ConfigError(f"ema={self.ema} must be in [0, 1) (0 = off)")
         if self.precision not in PRECISIONS:

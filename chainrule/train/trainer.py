@@ -95,6 +95,11 @@ def perturb(x: Tensor, levels: int, rate: float, generator: torch.Generator) -> 
     return torch.where(hit, noise, x)
 
 
+def l2_penalty(matrices: list[torch.nn.Parameter], weight: float, dims: int) -> Tensor:
+    """Ren et al.'s L2 penalty on a loss in nats per dimension: weight · Σ w² / dims (weight · Σ w² per example)."""
+    return weight * sum(p.float().square().sum() for p in matrices) / dims
+
+
 class Trainer:
     """Trains `model` on `splits` ("train", "val", "test" datasets), writing into the run directory `out`."""
 
@@ -125,6 +130,7 @@ class Trainer:
         # forward = the training objective (DDP-wrapped under torchrun, compiled if asked for)
         self.net = speed.compiled(distributed.wrap(self.model, self.ranks, self.device), config.compile)
         self.optimizer = speed.optimizer(model, config.lr, config.weight_decay, config.fused, config.betas)
+        self.matrices = [p for p in model.parameters() if p.dim() >= 2]  # what `l2` penalises
         self.state: dict[str, Any] = {
             "step": 0,
             "epoch": 0,
@@ -358,6 +364,8 @@ class Trainer:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
             loss, metrics = self.net(x, cond, step)  # a likelihood model's loss: nats per dimension
         loss = loss.float()
+        if config.l2:
+            loss = loss + l2_penalty(self.matrices, config.l2, x[0].numel())
         self.optimizer.zero_grad(set_to_none=True)
         ok = bool(torch.isfinite(loss))
         if ranks.distributed:  # all skip the step, or none does

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import chainrule as cr
-from chainrule import lossless
+from chainrule import lossless, serialization
 from chainrule.errors import ConfigError, InputError
 from chainrule.scoring import auprc, auroc, fpr_at_tpr
 
@@ -118,3 +118,61 @@ def test_the_ood_benchmark_reports_every_method_for_every_pair(tmp_path):
     ratio = [r for r in rows if r["method"] == "ratio"]
     assert all(r["auroc"] == 0.5 and r["outside_mean"] == 0 for r in ratio)  # its own background: all ties
     assert all(0 <= r["auroc"] <= 1 and 0 <= r["fpr95"] <= 1 for r in rows)
+
+
+def test_the_background_grid_trains_alike_chooses_on_letters_and_reports_the_test_pair_after(tmp_path):
+    from chainrule.bench import ood
+
+    if len(cr.data.letters.font_files()) < 3:
+        pytest.skip("letters needs fonts")
+    foreground = tmp_path / "fg"
+    train = {"steps": 2, "batch_size": 8, "eval_examples": 50}
+    cr.train.train_model(
+        "pixelcnn++",
+        "fashion-mnist",
+        foreground,
+        levels=256,
+        preset="ren",
+        hparams={"channels": 4, "resnets": 1},
+        train=train,
+        progress=False,
+    )
+    lines = []
+    result = ood.choose(
+        str(foreground),
+        tmp_path / "grid",
+        {"steps": 2},
+        limit=20,
+        l2s=(0.0, 100.0),
+        mus=(0.1,),
+        progress=False,
+        report=lines.append,
+        test_limit=20,
+    )
+    runs = [tmp_path / "grid" / ood.grid_name(0.1, l2) for l2 in (0.0, 100.0)]
+    for run, l2 in zip(runs, (0.0, 100.0), strict=True):
+        info = serialization.read_json(run / "run.json")
+        assert info["train"]["perturb"] == 0.1 and info["train"]["l2"] == l2
+        assert info["model"] == serialization.read_json(foreground / "run.json")["model"]  # the same family and size
+        assert info["train"]["batch_size"] == 8 and info["train"]["steps"] == 2
+    choice = serialization.read_json(tmp_path / "grid" / "choice.json")
+    best = max(choice["grid"], key=lambda r: r["auroc"])
+    assert result["chosen"] == choice["chosen"]["run"] == best["run"]
+    assert [r["run"] for r in result["test"]][0] == best["run"] and len(result["test"]) == 2
+    # the choice is reported before the test pair is looked at
+    chosen_at = next(i for i, line in enumerate(lines) if line.startswith("chosen:"))
+    assert chosen_at < next(i for i, line in enumerate(lines) if "test AUROC" in line)
+    # a finished grid point is kept when the grid runs again
+    stamp = (runs[0] / "model.safetensors").stat().st_mtime_ns
+    ood.choose(
+        str(foreground),
+        tmp_path / "grid",
+        {"steps": 2},
+        limit=20,
+        l2s=(0.0,),
+        mus=(0.1,),
+        progress=False,
+        report=lambda _: None,
+        test_limit=10,
+    )
+    assert (runs[0] / "model.safetensors").stat().st_mtime_ns == stamp

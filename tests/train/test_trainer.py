@@ -359,3 +359,22 @@ def test_after_step_runs_after_accepted_steps_only(tmp_path, monkeypatch):
     monkeypatch.setattr(type(t.model), "after_step", lambda self: calls.append(t.state["step"]))
     t.fit()
     assert calls == [1, 2, 3, 6, 7, 8, 9, 10]  # the step count after each accepted step; steps 3 and 4 rejected
+
+
+def test_the_l2_penalty_is_lambda_sum_of_squares_per_example_and_shrinks_the_weights(tmp_path):
+    from chainrule.train.trainer import l2_penalty
+
+    matrices = [torch.nn.Parameter(torch.full((2, 3), 2.0)), torch.nn.Parameter(torch.ones(4, 1, 1))]
+    # (6 · 4 + 4 · 1) = 28; per example λ · 28, per dimension of 64 values λ · 28 / 64
+    assert float(l2_penalty(matrices, 10.0, 64)) == pytest.approx(10 * 28 / 64)
+
+    def weights(l2):
+        t = trainer(tmp_path / f"l2-{l2}", steps=30, l2=l2)
+        t.fit()
+        assert t.matrices and all(p.dim() >= 2 for p in t.matrices)
+        return sum(float(p.square().sum()) for p in t.matrices)
+
+    free, penalised = weights(0.0), weights(50.0)
+    assert penalised < 0.8 * free  # the penalty pulls the matrices in
+    with pytest.raises(ConfigError, match="l2"):
+        TrainConfig(l2=-1.0)
