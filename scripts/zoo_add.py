@@ -1,10 +1,15 @@
 """Add a finished training run to the model zoo (`chainrule/zoo/NAME/`) and record it in `zoo.json`.
 
-    .venv/bin/python scripts/zoo_add.py NAME RUN_DIR --command "chainrule train ..."
+    .venv/bin/python scripts/zoo_add.py NAME RUN_DIR --command "chainrule train ..." [--half]
+    .venv/bin/python scripts/zoo_add.py NAME --half          # store an entry's weights as float16, in place
 
 Copies the run's config, weights, run.json and results.json (not its checkpoints or logs) and writes the manifest
 entry: family, data, the command that trained it, training time, test NLL, parameters and bytes. Refuses to let
 the zoo grow past 20 MB.
+
+--half stores the floating-point weights as float16 (half the bytes; loading casts them back to float32). The
+model the zoo then holds is the rounded one, so its test NLL is measured again on the whole test split and that
+figure recorded (with the trained run's beside it, `test_bpd_float32`).
 """
 
 from __future__ import annotations
@@ -17,7 +22,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from safetensors.torch import save_file  # noqa: E402
+
+import chainrule as cr  # noqa: E402
 from chainrule import serialization  # noqa: E402
+from chainrule.cli.common import run_data  # noqa: E402
+from chainrule.train.evaluate import evaluate  # noqa: E402
 from chainrule.zoo import ZOO_DIR  # noqa: E402
 
 FILES = ("config.json", "model.safetensors", "run.json", "results.json")
@@ -33,12 +43,50 @@ def test_figure(results: dict, data: dict) -> str:
     return f"{results['test_bpd']:.3f} {unit}"
 
 
+def halve(directory: Path) -> dict:
+    """Store the weights of the model in `directory` as float16, measure its test split again, update its
+    results.json; returns the new results."""
+    weights = directory / "model.safetensors"
+    tensors = serialization.read_tensors(weights)
+    save_file({k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}, str(weights))
+    results = serialization.read_json(directory / "results.json")
+    figures = evaluate(cr.load(directory), run_data(str(directory), "test"), progress=True)
+    if "test_bpd_float32" not in results:
+        results["test_bpd_float32"] = results["test_bpd"]
+    results.update(test_bpd=figures["bpd"], test_nats=figures["nats"], weights="float16")
+    serialization.write_json(directory / "results.json", results)
+    before = results["test_bpd_float32"]
+    print(f"{directory.name}: float16 weights, test {figures['bpd']:.5f} bits/dim (float32: {before:.5f})")
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name")
-    parser.add_argument("run", type=Path)
-    parser.add_argument("--command", required=True, help="the command that trained the run")
+    parser.add_argument("run", type=Path, nargs="?", help="the run to add (none: convert the entry NAME with --half)")
+    parser.add_argument("--command", help="the command that trained the run")
+    parser.add_argument("--half", action="store_true", help="store the weights as float16 (see above)")
     args = parser.parse_args()
+    manifest_path = ZOO_DIR / "zoo.json"
+    if args.run is None:
+        manifest = serialization.read_json(manifest_path)
+        if not args.half or args.name not in manifest:
+            print("zoo_add: give RUN (and --command) to add a run, or --half to convert an existing entry")
+            return 1
+        results = halve(ZOO_DIR / args.name)
+        entry = manifest[args.name]
+        data = serialization.read_json(ZOO_DIR / args.name / "run.json")["data"]
+        entry.update(
+            test=test_figure(results, data),
+            test_bpd=results["test_bpd"],
+            bytes=sum((ZOO_DIR / args.name / f).stat().st_size for f in FILES),
+            weights="float16",
+        )
+        serialization.write_json(manifest_path, dict(sorted(manifest.items())))
+        return 0
+    if not args.command:
+        print("zoo_add: --command (the command that trained the run) is required")
+        return 1
 
     run = serialization.read_json(args.run / "run.json")
     results = serialization.read_json(args.run / "results.json")
@@ -46,13 +94,15 @@ def main() -> int:
     manifest = serialization.read_json(manifest_path)
     target = ZOO_DIR / args.name
     others = sum(f.stat().st_size for f in ZOO_DIR.glob("*/*") if f.parent != target)
-    size = sum((args.run / f).stat().st_size for f in FILES)
+    size = sum((args.run / f).stat().st_size for f in FILES) // (2 if args.half else 1)
     if others + size > LIMIT_BYTES:
         print(f"zoo_add: the zoo would hold {(others + size) / 1e6:.1f} MB, over {LIMIT_BYTES / 1e6:.0f} MB")
         return 1
     target.mkdir(exist_ok=True)
     for f in FILES:
         shutil.copyfile(args.run / f, target / f)
+    results = halve(target) if args.half else results
+    size = sum((target / f).stat().st_size for f in FILES)
     manifest[args.name] = {
         "family": run["model"]["model"],
         "data": results["data"],
@@ -63,6 +113,7 @@ def main() -> int:
         "test_bpd": results["test_bpd"],
         "parameters": results["parameters"],
         "bytes": size,
+        **({"weights": "float16"} if args.half else {}),
     }
     serialization.write_json(manifest_path, dict(sorted(manifest.items())))
     print(f"zoo:{args.name} added ({size / 1e6:.2f} MB; the zoo now holds {(others + size) / 1e6:.1f} MB)")
