@@ -47,4 +47,6 @@ if [ -n "$missing" ]; then
     echo "chainrule: Debian packages missing; install them with: sudo apt-get install -y$missing"
   fi
 fi
+# the compiled WaveNet step (chainrule/nn/native): built once per machine here, not at the first generation
+.venv/bin/python -c "from chainrule.nn import native; native.library('gated_stack_step')" || true
 echo "chainrule: setup done (.venv)"

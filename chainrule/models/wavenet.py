@@ -212,7 +212,7 @@ class WaveNet(SequenceModel):
         return {
             "n": n,
             "t": 0,
-            "stack": GatedStackStep(self.convs, self.residual, self.skip, n),
+            "stack": GatedStackStep(self.convs, self.residual, self.skip, n, head=(self.hidden, self.output)),
             "cond": cond,
             "dummy": torch.zeros(n, 1, dtype=torch.long, device=weight.device),
         }
@@ -233,8 +233,6 @@ class WaveNet(SequenceModel):
             if cond.dtype.is_floating_point:  # local conditioning: the frame that sample t lies in
                 cond = cond[:, :, t // self.config.hop : t // self.config.hop + 1]
             biases = self.conditioning(cond, 1)[..., 0].transpose(0, 1)  # (layers, n, 2C)
-        skips = stack.step(t, biases)
-        hidden = F.linear(F.relu(skips), self.hidden.weight[:, :, 0], self.hidden.bias)
-        params = F.linear(F.relu(hidden), self.output.weight[:, :, 0], self.output.bias)
+        params = stack.step(t, biases)  # the stack and the output network
         cache["t"] = t + 1
         return self.head.log_probs_at(params[:, None], cache["dummy"], (0,))

@@ -5,12 +5,15 @@ instead of a pass over the receptive field; `GatedStackStep` steps a whole WaveN
 
 from __future__ import annotations
 
+import ctypes
 import math
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from chainrule.nn import native
 
 
 class CausalConv1d(nn.Conv1d):
@@ -101,8 +104,11 @@ class GatedStackStep:
         residual: Sequence[nn.Conv1d],
         skip: Sequence[nn.Conv1d],
         batch: int,
+        head: tuple[nn.Conv1d, nn.Conv1d] | None = None,
     ) -> None:
         weight = convs[0].weight
+        # WaveNet's output network on the summed skips, ReLU, 1x1, ReLU, 1x1: ((W1, b1), (W2, b2)), or None
+        self.head = None if head is None else tuple((h.weight[:, :, 0].detach(), h.bias.detach()) for h in head)
         c = convs[0].in_channels
         double = torch.cat([weight.new_full((c,), 2.0), weight.new_ones(c)])  # scales the a-half of 2C outputs
         self.double = double.detach()
@@ -133,10 +139,90 @@ class GatedStackStep:
         self.gated = weight.new_zeros(batch, layers, 2 * c)  # [σ(2a) ⊙ σ(b), σ(b)] per layer
         self.gated_views = self.gated.unbind(1)
         self.halves = [(g[:, :c], g[:, c:]) for g in self.gated_views]
+        self.kernel = self.native_kernel(weight)
+
+    def native_kernel(self, weight: Tensor):
+        """The compiled step (`nn.native`, gated_stack_step.c) with this stack's arrays, or None: float32 on the CPU
+        with tabulated ring slots only, and where a C compiler is installed."""
+        queues = self.queues
+        if weight.dtype != torch.float32 or weight.device.type != "cpu" or queues._past_slots is None:
+            return None
+        lib = native.library("gated_stack_step")
+        if lib is None:
+            return None
+        function = lib.gated_stack_step
+        function.restype = None
+        pointer, size = ctypes.c_void_p, ctypes.c_int64
+        function.argtypes = [size] * 6 + [pointer] * 13 + [size] * 2 + [pointer] * 6
+        layers, batch, c = self.inputs.shape
+        self.arrays = {  # contiguous copies the kernel reads (kept alive here)
+            "now": torch.stack(self.now).contiguous(),
+            "past": self.past.contiguous(),
+            "conv_bias": self.conv_bias.contiguous(),
+            "residual": torch.stack(self.residual).contiguous(),
+            "skip": self.skip.contiguous(),
+            "skip_bias": self.skip_bias.contiguous(),
+            "past_slots": queues._past_slots.to(torch.int64).contiguous(),
+            "push_slots": queues._push_slots.to(torch.int64).contiguous(),
+        }
+        self.skips_out = weight.new_zeros(batch, self.skip.shape[1])
+        if self.head is not None:
+            (w1, b1), (w2, b2) = self.head
+            self.arrays.update(head_in=w1.t().contiguous(), head_out=w2.t().contiguous())
+            self.arrays.update(head_in_bias=b1.contiguous(), head_out_bias=b2.contiguous())
+            self.hidden_out = weight.new_zeros(batch, w1.shape[1] + w1.shape[0])
+            self.params_out = weight.new_zeros(batch, w2.shape[0])
+        taps = self.past.shape[1] // c
+        if self.head is None:
+            self.head_arguments = [0, 0] + [None] * 6
+        else:
+            a = self.arrays
+            names = ("head_in", "head_in_bias", "head_out", "head_out_bias")
+            self.head_arguments = [self.head[0][0].shape[0], self.head[1][0].shape[0]]
+            self.head_arguments += [a[k].data_ptr() for k in names] + [
+                self.hidden_out.data_ptr(),
+                self.params_out.data_ptr(),
+            ]
+        return function, taps
+
+    def native_step(self, t: int, biases: Tensor | None) -> Tensor:
+        function, taps = self.kernel
+        a, queues = self.arrays, self.queues
+        layers, batch, c = self.inputs.shape
+        row = t % queues.period
+        cond = None
+        if biases is not None:
+            cond = (biases * self.double).to(torch.float32).contiguous()
+        function(
+            batch,
+            layers,
+            c,
+            taps,
+            self.skips_out.shape[1],
+            queues.buffer.shape[1],
+            queues.buffer.data_ptr(),
+            a["past_slots"][row].data_ptr(),
+            a["push_slots"][row].data_ptr(),
+            self.inputs.data_ptr(),
+            a["now"].data_ptr(),
+            a["past"].data_ptr(),
+            a["conv_bias"].data_ptr(),
+            None if cond is None else cond.data_ptr(),
+            a["residual"].data_ptr(),
+            a["skip"].data_ptr(),
+            a["skip_bias"].data_ptr(),
+            self.gated.data_ptr(),
+            self.skips_out.data_ptr(),
+            *self.head_arguments,
+        )
+        return self.skips_out if self.head is None else self.params_out
 
     def step(self, t: int, biases: Tensor | None) -> Tensor:
         """Step t, the first layer's input already in `input_views[0]` (n, C) (B_0 = 0); `biases`: per-layer gate biases
-        (layers, n, 2C) of a condition, or None. Returns the summed skips (n, S)."""
+        (layers, n, 2C) of a condition, or None. Returns the summed skips (n, S), or with a head its output (n, O);
+        the compiled step, where there is one, returns them in a tensor that the next step overwrites."""
+        if self.kernel is not None:
+            return self.native_step(t, biases)
         z_past = torch.baddbmm(self.conv_bias, self.queues.past(t), self.past)
         if biases is not None:
             z_past = z_past + biases * self.double
@@ -148,7 +234,11 @@ class GatedStackStep:
             if i < last:  # the last layer's residual output is not used
                 torch.addmm(h[i], g[i], self.residual[i], out=h[i + 1])
         self.queues.push(t, self.inputs)
-        return torch.addmm(self.skip_bias, self.gated.view(self.gated.shape[0], -1), self.skip)
+        skips = torch.addmm(self.skip_bias, self.gated.view(self.gated.shape[0], -1), self.skip)
+        if self.head is None:
+            return skips
+        (w1, b1), (w2, b2) = self.head
+        return F.linear(F.relu(F.linear(F.relu(skips), w1, b1)), w2, b2)
 
     def reorder(self, index: Tensor) -> None:
         """Rows regrouped: row r continues row index[r] (only the queues of past inputs are per row)."""
