@@ -11,7 +11,9 @@ over batches).
 
 from __future__ import annotations
 
+import concurrent.futures
 import math
+import multiprocessing
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +21,7 @@ from typing import Any
 
 import torch
 
-from chainrule import serialization
+from chainrule import serialization, zoo
 from chainrule.data import load_splits
 from chainrule.data.mulaw import encode
 from chainrule.errors import ConfigError
@@ -145,7 +147,7 @@ def train_background(
         return run
     if (run / "run.json").exists():  # stopped part-way: start it again
         shutil.rmtree(run)
-    info = serialization.read_json(Path(foreground) / "run.json")
+    info = serialization.read_json(zoo.resolve(foreground) / "run.json")
     data = info["data"]
     if data.get("name") != "fashion-mnist" or data.get("levels") != 256:
         raise ConfigError(f"{foreground} is not a Fashion-MNIST model at 256 levels: the grid compares those")
@@ -162,6 +164,27 @@ def train_background(
         progress=progress,
     )
     return run
+
+
+def _train_in_worker(threads: int, *args) -> Path:
+    torch.set_num_threads(threads)
+    return train_background(*args)
+
+
+def train_grid(
+    foreground: str, out: Path, points: list[tuple[float, float]], budget: dict[str, float], jobs: int, progress: bool
+) -> dict[tuple[float, float], Path]:
+    """The backgrounds of `points`, trained one after another, or `jobs` at a time in worker processes (each with
+    its share of the cores; no progress bars then)."""
+    if jobs <= 1:
+        return {point: train_background(foreground, out, *point, budget, progress) for point in points}
+    threads = max(1, torch.get_num_threads() // jobs)
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        futures = {
+            point: pool.submit(_train_in_worker, threads, foreground, out, *point, budget, False) for point in points
+        }
+        return {point: future.result() for point, future in futures.items()}
 
 
 def ratio_separation(
@@ -185,21 +208,21 @@ def choose(
     progress: bool = True,
     report: Callable[[str], None] = print,
     test_limit: int | None = None,
+    jobs: int = 1,
 ) -> dict[str, Any]:
     """Ren et al.'s choice of a background: one background per (μ, λ) of the grid (trained first, all alike but for
     μ and λ), each scored by the ratio's AUROC between Fashion-MNIST validation images and `letters` validation
     images (no test image is looked at); the highest wins (ties: the smaller μ, then λ), written to
     `out/choice.json` before anything else is measured. Then the test pair, Fashion-MNIST test vs MNIST, for every
-    grid point, the chosen one first (all of both test splits, or the first `test_limit` of each).
+    grid point, the chosen one first (all of both test splits, or the first `test_limit` of each). `jobs` > 1
+    trains that many backgrounds at a time.
 
     Returns:
         {"grid": validation rows, "chosen": the chosen background's run, "test": test rows}."""
     out.mkdir(parents=True, exist_ok=True)
-    runs = {}
-    for mu in mus:
-        for l2 in l2s:
-            runs[mu, l2] = train_background(foreground, out, mu, l2, budget, progress)
-            report(f"background μ = {mu:g}, λ = {l2:g}: {runs[mu, l2]}")
+    runs = train_grid(foreground, out, [(mu, l2) for mu in mus for l2 in l2s], budget, jobs, progress)
+    for (mu, l2), run in runs.items():
+        report(f"background μ = {mu:g}, λ = {l2:g}: {run}")
     model = load(foreground)
     inside = load_splits("fashion-mnist")["val"].x[:limit]
     outside = load_splits(VALIDATION_OUT)["val"].x

@@ -86,6 +86,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     o.add_argument(
         "--out", default="runs/ood-choice", help="--choose: where the backgrounds go (default runs/ood-choice)"
     )
+    o.add_argument("--jobs", type=int, default=1, help="--choose: backgrounds trained at a time (default 1)")
     budget = o.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=int, help="--choose: training steps per background")
     budget.add_argument(
@@ -197,7 +198,9 @@ def run_ood(args: argparse.Namespace) -> int:
         if args.steps is not None and args.steps < 1 or args.minutes is not None and args.minutes <= 0:
             raise ConfigError("--steps must be ≥ 1 and --minutes > 0")
         budget = {"steps": args.steps} if args.steps else {"minutes": args.minutes or 2.0}
-        ood.choose(args.images, Path(args.out), budget, limit=args.limit)
+        if args.jobs < 1:
+            raise ConfigError("--jobs must be ≥ 1")
+        ood.choose(args.images, Path(args.out), budget, limit=args.limit, jobs=args.jobs)
         return 0
     print("| in | out | method | AUROC | AUPRC | FPR@95%TPR | mean score in / out |")
     print("|---|---|---|---:|---:|---:|---:|")

@@ -148,6 +148,7 @@ def test_the_background_grid_trains_alike_chooses_on_letters_and_reports_the_tes
         progress=False,
         report=lines.append,
         test_limit=20,
+        jobs=2,  # the two backgrounds in worker processes
     )
     runs = [tmp_path / "grid" / ood.grid_name(0.1, l2) for l2 in (0.0, 100.0)]
     for run, l2 in zip(runs, (0.0, 100.0), strict=True):
