@@ -1,12 +1,14 @@
 """Cached generation speed of WaveNet at a preset: samples per second of `model.sample(batch)` over a number of
-samples (in total over the batch), untrained weights (the cost does not depend on them), several draws.
+samples (in total over the batch), untrained weights (the cost does not depend on them), several draws; the
+compiled step (`nn.native`) and the PyTorch step alternate in one run, and the median of each is reported.
 
-    .venv/bin/python scripts/wavenet_speed.py --preset cpu --samples 8000 --draws 3
+    .venv/bin/python scripts/wavenet_speed.py --preset cpu --samples 8000 --draws 9 --threads 1
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -18,6 +20,7 @@ import torch  # noqa: E402
 
 import chainrule as cr  # noqa: E402
 from chainrule.bench.machine import describe  # noqa: E402
+from chainrule.nn import native  # noqa: E402
 
 
 def main() -> int:
@@ -33,11 +36,23 @@ def main() -> int:
     hparams = cr.models.preset_hparams("wavenet", args.preset, shape)
     model = cr.models.create("wavenet", shape=shape, levels=256, **hparams).eval()
     print(f"machine: {describe()}")
+    start = time.perf_counter()
+    compiled = native.library("gated_stack_step") is not None
+    print(f"compiled step: {'yes' if compiled else 'no (no C compiler)'}, ready in {time.perf_counter() - start:.3f} s")
+    rates: dict[str, list[float]] = {"compiled": [], "pytorch": []}
     for seed in range(args.draws):
-        start = time.perf_counter()
-        model.sample(args.batch, generator=torch.Generator().manual_seed(seed))
-        rate = args.batch * args.samples / (time.perf_counter() - start)
-        print(f"wavenet {args.preset}, batch {args.batch}: {rate:,.0f} samples/s")
+        for name in rates if compiled else ["pytorch"]:
+            model.compiled_step = name == "compiled"
+            start = time.perf_counter()
+            model.sample(args.batch, generator=torch.Generator().manual_seed(seed))
+            rates[name].append(args.batch * args.samples / (time.perf_counter() - start))
+            print(f"wavenet {args.preset}, batch {args.batch}, {name} step: {rates[name][-1]:,.0f} samples/s")
+    for name, values in rates.items():
+        if values:
+            print(f"median of {len(values)}, {name} step: {statistics.median(values):,.0f} samples/s")
+    if compiled:
+        ratio = statistics.median(rates["compiled"]) / statistics.median(rates["pytorch"])
+        print(f"compiled / pytorch: {ratio:.2f}x")
     return 0
 
 

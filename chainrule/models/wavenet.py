@@ -204,6 +204,10 @@ class WaveNet(SequenceModel):
 
     # --- fast generation ----------------------------------------------------------------------------------
 
+    # the stack's step through the compiled kernel (`nn.native`, where a C compiler is installed); False: the
+    # PyTorch step (the reference the compiled one is tested against)
+    compiled_step: bool = True
+
     def init_cache(self, n: int, cond: Tensor | None = None) -> dict[str, Any]:
         """The stack's one-step state (`nn.causal_conv.GatedStackStep`: queues of past layer inputs, weights as
         matrices) and the condition."""
@@ -212,7 +216,9 @@ class WaveNet(SequenceModel):
         return {
             "n": n,
             "t": 0,
-            "stack": GatedStackStep(self.convs, self.residual, self.skip, n, head=(self.hidden, self.output)),
+            "stack": GatedStackStep(
+                self.convs, self.residual, self.skip, n, head=(self.hidden, self.output), compiled=self.compiled_step
+            ),
             "cond": cond,
             "dummy": torch.zeros(n, 1, dtype=torch.long, device=weight.device),
         }

@@ -105,6 +105,7 @@ class GatedStackStep:
         skip: Sequence[nn.Conv1d],
         batch: int,
         head: tuple[nn.Conv1d, nn.Conv1d] | None = None,
+        compiled: bool = True,
     ) -> None:
         weight = convs[0].weight
         # WaveNet's output network on the summed skips, ReLU, 1x1, ReLU, 1x1: ((W1, b1), (W2, b2)), or None
@@ -139,7 +140,7 @@ class GatedStackStep:
         self.gated = weight.new_zeros(batch, layers, 2 * c)  # [σ(2a) ⊙ σ(b), σ(b)] per layer
         self.gated_views = self.gated.unbind(1)
         self.halves = [(g[:, :c], g[:, c:]) for g in self.gated_views]
-        self.kernel = self.native_kernel(weight)
+        self.kernel = self.native_kernel(weight) if compiled else None
 
     def native_kernel(self, weight: Tensor):
         """The compiled step (`nn.native`, gated_stack_step.c) with this stack's arrays, or None: float32 on the CPU
