@@ -22,6 +22,8 @@ from chainrule.data.digits import load_digits
 from chainrule.data.fashion_mnist import INSTALL as FASHION_INSTALL
 from chainrule.data.fashion_mnist import load_fashion_mnist, load_idx_source
 from chainrule.data.idx import is_idx_dir
+from chainrule.data.emoji import INSTALL as EMOJI_INSTALL
+from chainrule.data.emoji import load_emoji32, load_emoji64
 from chainrule.data.kind import DataKind
 from chainrule.data.letters import INSTALL as LETTERS_INSTALL
 from chainrule.data.letters import load_letters
@@ -62,6 +64,18 @@ SOURCES: dict[str, BuiltIn] = {
         load_photos64,
         "64x64 RGB crops of the same photos reduced 2x: 9 photos train, 1 val, 2 test",
         PHOTOS_INSTALL,
+        val_size=0,
+    ),
+    "emoji64": BuiltIn(
+        load_emoji64,
+        "Noto colour emoji 64x64 RGB on white, one per glyph (~3,650), 9 classes (Unicode groups); split by glyph",
+        EMOJI_INSTALL,
+        val_size=0,
+    ),
+    "emoji32": BuiltIn(
+        load_emoji32,
+        "the same emoji at 32x32 RGB, same split and classes",
+        EMOJI_INSTALL,
         val_size=0,
     ),
     "letters": BuiltIn(
