@@ -19,11 +19,11 @@ from chainrule.data.arrays import load_array
 from chainrule.data.conditions import ConditionTask
 from chainrule.data.dataset import Binarize, Dataset
 from chainrule.data.digits import load_digits
+from chainrule.data.emoji import INSTALL as EMOJI_INSTALL
+from chainrule.data.emoji import load_emoji32, load_emoji64
 from chainrule.data.fashion_mnist import INSTALL as FASHION_INSTALL
 from chainrule.data.fashion_mnist import load_fashion_mnist, load_idx_source
 from chainrule.data.idx import is_idx_dir
-from chainrule.data.emoji import INSTALL as EMOJI_INSTALL
-from chainrule.data.emoji import load_emoji32, load_emoji64
 from chainrule.data.kind import DataKind
 from chainrule.data.letters import INSTALL as LETTERS_INSTALL
 from chainrule.data.letters import load_letters

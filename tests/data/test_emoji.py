@@ -25,9 +25,10 @@ def test_a_glyph_is_rgb_on_white_whole_and_centred(font, glyph, size):
     rows, cols = np.nonzero(ink)
     assert len(rows) > 0.2 * size * size  # a picture, not a speck
     # centred on the square: the ink's margins balance along the glyph's longer side, and none is cut
-    assert abs(int(cols.min()) - (size - 1 - int(cols.max()))) <= 0.12 * size or abs(
-        int(rows.min()) - (size - 1 - int(rows.max()))
-    ) <= 0.12 * size
+    assert (
+        abs(int(cols.min()) - (size - 1 - int(cols.max()))) <= 0.12 * size
+        or abs(int(rows.min()) - (size - 1 - int(rows.max()))) <= 0.12 * size
+    )
 
 
 def test_a_sequence_the_font_draws_as_several_glyphs_is_left_out(font):
