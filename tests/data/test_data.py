@@ -162,3 +162,19 @@ def test_training_data_from_16_bit_pngs_is_refused_not_clipped(tmp_path):
     Image.fromarray(np.array([[0, 40000], [7, 9]], dtype=np.uint16)).save(tmp_path / "a.png")
     with pytest.raises(InputError, match=r"a\.png \(mode I;16\) has values up to 40000"):
         load_png_folder(tmp_path)
+
+
+def test_photos64_is_split_by_photograph_with_the_kde_photographs():
+    from chainrule.data import photos
+
+    try:
+        files = photos.photo_files("photos64") + photos.plasma_files()
+    except DatasetNotFoundError as err:
+        pytest.skip(str(err))
+    names = [photos.photo_name(f) for f in files]
+    assert len(names) == len(set(names)) == 25 and "Kite" in names and "Storm" in names
+    splits = cr.data.load_splits("photos64")
+    seen = {n: {bytes(x.numpy().astype("uint8")) for x in d.x[:: max(1, len(d) // 400)]} for n, d in splits.items()}
+    assert not seen["train"] & seen["test"] and not seen["train"] & seen["val"] and not seen["val"] & seen["test"]
+    assert set(photos.TEST_PHOTOS64).isdisjoint(photos.VALIDATION_PHOTOS64)
+    assert len(splits["test"]) > len(splits["val"]) > 0 and len(splits["train"]) > 10 * len(splits["test"])
