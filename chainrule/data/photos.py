@@ -117,6 +117,26 @@ def load_photos64() -> Source:
     return Source(train=train, val=val, test=test, source_levels=256)
 
 
+def load_photos64_mate() -> Source:
+    """photos64 as it was before the KDE photographs joined (the zoo's photos pair was trained and measured on
+    it): the twelve MATE photos reduced 2x, crops at every 16 pixels of nine, Garden's tiles for validation, Storm's
+    and YellowFlower's for test."""
+    files = photo_files("photos64-mate")
+    held = {*TEST_PHOTOS, "Garden.jpg"}
+    if not held <= {f.name for f in files}:
+        raise DataFormatError(f"{directory()} must hold {', '.join(sorted(held))} and other photos")
+    parts = {
+        split: [
+            crops(reduced(f, 2), PATCH64, 16 if split == "train" else PATCH64)
+            for f in files
+            if (f.name in TEST_PHOTOS, f.name == "Garden.jpg") == where
+        ]
+        for split, where in (("train", (False, False)), ("val", (False, True)), ("test", (True, False)))
+    }
+    train, val, test = ((np.concatenate(parts[s]), None) for s in ("train", "val", "test"))
+    return Source(train=train, val=val, test=test, source_levels=256)
+
+
 def photo_name(path: Path) -> str:
     """A photograph's name: the file's stem (MATE), or the wallpaper's folder (KDE: NAME/contents/images/WxH)."""
     return path.parents[2].name if path.parent.name == "images" else path.stem

@@ -31,7 +31,7 @@ from chainrule.data.mnist5k import INSTALL as MNIST5K_INSTALL
 from chainrule.data.mnist5k import load_mnist5k
 from chainrule.data.photos import INSTALL as PHOTOS_INSTALL
 from chainrule.data.photos import INSTALL64 as PHOTOS64_INSTALL
-from chainrule.data.photos import load_photos, load_photos64
+from chainrule.data.photos import load_photos, load_photos64, load_photos64_mate
 from chainrule.data.png_folder import load_png_files, load_png_folder
 from chainrule.data.source import Source
 from chainrule.errors import ConfigError, DatasetNotFoundError, UnknownNameError
@@ -83,6 +83,12 @@ SOURCES: dict[str, BuiltIn] = {
         load_letters,
         "notMNIST-like letters A-J, 28x28 grey, 10 classes, rendered from the installed fonts; split by font",
         LETTERS_INSTALL,
+        val_size=0,
+    ),
+    "photos64-mate": BuiltIn(
+        load_photos64_mate,
+        "photos64 before issue 35: the 12 MATE photos reduced 2x, 9 train (16-pixel stride), 1 val, 2 test",
+        PHOTOS_INSTALL,
         val_size=0,
     ),
     "digits": BuiltIn(
