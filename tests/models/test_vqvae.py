@@ -285,3 +285,26 @@ def test_a_class_conditional_prior_over_codes_samples_a_class(pair, tmp_path, ca
         b = prior.log_prob(test.x[:4], (test.labels[:4] + 1) % 10)
     assert torch.isfinite(a).all() and torch.isfinite(b).all()
     assert main(["sample", str(run), "--class", "3", "-n", "2", "-o", str(tmp_path / "c.png"), "--seed", "0"]) == 0
+
+
+def test_a_two_level_vqvae_on_emoji_with_class_conditional_priors_samples_a_class(tmp_path):
+    from chainrule.data import emoji
+
+    if not (emoji.font_path().is_file() and emoji.table_path().is_file()):
+        pytest.skip(f"emoji64 needs: {emoji.INSTALL}")
+    vq, top, bottom = tmp_path / "vq2", tmp_path / "top", tmp_path / "bottom"
+    args = ["train", "--model", "vqvae", "--data", "emoji64", *sets({**TINY, "hierarchy": 2}), "--steps", "2"]
+    assert main([*args, "--train-set", "eval_examples=16", "--out", str(vq), "--quiet"]) == 0
+    vqvae = codes.load_vqvae(vq)
+    top_codes, bottom_codes = vqvae.encode(cr.data.load_splits("emoji64")["test"].x[:2])
+    assert bottom_codes.shape == (2, 1, 32, 32) and top_codes.shape == (2, 1, 16, 16)  # the grids
+    for family, grid, run in (("pixelsnail", f"codes:{vq}", top), ("gated-pixelcnn", f"codes:{vq}:bottom", bottom)):
+        tiny = sets(cr.models.MODELS.get(family).tiny)
+        extra = ["--set", "num_classes=9", "--train-set", "eval_examples=16"]
+        assert main(["train", "--model", family, "--data", grid, *tiny, *extra, "--steps", "1", "--out", str(run)]) == 0
+        assert cr.load(run).num_classes == 9
+    out = tmp_path / "smileys.png"
+    sample = ["sample", str(bottom), "--top", str(top), "--class", "0", "-n", "2", "-o", str(out), "--seed", "1"]
+    assert main(sample) == 0
+    with Image.open(out) as image:
+        assert image.width >= 2 * 64 and image.mode == "RGB"
