@@ -87,3 +87,12 @@ def test_the_build_is_kept_per_source_and_cpu(tmp_path, monkeypatch):
         assert built[0].stat().st_mtime_ns == stamp
     finally:
         native.library.cache_clear()
+
+
+@needs_compiler
+def test_loading_the_library_leaves_subnormal_floats_alone():
+    import numpy as np
+
+    assert native.library("gated_stack_step") is not None
+    tiny = np.float32(1e-45)  # the smallest float32 subnormal: flushed to zero under fast-math's processor flags
+    assert tiny > 0 and np.float32(1e-38) / np.float32(1e4) > 0

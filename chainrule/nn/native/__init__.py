@@ -24,7 +24,9 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 SOURCE_DIR = Path(__file__).parent
-FLAGS = ("-O3", "-march=native", "-ffast-math", "-fno-finite-math-only", "-shared", "-fPIC", "-std=c99")
+# no -ffast-math: linked into a shared library it sets the processor's flush-to-zero mode for the whole process
+# (crtfastmath.o), which changes every other float computation in it
+FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-shared", "-fPIC", "-std=c99")
 
 
 def cache_dir() -> Path:
