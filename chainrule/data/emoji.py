@@ -123,7 +123,7 @@ def _load(size: int, font_file: str, table_file: str) -> Source:
         font = ImageFont.truetype(font_file, STRIKE)
     except OSError as err:
         raise DataFormatError(f"{font_file} is not a readable colour emoji font ({err})") from None
-    _, entries = read_table(table_file_path)
+    groups, entries = read_table(table_file_path)
     parts: dict[str, tuple[list[np.ndarray], list[int]]] = {s: ([], []) for s in ("train", "val", "test")}
     # a drawing met before (the font's box for a glyph it lacks, or one picture for two sequences) is left out,
     # as is the box the font draws for a character it has no glyph for
@@ -145,7 +145,6 @@ def _load(size: int, font_file: str, table_file: str) -> Source:
         images, labels = parts[split]
         return np.stack(images), np.array(labels, dtype=np.int64)
 
-    groups = read_table(table_file_path)[0]
     return Source(
         train=joined("train"), val=joined("val"), test=joined("test"), source_levels=256, num_classes=len(groups)
     )
