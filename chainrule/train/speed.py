@@ -30,6 +30,12 @@ def apply_memory_format(model: nn.Module, channels_last: bool) -> nn.Module:
     return model
 
 
+def matrices(model: nn.Module) -> list[nn.Parameter]:
+    """The parameters of two or more dimensions (embeddings, linear and convolution weights): what the weight decay
+    and the `l2` penalty apply to, not biases, norms or other vectors."""
+    return [p for p in model.parameters() if p.dim() >= 2]
+
+
 def optimizer(
     model: nn.Module,
     lr: float,
@@ -42,7 +48,7 @@ def optimizer(
     implementation, with a warning, where torch has no fused kernel for the parameters' device)."""
     params = list(model.parameters())
     groups = [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+        {"params": matrices(model), "weight_decay": weight_decay},
         {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
     ]
     groups = [g for g in groups if g["params"]]

@@ -130,7 +130,7 @@ class Trainer:
         # forward = the training objective (DDP-wrapped under torchrun, compiled if asked for)
         self.net = speed.compiled(distributed.wrap(self.model, self.ranks, self.device), config.compile)
         self.optimizer = speed.optimizer(model, config.lr, config.weight_decay, config.fused, config.betas)
-        self.matrices = [p for p in model.parameters() if p.dim() >= 2]  # what `l2` penalises
+        self.matrices = speed.matrices(model)  # what `l2` penalises
         self.state: dict[str, Any] = {
             "step": 0,
             "epoch": 0,
