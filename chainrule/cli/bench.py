@@ -92,6 +92,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     budget.add_argument(
         "--minutes", type=float, help="--choose: minutes per background (default 2, when --steps is not given)"
     )
+    o.add_argument(
+        "--final-steps",
+        type=int,
+        help="--choose: train the chosen (μ, λ) again for this many steps (e.g. the foreground's) before the test pair",
+    )
     o.set_defaults(run=run_ood)
     v = kinds.add_parser("latent", help="a VQ-VAE and its prior: PSNR, codebook use, bits per code, speed, lossy rate")
     v.add_argument("prior", help="a prior over VQ-VAE codes (run or zoo), keeping its VQ-VAE")
@@ -200,7 +205,10 @@ def run_ood(args: argparse.Namespace) -> int:
         budget = {"steps": args.steps} if args.steps else {"minutes": args.minutes or 2.0}
         if args.jobs < 1:
             raise ConfigError("--jobs must be ≥ 1")
-        ood.choose(args.images, Path(args.out), budget, limit=args.limit, jobs=args.jobs)
+        if args.final_steps is not None and args.final_steps < 1:
+            raise ConfigError("--final-steps must be ≥ 1")
+        final = {"steps": args.final_steps} if args.final_steps else None
+        ood.choose(args.images, Path(args.out), budget, limit=args.limit, jobs=args.jobs, final=final)
         return 0
     print("| in | out | method | AUROC | AUPRC | FPR@95%TPR | mean score in / out |")
     print("|---|---|---|---:|---:|---:|---:|")

@@ -177,3 +177,24 @@ def test_the_background_grid_trains_alike_chooses_on_letters_and_reports_the_tes
         test_limit=10,
     )
     assert (runs[0] / "model.safetensors").stat().st_mtime_ns == stamp
+    # a final budget trains the chosen point again, after the choice, and heads the test table
+    lines = []
+    result = ood.choose(
+        str(foreground),
+        tmp_path / "grid",
+        {"steps": 2},
+        limit=20,
+        l2s=(0.0,),
+        mus=(0.1,),
+        progress=False,
+        report=lines.append,
+        test_limit=10,
+        final={"steps": 3},
+    )
+    final = tmp_path / "grid" / (ood.grid_name(0.1, 0.0) + "-final")
+    assert serialization.read_json(final / "run.json")["train"]["steps"] == 3
+    assert result["test"][0]["run"] == result["chosen"] == str(final) and len(result["test"]) == 2
+    assert serialization.read_json(tmp_path / "grid" / "choice.json")["final"]["run"] == str(final)
+    final_at = next(i for i, line in enumerate(lines) if line.startswith("final:"))
+    assert next(i for i, line in enumerate(lines) if line.startswith("chosen:")) < final_at
+    assert final_at < next(i for i, line in enumerate(lines) if "test AUROC" in line)
