@@ -7,14 +7,21 @@
 - generation: seconds to draw n images (codes, then decoding) against a pixel-level model of the same family with
   about as many weights (untrained: its speed does not depend on its weights), with the time per step of each;
 - rate-distortion: `compress --lossy` on test images (bits per pixel, header included, all images in one file)
-  against JPEG and WebP at matched PSNR: for each image the smallest quality whose PSNR reaches the VQ-VAE's, each
-  image in its own file (what a user of those formats stores).
+  against JPEG, WebP and JPEG XL (`cjxl`, where installed) at matched PSNR: for each image the smallest quality
+  whose PSNR reaches the VQ-VAE's, each image in its own file (what a user of those formats stores).
+
+A prior over the bottom codes of a two-level VQ-VAE is measured with its top prior (`top`): bits per pixel of both
+grids, the lossy file of both, samples drawn top then bottom. Class-conditional priors are given the test images'
+classes (stored in the lossy file) and draw their samples over the classes in turn.
 """
 
 from __future__ import annotations
 
 import io
 import math
+import shutil
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -25,10 +32,13 @@ from PIL import Image
 
 from chainrule import serialization, zoo
 from chainrule.coding import lossy
+from chainrule.data.condition import Condition
+from chainrule.errors import InputError
 from chainrule.models import codes, create, load
 from chainrule.nn.quantizer import perplexity
 
 QUALITIES = range(1, 101)
+JXL_QUALITIES = range(5, 101)  # cjxl 0.7 refuses -q below 5 (a distance above 25)
 
 
 def psnr(a: np.ndarray, b: np.ndarray, peak: int = 255) -> float:
@@ -36,9 +46,28 @@ def psnr(a: np.ndarray, b: np.ndarray, peak: int = 255) -> float:
     return 10 * math.log10(peak**2 / error) if error else math.inf
 
 
+def classic_formats() -> tuple[str, ...]:
+    """The lossy formats compared: JPEG and WebP (Pillow), JPEG XL where `cjxl` and `djxl` are installed."""
+    return ("JPEG", "WEBP") + (("JXL",) if shutil.which("cjxl") and shutil.which("djxl") else ())
+
+
+def jxl_size(picture: Image.Image, quality: int) -> tuple[int, np.ndarray]:
+    """Bytes of one picture in JPEG XL at `quality` (cjxl -q, effort 7), and what djxl decodes it to."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out, back = Path(tmp, "in.png"), Path(tmp, "out.jxl"), Path(tmp, "back.png")
+        picture.save(src)
+        for command in (["cjxl", src, out, "-q", str(quality), "--quiet"], ["djxl", out, back, "--quiet"]):
+            subprocess.run(command, check=True, capture_output=True)
+        with Image.open(back) as decoded:
+            return out.stat().st_size, np.asarray(decoded.convert(picture.mode))
+
+
 def classic_size(image: np.ndarray, fmt: str, quality: int) -> tuple[int, np.ndarray]:
-    """Bytes of one (C, H, W) uint8 image in JPEG or WebP at `quality`, and what it decodes to."""
+    """Bytes of one (C, H, W) uint8 image in JPEG, WebP or JPEG XL ("JXL") at `quality`, and what it decodes to."""
     picture = Image.fromarray(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0))
+    if fmt == "JXL":
+        size, decoded = jxl_size(picture, quality)
+        return size, decoded[None] if decoded.ndim == 2 else decoded.transpose(2, 0, 1)
     buffer = io.BytesIO()
     picture.save(buffer, format=fmt, quality=quality)
     with Image.open(io.BytesIO(buffer.getvalue())) as back:
@@ -49,7 +78,8 @@ def classic_size(image: np.ndarray, fmt: str, quality: int) -> tuple[int, np.nda
 
 def matched(image: np.ndarray, target: float, fmt: str, peak: int = 255) -> tuple[int, float]:
     """The smallest file of `fmt` whose PSNR reaches `target` (bytes, its PSNR); the best quality if none does."""
-    low, high = QUALITIES[0], QUALITIES[-1]
+    qualities = JXL_QUALITIES if fmt == "JXL" else QUALITIES
+    low, high = qualities[0], qualities[-1]
     best = classic_size(image, fmt, high)
     if psnr(image, best[1], peak) < target:
         return best[0], psnr(image, best[1], peak)
@@ -104,13 +134,45 @@ def timed_sample(model, n: int, seed: int) -> tuple[float, int]:
     return time.perf_counter() - start, model.dims
 
 
-@torch.inference_mode()
-def figures(prior_dir: str, limit: int = 64, samples: int = 16, pixel: bool = True, seed: int = 0) -> dict[str, Any]:
-    """Every figure of the module docstring for the prior in `prior_dir` (a run or zoo:NAME)."""
+def priors_of(prior_dir: str, top: str | None) -> tuple[list, Path]:
+    """The priors (top first) of a prior's run and, for a bottom prior, of its `top` run.
+
+    Raises:
+        InputError: a bottom prior without its top prior, or a top prior of another VQ-VAE."""
     run = zoo.resolve(prior_dir)
     prior = load(run).eval()
+    if not prior.map_shape:
+        return [prior], run
+    if top is None:
+        raise InputError(f"{prior_dir} models the bottom codes of a VQ-VAE-2: name its top codes' prior with --top")
+    if not codes.same_decoder(run, zoo.resolve(top)):
+        raise InputError(f"{top} and {prior_dir} are priors of different VQ-VAEs")
+    return [load(zoo.resolve(top)).eval(), prior], run
+
+
+def draw(priors: list, n: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """n draws of every grid, top first (class-conditional priors: the classes in turn)."""
+    classes = torch.arange(n) % priors[0].num_classes if priors[0].num_classes else None
+    grids: list[torch.Tensor] = []
+    for prior in priors:
+        cond = None if classes is None and not grids else Condition(classes=classes, map=grids[-1] if grids else None)
+        grids.append(prior.sample(n, cond=cond, generator=generator))
+    return grids
+
+
+@torch.inference_mode()
+def figures(
+    prior_dir: str, limit: int = 64, samples: int = 16, pixel: bool = True, seed: int = 0, top: str | None = None
+) -> dict[str, Any]:
+    """Every figure of the module docstring for the prior in `prior_dir` (a run or zoo:NAME; a bottom prior with
+    its `top` prior)."""
+    priors, run = priors_of(prior_dir, top)
+    prior = priors[-1]
     vqvae, _ = codes.decoder_of(run)
-    images = split_images(run, "test", limit)
+    split = codes.image_split(run, "test")
+    index = torch.linspace(0, len(split.x) - 1, min(limit, len(split.x))).long()
+    images = split.x[index]
+    classes = split.labels[index] if prior.num_classes else None
     grids = vqvae.encode(images)
     back = vqvae.decode(grids).numpy().astype(np.uint8)
     original = images.numpy().astype(np.uint8)
@@ -119,7 +181,7 @@ def figures(prior_dir: str, limit: int = 64, samples: int = 16, pixel: bool = Tr
     out: dict[str, Any] = {
         "images": len(images),
         "image_shape": list(vqvae.shape),
-        "code_shape": list(prior.shape),
+        "code_shape": [list(p.shape) for p in priors] if len(priors) > 1 else list(prior.shape),
         "codes": vqvae.config.codes,
         "vqvae_parameters": sum(p.numel() for p in vqvae.parameters()),
         "prior_parameters": sum(p.numel() for p in prior.parameters()),
@@ -130,17 +192,18 @@ def figures(prior_dir: str, limit: int = 64, samples: int = 16, pixel: bool = Tr
     }
     for split in ("train", "test"):  # the codebook's use over (up to 2,000 images of) whole splits
         out[f"{split}_usage"], out[f"{split}_perplexity"] = usage(vqvae, split_images(run, split, 2000))
-    results = run / "results.json"
     pixels = math.prod(vqvae.shape[1:])
-    if results.is_file():
-        bits = float(serialization.read_json(results)["test_bpd"])
-        out["prior_bits_per_code"] = bits
-        out["prior_bits_per_pixel"] = bits * prior.dims / pixels
+    runs = [zoo.resolve(top), run] if len(priors) > 1 else [run]
+    results = [r / "results.json" for r in runs]
+    if all(r.is_file() for r in results):
+        bits = [float(serialization.read_json(r)["test_bpd"]) for r in results]
+        out["prior_bits_per_code"] = bits if len(bits) > 1 else bits[0]
+        out["prior_bits_per_pixel"] = sum(b * p.dims for b, p in zip(bits, priors, strict=True)) / pixels
     # rate-distortion
-    blob = lossy.compress(prior, vqvae, images)
+    blob = lossy.compress(priors, vqvae, images, classes=classes)
     out["lossy_bpp"] = 8 * len(blob) / (len(images) * pixels)
     per_image = [psnr(o, b, peak) for o, b in zip(original, back, strict=True)]
-    for fmt in ("JPEG", "WEBP"):
+    for fmt in classic_formats():
         pairs = [matched(o, t, fmt, peak) for o, t in zip(original, per_image, strict=True)]
         sizes, qualities = zip(*pairs, strict=True)
         out[f"{fmt.lower()}_bpp"] = 8 * sum(sizes) / (len(images) * pixels)
@@ -148,11 +211,11 @@ def figures(prior_dir: str, limit: int = 64, samples: int = 16, pixel: bool = Tr
     out["lossy_psnr_mean"] = float(np.mean(per_image))
     # generation
     start = time.perf_counter()  # one draw, timed with and without its decoding
-    drawn = prior.sample(samples, generator=torch.Generator().manual_seed(seed))
+    drawn = draw(priors, samples, torch.Generator().manual_seed(seed))
     sampled = time.perf_counter() - start
-    vqvae.decode([drawn])
+    vqvae.decode(drawn)
     out["latent_seconds"] = time.perf_counter() - start
-    out["latent_step_ms"] = 1000 * sampled / prior.dims
+    out["latent_step_ms"] = 1000 * sampled / sum(p.dims for p in priors)
     if pixel:
         twin = pixel_twin(prior, tuple(vqvae.shape), vqvae.levels)
         out["pixel_parameters"] = sum(p.numel() for p in twin.parameters())

@@ -204,6 +204,26 @@ def ratio_separation(
     return separation(inner.numpy(), outer.numpy())
 
 
+def kept_validation(
+    out: Path, foreground: str, budget: dict[str, float], inside: int, outside: int
+) -> dict[str, dict[str, float]]:
+    """The validation figures of a grid measured before in `out` (its choice.json), by background run, when they
+    are those of the same foreground, budget and validation sets and no background was trained since; else none."""
+    path = out / "choice.json"
+    if not path.is_file():
+        return {}
+    before = serialization.read_json(path)
+    if (before.get("foreground"), before.get("budget"), before.get("pair")) != (foreground, budget, [inside, outside]):
+        return {}
+    written = path.stat().st_mtime
+    kept = {}
+    for row in before.get("grid", []):
+        run = Path(row["run"])
+        if (run / "model.safetensors").is_file() and (run / "model.safetensors").stat().st_mtime < written:
+            kept[row["run"]] = {k: row[k] for k in ("auroc", "auprc", "fpr95")}
+    return kept
+
+
 def choose(
     foreground: str,
     out: Path,
@@ -238,21 +258,36 @@ def choose(
     outside = load_splits(VALIDATION_OUT)["val"].x
     outside = outside[torch.randperm(len(outside), generator=torch.Generator().manual_seed(0))[:limit]]
     validation = (inside, outside)
-    foreground_bpd = bits_per_dim(model, torch.cat(validation))
+    foreground_bpd = None
+    kept = kept_validation(out, foreground, budget, len(inside), len(outside))
     rows = []
     pair = f"Fashion-MNIST val vs letters val, {len(inside)} vs {len(outside)}"
     report(f"| μ | λ | validation AUROC ({pair}) | AUPRC | FPR@95%TPR |")
     report("|---:|---:|---:|---:|---:|")
     for (mu, l2), run in runs.items():
-        figures = ratio_separation(foreground_bpd, load(str(run)), validation)
+        if str(run) in kept:
+            figures = kept[str(run)]
+        else:
+            if foreground_bpd is None:
+                foreground_bpd = bits_per_dim(model, torch.cat(validation))
+            figures = ratio_separation(foreground_bpd, load(str(run)), validation)
         rows.append({"mu": mu, "l2": l2, "run": str(run), **figures})
         report(f"| {mu:g} | {l2:g} | {figures['auroc']:.4f} | {figures['auprc']:.4f} | {figures['fpr95']:.4f} |")
     best = max(rows, key=lambda r: (r["auroc"], -r["mu"], -r["l2"]))
-    choice = {"foreground": foreground, "chosen": best, "grid": rows, "budget": budget, "validation": VALIDATION_OUT}
+    choice = {
+        "foreground": foreground,
+        "chosen": best,
+        "grid": rows,
+        "budget": budget,
+        "validation": VALIDATION_OUT,
+        "pair": [len(inside), len(outside)],
+    }
     serialization.write_json(out / "choice.json", choice)
     report(f"chosen: μ = {best['mu']:g}, λ = {best['l2']:g} ({best['run']}; written to {out / 'choice.json'})")
     if final is not None:
         run = train_background(foreground, out, best["mu"], best["l2"], final, progress, suffix="-final")
+        if foreground_bpd is None:
+            foreground_bpd = bits_per_dim(model, torch.cat(validation))
         figures = ratio_separation(foreground_bpd, load(str(run)), validation)
         best = {"mu": best["mu"], "l2": best["l2"], "run": str(run), "final": final, **figures}
         choice["final"] = best

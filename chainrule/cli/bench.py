@@ -100,6 +100,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     o.set_defaults(run=run_ood)
     v = kinds.add_parser("latent", help="a VQ-VAE and its prior: PSNR, codebook use, bits per code, speed, lossy rate")
     v.add_argument("prior", help="a prior over VQ-VAE codes (run or zoo), keeping its VQ-VAE")
+    v.add_argument("--top", metavar="TOP_RUN", help="PRIOR models the bottom codes of a VQ-VAE-2: its top codes' prior")
     v.add_argument("--limit", type=int, default=64, help="test images for PSNR and rate-distortion (default 64)")
     v.add_argument("-n", type=int, default=16, help="images per timed draw (default 16)")
     v.add_argument("--no-pixel", action="store_true", help="skip timing the pixel-level model of equal size")
@@ -248,7 +249,7 @@ def run_upscale(args: argparse.Namespace) -> int:
 
 def run_latent(args: argparse.Namespace) -> int:
     begin(args)
-    row = latent.figures(args.prior, args.limit, args.n, pixel=not args.no_pixel)
+    row = latent.figures(args.prior, args.limit, args.n, pixel=not args.no_pixel, top=args.top)
     shape = "x".join(map(str, row["image_shape"]))
     print(f"{row['images']} test images {shape} → codes {row['code_shape']} of K = {row['codes']}")
     print(
@@ -260,10 +261,12 @@ def run_latent(args: argparse.Namespace) -> int:
         f"{row['train_perplexity']:.1f} | test: {100 * row['test_usage']:.1f} %, {row['test_perplexity']:.1f} |"
     )
     if "prior_bits_per_code" in row:
-        print(f"| prior | {row['prior_bits_per_code']:.4f} bits/code | {row['prior_bits_per_pixel']:.4f} bits/pixel |")
+        per_code = row["prior_bits_per_code"]
+        per_code = " + ".join(f"{b:.4f}" for b in per_code) if isinstance(per_code, list) else f"{per_code:.4f}"
+        print(f"| prior | {per_code} bits/code | {row['prior_bits_per_pixel']:.4f} bits/pixel |")
     print("| coder | bits/pixel | PSNR (dB) |\n|---|---:|---:|")
     print(f"| VQ-VAE + prior (one file) | {row['lossy_bpp']:.4f} | {row['lossy_psnr_mean']:.2f} |")
-    for fmt in ("jpeg", "webp"):
+    for fmt in [f.lower() for f in latent.classic_formats()]:
         print(f"| {fmt.upper()} at matched PSNR (a file each) | {row[f'{fmt}_bpp']:.4f} | {row[f'{fmt}_psnr']:.2f} |")
     line = f"| sampling {args.n} | latent {row['latent_seconds']:.2f} s ({row['latent_step_ms']:.2f} ms/step)"
     if "pixel_seconds" in row:

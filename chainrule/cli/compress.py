@@ -8,6 +8,8 @@ import math
 import time
 from pathlib import Path
 
+import torch
+
 from chainrule import zoo
 from chainrule.cli.common import add_device, load_model
 from chainrule.coding import codec, container, files, lossy
@@ -40,6 +42,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="RUN_DIR is a prior over VQ-VAE codes: code the images' codes (the VQ-VAE's reconstruction)",
     )
+    add_top(p)
+    p.add_argument(
+        "--class",
+        dest="class_id",
+        type=int,
+        metavar="K",
+        help="--lossy with class-conditional priors: the images' class (stored in the file)",
+    )
     add_device(p)
     p.set_defaults(run=run_compress)
 
@@ -51,13 +61,24 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", help="run directory of the model that compressed the file")
     p.add_argument("input", help="compressed file")
     p.add_argument("-o", "--output", required=True, help="file (or folder, for PNG images) to write")
+    add_top(p)
     add_device(p)
     p.set_defaults(run=run_decompress)
+
+
+def add_top(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--top",
+        metavar="TOP_RUN",
+        help="--lossy through a two-level VQ-VAE: RUN_DIR is the bottom codes' prior, TOP_RUN the top codes'",
+    )
 
 
 def run_compress(args: argparse.Namespace) -> int:
     if args.block is not None and args.block < 1:
         raise InputError(f"--block {args.block} must be at least 1")
+    if not args.lossy and (args.top or args.class_id is not None):
+        raise InputError("--top and --class apply to --lossy compression through priors over VQ-VAE codes")
     model = load_model(args.run_dir, args.device)
     if args.lossy:
         return run_lossy(model, args)
@@ -83,24 +104,30 @@ def run_compress(args: argparse.Namespace) -> int:
     return 0
 
 
-def prior_pair(model, run_dir: str, device: str):
-    """The VQ-VAE a prior's run keeps.
+def prior_pair(model, args: argparse.Namespace):
+    """The priors (top first) and the VQ-VAE a prior's run keeps; with --top, the top prior of the same VQ-VAE.
 
     Raises:
-        ConfigError: a run that is not a prior over codes."""
+        ConfigError: a run that is not a prior over codes; InputError: a top prior of another VQ-VAE."""
     if not model.data_kind.is_codes:
-        raise ConfigError(f"--lossy needs a prior over VQ-VAE codes; {run_dir} models {model.data_kind.name} data")
-    return codes.decoder_of(zoo.resolve(run_dir), device)[0]
+        raise ConfigError(f"--lossy needs a prior over VQ-VAE codes; {args.run_dir} models {model.data_kind.name} data")
+    vqvae = codes.decoder_of(zoo.resolve(args.run_dir), args.device)[0]
+    if not args.top:
+        return [model], vqvae
+    if not codes.same_decoder(zoo.resolve(args.run_dir), zoo.resolve(args.top)):
+        raise InputError(f"{args.top} and {args.run_dir} are priors of different VQ-VAEs")
+    return [load_model(args.top, args.device), model], vqvae
 
 
 def run_lossy(model, args: argparse.Namespace) -> int:
-    vqvae = prior_pair(model, args.run_dir, args.device)
+    priors, vqvae = prior_pair(model, args)
     x, extra, size = read_input(vqvae, args.input)
     start = time.perf_counter()
-    blob = lossy.compress(model, vqvae, x, extra=extra, original_size=size, progress=True)
+    classes = None if args.class_id is None else torch.tensor([args.class_id])
+    blob = lossy.compress(priors, vqvae, x, classes=classes, extra=extra, original_size=size, progress=True)
     seconds = time.perf_counter() - start
     atomic_write_bytes(args.output, blob)
-    back = vqvae.decode([vqvae.encode(x.to(args.device))[0]]).cpu()
+    back = vqvae.decode(vqvae.encode(x.to(args.device))).cpu()
     error = float((back.double() - x.double()).pow(2).mean())
     peak = vqvae.levels - 1
     psnr = 10 * math.log10(peak**2 / error) if error else math.inf
@@ -115,14 +142,15 @@ def run_lossy(model, args: argparse.Namespace) -> int:
 def run_decompress(args: argparse.Namespace) -> int:
     model = load_model(args.run_dir, args.device)
     blob = Path(args.input).read_bytes()
-    header, _ = container.unpack(blob)
-    if lossy.LOSSY in header.extra:
-        vqvae = prior_pair(model, args.run_dir, args.device)
+    if lossy.is_lossy(blob):
+        header = lossy.header(blob)
+        priors, vqvae = prior_pair(model, args)
         files.check_extra(vqvae, header.extra, (header.count, *vqvae.shape))  # before decoding
-        images, extra = lossy.decompress(model, vqvae, blob, progress=True)
+        images, extra = lossy.decompress(priors, vqvae, blob, progress=True)
         out = files.write_output(vqvae, images, extra, args.output)
         print(f"{args.input} → {out}: {len(images)} images decoded from their codes (lossy)")
         return 0
+    header, _ = container.unpack(blob)
     decoded = (header.count, *model.shape) if header.layout == "array" else (header.count,)
     files.check_extra(model, header.extra, decoded)  # a crafted header is refused before decoding
     start = time.perf_counter()

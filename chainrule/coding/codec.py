@@ -25,6 +25,7 @@ from chainrule import orders
 from chainrule.coding import container
 from chainrule.coding.container import Header
 from chainrule.coding.tables import coder_probabilities, frequency_tables
+from chainrule.data.condition import Condition
 from chainrule.errors import CompressedFileError, InputError
 from chainrule.orders import Ordering
 from chainrule.sampling import walk_conditionals
@@ -116,8 +117,9 @@ def _rows(layout: str, model, flat: np.ndarray, first: int, rows: int, block: in
     return np.ascontiguousarray(values.reshape(rows, block)[:, : int(lengths.max())]), lengths
 
 
-def _run_block(model, values: np.ndarray, lengths: np.ndarray, code, bar) -> None:
-    """Walk the conditionals over one block; `code(log_probs, rows, t)` codes (or decodes into `values`) step t."""
+def _run_block(model, values: np.ndarray, lengths: np.ndarray, code, bar, cond=None) -> None:
+    """Walk the conditionals over one block (given the block's condition `cond`, if any); `code(log_probs, rows, t)`
+    codes (or decodes into `values`) step t."""
     device = next(model.parameters()).device
     n, steps = values.shape
     full = bool((lengths == steps).all())
@@ -128,7 +130,7 @@ def _run_block(model, values: np.ndarray, lengths: np.ndarray, code, bar) -> Non
         bar.update(1)
         return torch.from_numpy(values[:, t]).to(device)
 
-    walk_conditionals(model, n, choose, steps=steps)
+    walk_conditionals(model, n, choose, steps=steps, cond=cond)
 
 
 def compress(
@@ -140,6 +142,7 @@ def compress(
     progress: bool = False,
     stats: dict | None = None,
     order: str | Tensor | None = None,
+    cond: Tensor | Condition | None = None,
 ) -> bytes:
     """Compress x losslessly with the model: x long (N, *shape), or (L,) for a sequence model.
 
@@ -153,13 +156,16 @@ def compress(
             tables' rounding), the ideal size the file is compared with.
         order: an any-order model's generation order (a name of `chainrule.orders` or a permutation of the pixels;
             default: its first trained order), recorded in the header for the decoder.
+        cond: a conditional model's condition, one per example (array layout; not stored: the decoder is given
+            the same).
 
     Raises:
-        InputError: data of the wrong shape or level range.
+        InputError: data of the wrong shape or level range, or a condition that is not one per example.
     """
     layout = _layout(model, x)
+    cond = _check_condition(layout, cond, int(x.shape[0]))
     if layout == "array":
-        x = model.check_input(x)
+        x = model.check_input(x, cond)
     elif x.numel() and (int(x.min()) < 0 or int(x.max()) >= model.levels):
         raise InputError(f"tokens must lie in 0..{model.levels - 1}")
     else:
@@ -201,14 +207,30 @@ def compress(
         if walked is not None
         else contextlib.nullcontext(),
     ):
-        _code_blocks(model, layout, flat, block, code, "compress", progress, write_back=False)
+        _code_blocks(model, layout, flat, block, code, "compress", progress, write_back=False, cond=cond)
     payload = encoder.get_compressed().astype("<u4").tobytes()
     return container.pack(header, payload)
 
 
-def _code_blocks(model, layout: str, flat: np.ndarray, block: int, code, desc: str, progress: bool, write_back: bool):
+def _check_condition(layout: str, cond, count: int) -> Condition | None:
+    """`cond` as a Condition of `count` examples (None stays None).
+
+    Raises:
+        InputError: a condition for a stream, or not one per example."""
+    cond = Condition.of(cond)
+    if cond is None:
+        return None
+    if layout != "array" or len(cond) != count:
+        raise InputError(f"the condition must give one per example ({count}); it gives {len(cond)}")
+    return cond
+
+
+def _code_blocks(
+    model, layout: str, flat: np.ndarray, block: int, code, desc: str, progress: bool, write_back: bool, cond=None
+):
     """Walk every block of the data in eval mode; `code(values, log_probs, active, t)` codes step t of a block (or
-    decodes it into `values`); with `write_back`, each finished block is stored back into `flat`."""
+    decodes it into `values`); with `write_back`, each finished block is stored back into `flat`. `cond`: one
+    condition per example (array layout)."""
     work = _blocks(layout, len(flat), block)
     total = sum(steps if layout == "stream" else model.dims for _, _, steps in work)
     was_training = model.training
@@ -217,15 +239,16 @@ def _code_blocks(model, layout: str, flat: np.ndarray, block: int, code, desc: s
         with tqdm(total=total, disable=not progress, unit="step", desc=desc) as bar:
             for first, rows, _ in work:
                 values, lengths = _rows(layout, model, flat, first, rows, block)
-                _run_block(model, values, lengths, partial(code, values), bar)
+                part = None if cond is None else cond[first : first + rows]
+                _run_block(model, values, lengths, partial(code, values), bar, part)
                 if write_back:
                     _store(layout, model, flat, values, lengths, first, block)
     finally:
         model.train(was_training)
 
 
-def decompress(model, blob: bytes, progress: bool = False) -> Tensor:
-    """The data `compress` was given, bit-exact: long (N, *shape) or (L,).
+def decompress(model, blob: bytes, progress: bool = False, cond: Tensor | Condition | None = None) -> Tensor:
+    """The data `compress` was given, bit-exact: long (N, *shape) or (L,); `cond`: the condition it was given.
 
     Raises:
         CompressedFileError: not a chainrule file, corrupt or truncated, another model / device type / dtype, or a
@@ -237,6 +260,7 @@ def decompress(model, blob: bytes, progress: bool = False) -> Tensor:
     if len(payload) % 4:
         raise CompressedFileError("the compressed file's payload is corrupt (not whole 32-bit words)")
     count = header.count
+    cond = _check_condition(layout, cond, count)
     flat = np.zeros((count, model.dims) if layout == "array" else count, dtype=np.int64)
     words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
     decoder = constriction.stream.queue.RangeDecoder(words)
@@ -251,7 +275,7 @@ def decompress(model, blob: bytes, progress: bool = False) -> Tensor:
 
     try:
         with container.coding_threads(header.threads), coding_order(model, header):
-            _code_blocks(model, layout, flat, block, code, "decompress", progress, write_back=True)
+            _code_blocks(model, layout, flat, block, code, "decompress", progress, write_back=True, cond=cond)
     except CompressedFileError as err:
         raise CompressedFileError(f"{err}; {_what_must_match(header, model)}") from None
     if container.data_checksum(flat) != header.checksum:

@@ -235,6 +235,30 @@ def test_the_two_level_flow_samples_bottom_codes_given_sampled_top_codes(tmp_pat
     with Image.open(tmp_path / "s.png") as image:
         assert image.width >= 3 * 8
     assert main(["sample", str(top), "-n", "3", "-o", str(tmp_path / "t.png")]) != 0  # the top grid alone: no image
+    # lossy compression walks both grids: the top codes, then the bottom given them
+    np.save(tmp_path / "in.npy", x.numpy().astype(np.uint8)[:, 0])
+    f = tmp_path / "f.cr"
+    assert main(["compress", "--lossy", str(bottom), str(tmp_path / "in.npy"), "-o", str(f)]) != 0
+    assert "--top" in capsys.readouterr().err
+    assert main(["compress", "--lossy", str(bottom), "--top", str(top), str(tmp_path / "in.npy"), "-o", str(f)]) == 0
+    assert main(["decompress", str(bottom), "--top", str(top), str(f), "-o", str(tmp_path / "out.npy")]) == 0
+    assert np.array_equal(np.load(tmp_path / "out.npy"), vqvae.decode(vqvae.encode(x)).numpy()[:, 0])
+    from chainrule.coding import lossy
+
+    blob = f.read_bytes()
+    assert lossy.is_lossy(blob) and lossy.grids_of(blob) == 2
+    priors = [cr.load(top), prior]
+    with pytest.raises(cr.errors.CompressedFileError):  # a truncated frame
+        lossy.decompress(priors, vqvae, blob[: len(lossy.FRAME) + 10])
+    with pytest.raises(cr.errors.InputError):  # the priors the wrong way round
+        lossy.compress(priors[::-1], vqvae, x)
+    row = __import__("chainrule.bench.latent", fromlist=["figures"]).figures(
+        str(bottom), limit=3, samples=2, pixel=False, top=str(top)
+    )
+    assert row["lossy_bpp"] > 0 and len(row["code_shape"]) == 2
+    assert row["prior_bits_per_pixel"] == pytest.approx(
+        (row["prior_bits_per_code"][0] * 4 + row["prior_bits_per_code"][1] * 16) / 64
+    )
 
 
 def test_the_latent_benchmark_reports_every_figure(pair):
@@ -259,6 +283,11 @@ def test_matched_quality_reaches_the_target_psnr():
     assert quality >= 30.0 and size > 0
     smaller, lower = latent.matched(image, 20.0, "JPEG")
     assert smaller <= size and lower >= 20.0
+    if "JXL" in latent.classic_formats():  # JPEG XL through cjxl / djxl where installed
+        size, quality = latent.matched(image, 30.0, "JXL")
+        assert quality >= 30.0 and size > 0
+        smaller, lower = latent.matched(image, 20.0, "JXL")
+        assert smaller <= size and lower >= 20.0
 
 
 def test_complete_fills_in_codes_and_decodes(pair, tmp_path, capsys):
@@ -308,3 +337,15 @@ def test_a_two_level_vqvae_on_emoji_with_class_conditional_priors_samples_a_clas
     assert main(sample) == 0
     with Image.open(out) as image:
         assert image.width >= 2 * 64 and image.mode == "RGB"
+    # lossy compression with class-conditional priors: the class is stored and the codes come back
+    images = cr.data.load_splits("emoji64")["test"].x[:2]
+    from chainrule.coding import lossy
+
+    priors = [cr.load(top), cr.load(bottom)]
+    with pytest.raises(cr.errors.InputError, match="class"):
+        lossy.compress(priors, vqvae, images)
+    blob = lossy.compress(priors, vqvae, images, classes=torch.tensor([0, 3]))
+    back, _ = lossy.decompress(priors, vqvae, blob)
+    assert torch.equal(back, vqvae.decode(vqvae.encode(images)))
+    other = lossy.compress(priors, vqvae, images, classes=torch.tensor([5, 3]))
+    assert other != blob  # the class conditions the code lengths (and is stored)
