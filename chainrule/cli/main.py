@@ -16,13 +16,14 @@ from chainrule.cli import (
     image_to_image,
     sample,
     score,
+    serve,
     train,
     zoo,
 )
 from chainrule.errors import ChainruleError
 from chainrule.version import __version__
 
-COMMANDS = (train, evaluate, sample, complete, image_to_image, score, compress, datasets, demo, bench, zoo)
+COMMANDS = (train, evaluate, sample, complete, image_to_image, score, compress, serve, datasets, demo, bench, zoo)
 
 
 def build_parser() -> argparse.ArgumentParser:

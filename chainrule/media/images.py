@@ -61,14 +61,19 @@ def image_grid(
     return grid
 
 
-def save_png(array: np.ndarray, path: str | Path, scale: int = 1) -> None:
-    """Write a uint8 (H, W, 3) array as PNG, enlarged `scale` times (nearest neighbour), atomically."""
+def png_bytes(array: np.ndarray, scale: int = 1) -> bytes:
+    """A uint8 (H, W, 3) array as a PNG file's bytes, enlarged `scale` times (nearest neighbour)."""
     image = Image.fromarray(array)
     if scale > 1:
         image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
-    atomic_write_bytes(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def save_png(array: np.ndarray, path: str | Path, scale: int = 1) -> None:
+    """Write a uint8 (H, W, 3) array as PNG, enlarged `scale` times (nearest neighbour), atomically."""
+    atomic_write_bytes(path, png_bytes(array, scale))
 
 
 def save_grid(

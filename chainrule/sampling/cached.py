@@ -37,8 +37,11 @@ def sample_cached(
     temperature: float = 1.0,
     known: Tensor | None = None,
     generator: torch.Generator | None = None,
+    on_step: Callable[[int, Tensor], None] | None = None,
 ) -> Tensor:
-    """Draw (or complete) n samples, long (n, *shape), with the model's generation cache."""
+    """Draw (or complete) n samples, long (n, *shape), with the model's generation cache. `on_step(t, x)` is
+    called after each step t of the order with the samples so far (progress, partial output; not for the leading
+    known values filed at once)."""
     check_count(n, model.dims)
     check_temperature(temperature)
     check_known_count(n, known)
@@ -74,7 +77,16 @@ def sample_cached(
             if led == len(order):
                 return x
             prefix = flat_x[:, order[:led]]
-        walk_conditionals(model, n, choose if known is not None else draw_all, cond=cond, prefix=prefix)
+        step = choose if known is not None else draw_all
+        if on_step is not None:
+
+            def reported(t: int, log_probs: Tensor, chosen=step) -> Tensor:
+                value = chosen(t, log_probs)
+                on_step(t, x)
+                return value
+
+            step = reported
+        walk_conditionals(model, n, step, cond=cond, prefix=prefix)
     finally:
         model.train(was_training)
     return x
