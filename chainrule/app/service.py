@@ -126,7 +126,7 @@ def serve(spec: str, device: str = "cpu") -> Served:
 
 def grid_png(x: Tensor, levels: int, columns: int | None = None, missing: Tensor | None = None) -> bytes:
     """Images long (B, C, H, W) as one PNG grid, enlarged so that small images are visible."""
-    scale = max(1, min(8, 224 // max(x.shape[-2:])))
+    scale = max(1, min(4, 112 // max(x.shape[-2:])))
     return png_bytes(image_grid(x, levels, columns, pad=1, missing=missing), scale)
 
 

@@ -416,6 +416,14 @@ def run(args: argparse.Namespace) -> int:
     parts = (train_made, zoo_images, zoo_text, zoo_audio, compression, anomaly, latent, super_resolution, video)
     for part in parts:
         part(show)
+    show.report.heading("Play with the models in the browser")
+    show.report.paragraph(
+        "chainrule serve opens a local web app over the zoo's models: sample, paint a region and complete it, see "
+        "the bits of each pixel or character, continue a prompt, play generated audio, score and compress a file."
+    )
+    show.report.code(
+        "chainrule serve   # then open http://127.0.0.1:7860\nchainrule serve zoo:gated-pixelcnn-fashion-mnist"
+    )
     show.report.paragraph(
         f"Made by chainrule demo in {time.perf_counter() - show.start:.0f} s; zoo models: chainrule zoo."
     )

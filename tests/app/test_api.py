@@ -49,7 +49,7 @@ def png_upload(array: np.ndarray) -> bytes:
 
 def test_the_page_and_its_assets_are_served_locally(client):
     page = client.get("/")
-    assert page.status_code == 200 and "<script src=\"/static/app.js\">" in page.text
+    assert page.status_code == 200 and '<script src="/static/app.js">' in page.text
     assert "http://" not in page.text and "https://" not in page.text  # nothing fetched from elsewhere
     for asset in ("/static/app.js", "/static/app.css"):
         response = client.get(asset)
@@ -177,7 +177,7 @@ def test_score_and_compress_an_upload(client):
     assert scored["excess"] == pytest.approx(scored["bits_per_dim"] - scored["reference"])
     packed = client.post("/api/compress", data={"name": IMAGE}, files=files).json()
     assert packed["equal"] and packed["compressed"] > 0 and packed["values"] == 784
-    text = "Now is the winter of our discontent\nMade glorious summer by this sun of York;\n".encode()
+    text = b"Now is the winter of our discontent\nMade glorious summer by this sun of York;\n"
     files = {"file": ("richard.txt", text, "text/plain")}
     packed = client.post("/api/compress", data={"name": TEXT}, files=files).json()
     assert packed["equal"] and packed["compressed"] < packed["original"] and "bzip2" in packed["classic_name"]

@@ -79,6 +79,7 @@ def test_the_demo_writes_a_report_that_a_browser_loads_whole(tmp_path, capsys):
     )
     for part in parts:
         assert part in page
+    assert "chainrule serve" in page  # the report points to the live app
     assert (out / "made-samples.png").is_file() and (out / "wavenet.wav").is_file()
     assert (out / "anomaly.png").is_file() and "complexity score" in page
     with Image.open(out / "latent-samples.png") as grid:
