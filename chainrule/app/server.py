@@ -166,6 +166,26 @@ def create_app(served: list[Served]) -> FastAPI:
         out = run(s, service.bits_map, s, service.one_image(s, index, data, filename))
         return {**out, "image": png_url(out["image"]), "map": png_url(out["map"])}
 
+    @app.post("/api/convert")
+    async def convert(
+        name: str = Form(...),
+        index: int | None = Form(None),
+        n: int = Form(4),
+        temperature: float = Form(1.0),
+        seed: int | None = Form(None),
+        file: UploadFile | None = File(None),
+    ) -> dict[str, Any]:
+        s = model(name)
+        if s.kind != "convert":
+            raise InputError(f"{name} is not an image-to-image model (upscale / colourise)")
+        data, filename = await upload_bytes(file)
+        out = run(s, service.convert_image, s, service.one_image(s, index, data, filename), n, temperature, seed)
+        for key in ("input", "bicubic", "original"):
+            if key in out:
+                out[key] = png_url(out[key])
+        out["samples"] = [png_url(b) for b in out["samples"]]
+        return out
+
     @app.post("/api/continue")
     def continue_text(
         name: str = Form(...),

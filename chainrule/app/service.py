@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,9 @@ from torch import Tensor
 from chainrule import zoo
 from chainrule.coding import codec
 from chainrule.data.audio import write_wav
-from chainrule.data.inputs import read_input
+from chainrule.data.condition import Condition
+from chainrule.data.conditions import ConditionTask
+from chainrule.data.inputs import read_arrays, read_input
 from chainrule.data.mulaw import decode as mulaw_decode
 from chainrule.errors import ChainruleError, InputError
 from chainrule.lossless import png as png_size
@@ -55,7 +58,8 @@ class Served:
     run: Path
     kind: str
     tasks: tuple[str, ...]
-    examples: Tensor | None = None  # a few test images, for completion and the bits map
+    examples: Tensor | None = None  # a few test images, for completion, the bits map and image-to-image
+    task: ConditionTask | None = None  # what an image-to-image model is given (lowres:F or grey)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def describe(self) -> dict[str, Any]:
@@ -72,6 +76,9 @@ class Served:
         }
         if self.kind == "audio":
             facts["rate"] = model.data_kind.rate
+        if self.task is not None:
+            facts["task"] = str(self.task)
+            facts["source_shape"] = list(self.task.source_shape(tuple(model.shape)))
         return facts
 
 
@@ -87,11 +94,10 @@ def kind_of(model: AutoregressiveModel) -> str:
         return "audio"
     if kind.is_video:
         raise InputError(f"the app does not show video models yet ({model.registry_name}): use chainrule sample")
+    if model.map_shape and not model.map_levels and not kind.is_codes:
+        return "convert"  # image-to-image: upscale or colourise
     if model.map_shape:
-        raise InputError(
-            "the app shows models that need no conditioning image or top codes: use chainrule upscale / "
-            "colourise / sample --top for this one"
-        )
+        raise InputError("the app does not show a prior over bottom codes yet: use chainrule sample --top")
     return "codes" if kind.is_codes else "image"
 
 
@@ -100,6 +106,7 @@ TASKS = {
     "codes": ("sample",),
     "text": ("continue", "text-bits", "score", "compress"),
     "audio": ("audio", "score", "compress"),
+    "convert": ("convert",),
 }
 
 
@@ -114,11 +121,18 @@ def serve(spec: str, device: str = "cpu") -> Served:
         raise InputError(f"{spec} holds a {model.registry_name}: serve a prior over its codes")
     model.eval()
     kind = kind_of(model)
-    examples = None
-    if kind == "image" and (run / "run.json").is_file():  # the run's own test split, read as it was trained
+    examples, task = None, None
+    if kind in ("image", "convert") and (run / "run.json").is_file():  # the run's own test split, as trained
         spec_data = run_info(run)["data"]
+        if kind == "convert":
+            if not spec_data.get("condition"):
+                raise InputError(f"{spec} reads a conditioning image but its run records no --condition")
+            task = ConditionTask.parse(spec_data["condition"])
+            spec_data = {k: v for k, v in spec_data.items() if k != "condition"}  # the images themselves
         examples = codes.run_data(spec_data, run=run, only=("test",))["test"].x[:16]
-    return Served(spec, model, run, kind, TASKS[kind], examples)
+    elif kind == "convert":
+        raise InputError(f"{spec} reads a conditioning image but has no run.json saying which (lowres:F or grey)")
+    return Served(spec, model, run, kind, TASKS[kind], examples, task)
 
 
 # --- images ---------------------------------------------------------------------------------------------------
@@ -188,8 +202,9 @@ def decoded(served: Served, x: Tensor) -> tuple[Tensor, int]:
     return codes.decode_samples(served.run, x)
 
 
-def read_upload(served: Served, data: bytes, filename: str) -> tuple[Tensor, dict[str, Any], int]:
-    """An uploaded file's values for the served model, read by the CLI's checked reader.
+def read_upload(served: Served, data: bytes, filename: str, reader=None):
+    """An uploaded file's values for the served model, read by the CLI's checked reader (`read_input`; an
+    image-to-image model's: `read_arrays`, and the first image of the file is returned).
 
     Raises:
         InputError: a file too large, of a kind the model does not read, or values it cannot represent."""
@@ -198,7 +213,7 @@ def read_upload(served: Served, data: bytes, filename: str) -> tuple[Tensor, dic
     if not data:
         raise InputError("the file is empty")
     suffix = Path(filename or "").suffix.lower()
-    allowed = UPLOAD_SUFFIXES["image" if served.kind in ("image", "codes") else served.kind]
+    allowed = UPLOAD_SUFFIXES["image" if served.kind in ("image", "codes", "convert") else served.kind]
     if suffix not in allowed:
         raise InputError(f"this {served.kind} model reads {' or '.join(allowed)} files, not {suffix or 'this file'}")
     shown = Path(filename).name[:80] or f"upload{suffix}"  # what messages call the file
@@ -206,13 +221,21 @@ def read_upload(served: Served, data: bytes, filename: str) -> tuple[Tensor, dic
         path = Path(folder) / f"upload{suffix}"  # our name, never the browser's
         path.write_bytes(data)
         try:
-            return read_input(served.model, path)
+            if reader is None:
+                return read_input(served.model, path)
+            array = reader(path)[0]
+            if array.ndim not in (3, 4):
+                raise InputError(f"{path}: need images (N, H, W) or (N, C, H, W), got shape {array.shape}")
+            return torch.from_numpy(np.ascontiguousarray(array[0] if array.ndim == 4 else array[:1]).astype(np.int64))
         except ChainruleError as err:  # the reader's message, about the user's file rather than our copy
             raise type(err)(str(err).replace(str(path), shown)) from None
 
 
 def one_image(served: Served, index: int | None, data: bytes | None, filename: str | None) -> Tensor:
-    """A test example (by index) or the first image of an upload: long (C, H, W)."""
+    """A test example (by index) or the first image of an upload: long (C, H, W) (an image-to-image model's
+    upload: at its input's size or its output's)."""
+    if data is not None and served.kind == "convert":
+        return read_upload(served, data, filename or "", reader=partial(read_arrays, levels=served.model.levels))
     if data is not None:
         return read_upload(served, data, filename or "")[0][0]
     if served.examples is None or index is None or not 0 <= index < len(served.examples):
@@ -282,6 +305,33 @@ def bits_map(served: Served, image: Tensor) -> dict[str, Any]:
         "bits": float(bits.sum()),
         "top": top,
     }
+
+
+def convert_image(
+    served: Served, image: Tensor, n: int = 4, temperature: float = 1.0, seed: int | None = None
+) -> dict[str, Any]:
+    """`n` samples of an image-to-image model (super-resolution or colourisation) given `image` (C, H, W), at
+    the model's input size or at its output size (then reduced first, and the original shown beside)."""
+    model, task = served.model, served.task
+    check_count(n, MAX_COMPLETIONS, "the number of samples")
+    shape, levels = tuple(model.shape), model.levels
+    sources, originals = task.prepare([image], shape, levels)
+    cond = Condition(map=task.to_map(sources, levels).repeat_interleave(n, 0))
+    start = time.perf_counter()
+    with torch.inference_mode():
+        drawn = sample_cached(model, n, cond=cond, temperature=temperature, generator=seeded(seed))
+    seconds = time.perf_counter() - start
+    out: dict[str, Any] = {
+        "input": grid_png(task.shown(sources, shape, levels, "nearest"), levels, 1),
+        "samples": [grid_png(x[None], levels, 1) for x in drawn],
+        "seconds": seconds,
+        "task": str(task),
+    }
+    if task.name == "lowres":
+        out["bicubic"] = grid_png(task.shown(sources, shape, levels, "bicubic"), levels, 1)
+    if originals[0] is not None:
+        out["original"] = grid_png(originals[0][None], levels, 1)
+    return out
 
 
 # --- text and audio ---------------------------------------------------------------------------------------------

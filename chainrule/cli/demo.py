@@ -32,7 +32,6 @@ from chainrule.bench import completion
 from chainrule.bench.compression import measure
 from chainrule.cli.common import generator, run_data
 from chainrule.cli.complete import completion_rows
-from chainrule.cli.image_to_image import shown
 from chainrule.data import Condition, load_splits
 from chainrule.data.audio import write_wav
 from chainrule.data.conditions import ConditionTask
@@ -352,8 +351,8 @@ def super_resolution(show: Show) -> None:
     for i in range(count):
         small = source[i : i + 1]
         rows += [
-            shown(small, task, model.shape, model.levels, "nearest"),
-            shown(small, task, model.shape, model.levels, "bicubic"),
+            task.shown(small, model.shape, model.levels, "nearest"),
+            task.shown(small, model.shape, model.levels, "bicubic"),
         ]
         rows += [drawn[i * per : (i + 1) * per], x[i : i + 1]]
     save_grid(torch.cat(rows), model.levels, show.out / "upscale.png", columns=per + 3)

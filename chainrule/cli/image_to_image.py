@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from chainrule import zoo
 from chainrule.cli.common import add_device, count, generator, load_model, temperature
@@ -76,45 +75,13 @@ def read_images(paths: list[str], levels: int) -> list[np.ndarray]:
     return images
 
 
-def prepare(
-    images: list[np.ndarray], task: ConditionTask, shape: tuple[int, ...], levels: int
-) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
-    """(conditioning images long (N, *source shape), the originals where the inputs were at the model's size)."""
-    small = task.source_shape(shape)
-    sources, originals = [], []
-    for image in images:
-        x = torch.from_numpy(np.asarray(image).astype(np.int64))
-        if x.numel() and (int(x.min()) < 0 or int(x.max()) >= levels):
-            raise InputError(f"an input has values {int(x.min())}..{int(x.max())}; this model takes 0..{levels - 1}")
-        if tuple(x.shape) == small:
-            sources.append(x)
-            originals.append(None)
-        elif tuple(x.shape) == tuple(shape):
-            sources.append(task.source(x[None], levels)[0])
-            originals.append(x)
-        else:
-            sizes = f"{'x'.join(map(str, small))} (the input) or {'x'.join(map(str, shape))} (reduced first)"
-            raise InputError(f"an input is {'x'.join(map(str, x.shape))}; this model takes {sizes} (C x H x W)")
-    return torch.stack(sources), originals
-
-
-def shown(source: torch.Tensor, task: ConditionTask, shape: tuple[int, ...], levels: int, mode: str) -> torch.Tensor:
-    """The conditioning images at the output size (N, C, H, W): enlarged (nearest or bicubic), grey in every
-    channel."""
-    if task.name == "grey":
-        return source.expand(-1, shape[0], -1, -1)
-    size = tuple(shape[1:])
-    big = F.interpolate(source.float(), size=size, mode=mode, **({} if mode == "nearest" else {"align_corners": False}))
-    return big.round().clamp(0, levels - 1).long()
-
-
 def run(args: argparse.Namespace, task_name: str) -> int:
     if args.n < 1:
         raise InputError(f"-n {args.n} must be at least 1")
     model = load_model(args.run_dir, args.device)
     task = model_task(args.run_dir, task_name)
     shape, levels = tuple(model.shape), model.levels
-    sources, originals = prepare(read_images(args.images, levels), task, shape, levels)
+    sources, originals = task.prepare(read_images(args.images, levels), shape, levels)
     cond = Condition(map=task.to_map(sources, levels).repeat_interleave(args.n, 0).to(args.device))
     start = time.perf_counter()
     drawn = model.sample(len(sources) * args.n, cond=cond, temperature=args.temperature,
@@ -122,9 +89,9 @@ def run(args: argparse.Namespace, task_name: str) -> int:
     seconds = time.perf_counter() - start
     rows = []
     for i, original in enumerate(originals):
-        row = [shown(sources[i : i + 1], task, shape, levels, "nearest")]
+        row = [task.shown(sources[i : i + 1], shape, levels, "nearest")]
         if task.name == "lowres":
-            row.append(shown(sources[i : i + 1], task, shape, levels, "bicubic"))
+            row.append(task.shown(sources[i : i + 1], shape, levels, "bicubic"))
         row.append(drawn[i * args.n : (i + 1) * args.n])
         row.append(original[None] if original is not None else torch.zeros(1, *shape, dtype=torch.long))
         rows.append(torch.cat(row))

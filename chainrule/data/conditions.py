@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from chainrule.errors import ConfigError
+from chainrule.errors import ConfigError, InputError
 
 LUMA = (0.299, 0.587, 0.114)
 
@@ -74,6 +74,41 @@ class ConditionTask:
     def to_map(self, source: Tensor, levels: int) -> Tensor:
         """Conditioning images (long, in levels) → the float map the model reads, in [-1, 1]."""
         return source.float() * (2.0 / (levels - 1)) - 1.0
+
+    def prepare(self, images: list, shape: tuple[int, ...], levels: int) -> tuple[Tensor, list[Tensor | None]]:
+        """A user's images (C, H, W) integer arrays or tensors → (their conditioning images long (N, *source
+        shape), the originals where an input was at the model's `shape`: those are reduced first).
+
+        Raises:
+            InputError: values outside the levels, or an image of neither size."""
+        small = self.source_shape(shape)
+        sources, originals = [], []
+        for image in images:
+            x = torch.as_tensor(image).long()
+            if x.numel() and (int(x.min()) < 0 or int(x.max()) >= levels):
+                raise InputError(
+                    f"an input has values {int(x.min())}..{int(x.max())}; this model takes 0..{levels - 1}"
+                )
+            if tuple(x.shape) == small:
+                sources.append(x)
+                originals.append(None)
+            elif tuple(x.shape) == tuple(shape):
+                sources.append(self.source(x[None], levels)[0])
+                originals.append(x)
+            else:
+                sizes = f"{'x'.join(map(str, small))} (the input) or {'x'.join(map(str, shape))} (reduced first)"
+                raise InputError(f"an input is {'x'.join(map(str, x.shape))}; this model takes {sizes} (C x H x W)")
+        return torch.stack(sources), originals
+
+    def shown(self, source: Tensor, shape: tuple[int, ...], levels: int, mode: str = "nearest") -> Tensor:
+        """Conditioning images at the output size (N, C, H, W): enlarged ("nearest" or "bicubic"), grey in every
+        channel."""
+        if self.name == "grey":
+            return source.expand(-1, shape[0], -1, -1)
+        size = tuple(shape[1:])
+        extra = {} if mode == "nearest" else {"align_corners": False}
+        big = F.interpolate(source.float(), size=size, mode=mode, **extra)
+        return big.round().clamp(0, levels - 1).long()
 
     def maps(self, x: Tensor, levels: int, batch: int = 4096) -> Tensor:
         """Images → the model's maps, float (N, *source_shape), in batches."""

@@ -21,11 +21,12 @@ from chainrule.app.server import create_app  # noqa: E402
 from chainrule.cli.main import main  # noqa: E402
 
 IMAGE, TEXT, AUDIO = "zoo:made-fashion-mnist-binary", "zoo:transformer-shakespeare", "zoo:wavenet-speech"
+UPSCALE = "zoo:gated-pixelcnn-fashion-mnist-lowres4"
 
 
 @pytest.fixture(scope="module")
 def served():
-    return {name: service.serve(name) for name in (IMAGE, TEXT, AUDIO)}
+    return {name: service.serve(name) for name in (IMAGE, TEXT, AUDIO, UPSCALE)}
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +56,9 @@ def test_the_page_and_its_assets_are_served_locally(client):
         response = client.get(asset)
         assert response.status_code == 200 and "https://" not in response.text
     models = client.get("/api/models").json()["models"]
-    assert [m["name"] for m in models] == [IMAGE, TEXT, AUDIO]
-    assert [m["kind"] for m in models] == ["image", "text", "audio"]
+    assert [m["name"] for m in models] == [IMAGE, TEXT, AUDIO, UPSCALE]
+    assert [m["kind"] for m in models] == ["image", "text", "audio", "convert"]
+    assert models[3]["task"] == "lowres:4" and models[3]["source_shape"] == [1, 7, 7]
     assert "complete" in models[0]["tasks"] and "continue" in models[1]["tasks"] and "audio" in models[2]["tasks"]
 
 
@@ -210,3 +212,17 @@ def test_the_lock_is_released_when_a_stream_ends_early(served):
     assert not s.lock.locked()
     other = threading.Lock()
     assert other.acquire(blocking=False)
+
+
+def test_upscaling_a_test_image_or_an_upload(client):
+    body = client.post("/api/convert", data={"name": UPSCALE, "index": 1, "n": 2, "seed": 0}).json()
+    assert len(body["samples"]) == 2 and {"input", "bicubic", "original"} <= set(body)
+    assert png_of(body["samples"][0]).shape[:2] == png_of(body["original"]).shape[:2]
+    small = (np.arange(49).reshape(7, 7) * 5).astype(np.uint8)
+    files = {"file": ("small.png", png_upload(small), "image/png")}
+    body = client.post("/api/convert", data={"name": UPSCALE, "n": 1}, files=files).json()
+    assert len(body["samples"]) == 1 and "original" not in body  # at the input's size: nothing to compare with
+    files = {"file": ("odd.png", png_upload(np.zeros((10, 10), dtype=np.uint8)), "image/png")}
+    response = client.post("/api/convert", data={"name": UPSCALE}, files=files)
+    assert response.status_code == 400 and "1x7x7" in response.json()["error"]
+    assert client.post("/api/convert", data={"name": IMAGE, "index": 0}).status_code == 400

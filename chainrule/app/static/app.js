@@ -84,6 +84,7 @@ async function choose(name) {
   document.querySelector("#sample .classes").hidden = !current.classes;
   document.body.dataset.model = name;
   if (current.tasks.includes("complete")) await loadExamples();
+  if (current.tasks.includes("convert")) await loadConvertExamples();
 }
 
 // --- sampling (streamed: JSON lines with partial grids) ---------------------------------------------------------
@@ -299,6 +300,48 @@ async function showBits(event) {
   });
 }
 
+// --- image-to-image: upscale or colourise ----------------------------------------------------------------------
+
+const convertPick = { index: 0 };
+
+async function loadConvertExamples() {
+  const upscale = current.task.startsWith("lowres");
+  $("convert-title").textContent = upscale
+    ? `Upscale (${current.source_shape.slice(1).join("x")} → ${current.shape.slice(1).join("x")})`
+    : "Colourise";
+  const box = $("convert-examples");
+  box.innerHTML = "";
+  const body = await (await fetch(`/api/examples?name=${encodeURIComponent(current.name)}`)).json();
+  body.images.forEach((src, index) => {
+    const img = document.createElement("img");
+    img.src = src;
+    img.alt = `test image ${index}`;
+    img.dataset.index = index;
+    img.classList.toggle("picked", index === 0);
+    img.addEventListener("click", () => {
+      convertPick.index = index;
+      for (const other of box.querySelectorAll("img")) other.classList.toggle("picked", other === img);
+    });
+    box.appendChild(img);
+  });
+}
+
+async function convertImage(event) {
+  event.preventDefault();
+  await guarded(event.submitter, async () => {
+    const form = formOf($("convert-form"));
+    if (!form.has("file")) form.set("index", convertPick.index);
+    const body = await (await post("/api/convert", form)).json();
+    const out = $("convert-out");
+    out.innerHTML = "";
+    out.append(figure(body.input, "input"));
+    if (body.bicubic) out.append(figure(body.bicubic, "bicubic"));
+    body.samples.forEach((src, k) => out.append(figure(src, `sample ${k + 1}`)));
+    if (body.original) out.append(figure(body.original, "original"));
+    $("convert-time").textContent = `${body.samples.length} samples in ${body.seconds.toFixed(2)} s`;
+  });
+}
+
 // --- text -------------------------------------------------------------------------------------------------------
 
 async function continueText(event) {
@@ -415,6 +458,7 @@ async function compressUpload(event) {
 
 window.addEventListener("DOMContentLoaded", async () => {
   $("sample-form").addEventListener("submit", sample);
+  $("convert-form").addEventListener("submit", convertImage);
   $("continue-form").addEventListener("submit", continueText);
   $("text-bits-form").addEventListener("submit", textBits);
   $("audio-form").addEventListener("submit", generateAudio);
