@@ -97,6 +97,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         type=int,
         help="--choose: train the chosen (μ, λ) again for this many steps (e.g. the foreground's) before the test pair",
     )
+    o.add_argument(
+        "--grid-test-limit",
+        type=int,
+        metavar="N",
+        help="--choose: the test pair on the chosen background only, every grid point on the first N of each set",
+    )
     o.set_defaults(run=run_ood)
     v = kinds.add_parser("latent", help="a VQ-VAE and its prior: PSNR, codebook use, bits per code, speed, lossy rate")
     v.add_argument("prior", help="a prior over VQ-VAE codes (run or zoo), keeping its VQ-VAE")
@@ -209,7 +215,17 @@ def run_ood(args: argparse.Namespace) -> int:
         if args.final_steps is not None and args.final_steps < 1:
             raise ConfigError("--final-steps must be ≥ 1")
         final = {"steps": args.final_steps} if args.final_steps else None
-        ood.choose(args.images, Path(args.out), budget, limit=args.limit, jobs=args.jobs, final=final)
+        if args.grid_test_limit is not None and args.grid_test_limit < 1:
+            raise ConfigError("--grid-test-limit must be ≥ 1")
+        ood.choose(
+            args.images,
+            Path(args.out),
+            budget,
+            limit=args.limit,
+            jobs=args.jobs,
+            final=final,
+            grid_test_limit=args.grid_test_limit,
+        )
         return 0
     print("| in | out | method | AUROC | AUPRC | FPR@95%TPR | mean score in / out |")
     print("|---|---|---|---:|---:|---:|---:|")

@@ -190,10 +190,13 @@ def test_the_background_grid_trains_alike_chooses_on_letters_and_reports_the_tes
         report=lines.append,
         test_limit=10,
         final={"steps": 3},
+        grid_test_limit=6,
     )
     final = tmp_path / "grid" / (ood.grid_name(0.1, 0.0) + "-final")
     assert serialization.read_json(final / "run.json")["train"]["steps"] == 3
-    assert result["test"][0]["run"] == result["chosen"] == str(final) and len(result["test"]) == 2
+    assert result["test"][0]["run"] == result["chosen"] == str(final) and result["test"][0]["pair"] == [10, 10]
+    assert [r["run"] for r in result["test"][1:]] == [str(runs[0])] * 2  # the grid's choice beside the final
+    assert [r["pair"] for r in result["test"][1:]] == [[10, 10], [6, 6]]  # then every grid point on fewer
     assert serialization.read_json(tmp_path / "grid" / "choice.json")["final"]["run"] == str(final)
     final_at = next(i for i, line in enumerate(lines) if line.startswith("final:"))
     assert next(i for i, line in enumerate(lines) if line.startswith("chosen:")) < final_at
