@@ -3,13 +3,14 @@
     .venv/bin/python scripts/zoo_add.py NAME RUN_DIR --command "chainrule train ..." [--half]
     .venv/bin/python scripts/zoo_add.py NAME --half          # store an entry's weights as float16, in place
 
-Copies the run's config, weights, run.json and results.json (not its checkpoints or logs) and writes the manifest
-entry: family, data, the command that trained it, training time, test NLL, parameters and bytes. Refuses to let
-the zoo grow past 20 MB.
+Copies the run's config, weights, run.json and results.json (not its checkpoints or logs), and a prior's copy of
+its VQ-VAE (`vqvae/`), and writes the manifest entry: family, data, the command that trained it, training time,
+test NLL, parameters and bytes. Refuses to let the zoo grow past 20 MB (every file counted).
 
---half stores the floating-point weights as float16 (half the bytes; loading casts them back to float32). The
-model the zoo then holds is the rounded one, so its test NLL is measured again on the whole test split and that
-figure recorded (with the trained run's beside it, `test_bpd_float32`).
+--half stores the floating-point weights as float16 (half the bytes; loading casts them back to float32), a
+prior's VQ-VAE copy too (its recorded digest then names the stored copy). The model the zoo then holds is the
+rounded one, so its test NLL is measured again on the whole test split (codes re-encoded by the stored VQ-VAE) and
+that figure recorded (with the trained run's beside it, `test_bpd_float32`).
 """
 
 from __future__ import annotations
@@ -22,15 +23,32 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import torch  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 
 import chainrule as cr  # noqa: E402
 from chainrule import serialization  # noqa: E402
 from chainrule.cli.common import run_data  # noqa: E402
+from chainrule.models import codes  # noqa: E402
 from chainrule.train.evaluate import evaluate  # noqa: E402
 from chainrule.zoo import ZOO_DIR  # noqa: E402
 
 FILES = ("config.json", "model.safetensors", "run.json", "results.json")
+DECODER_FILES = ("config.json", "model.safetensors", "grid.json")  # a prior's VQ-VAE copy, in vqvae/
+
+
+def files_of(directory: Path) -> list[Path]:
+    """The files an entry holds (relative): the model's and, for a prior, its VQ-VAE copy's."""
+    names = [Path(f) for f in FILES]
+    if (directory / codes.DECODER_DIR).is_dir():
+        names += [Path(codes.DECODER_DIR) / f for f in DECODER_FILES]
+    return names
+
+
+def entry_bytes(directory: Path) -> int:
+    return sum((directory / f).stat().st_size for f in files_of(directory) if (directory / f).is_file())
+
+
 LIMIT_BYTES = 20 * 10**6
 
 
@@ -43,12 +61,34 @@ def test_figure(results: dict, data: dict) -> str:
     return f"{results['test_bpd']:.3f} {unit}"
 
 
-def halve(directory: Path) -> dict:
-    """Store the weights of the model in `directory` as float16, measure its test split again, update its
-    results.json; returns the new results."""
-    weights = directory / "model.safetensors"
+def half_weights(weights: Path) -> None:
     tensors = serialization.read_tensors(weights)
     save_file({k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}, str(weights))
+
+
+def halve_decoder(directory: Path) -> None:
+    """A prior's VQ-VAE copy as float16, its digest recorded anew where the prior looks for it."""
+    folder = directory / codes.DECODER_DIR
+    if not (folder / "model.safetensors").is_file():
+        return
+    tensors = serialization.read_tensors(folder / "model.safetensors")
+    if all(v.dtype != torch.float32 for v in tensors.values()):
+        return  # already halved
+    half_weights(folder / "model.safetensors")
+    digest = codes.decoder_digest(folder)
+    grid = serialization.read_json(folder / codes.GRID_FILE)
+    serialization.write_json(folder / codes.GRID_FILE, {**grid, "digest": digest})
+    info = serialization.read_json(directory / "run.json")
+    if "decoder" in info.get("data", {}):
+        info["data"]["decoder"] = digest
+        serialization.write_json(directory / "run.json", info)
+
+
+def halve(directory: Path) -> dict:
+    """Store the weights of the model in `directory` (and of its VQ-VAE copy) as float16, measure its test split
+    again, update its results.json; returns the new results."""
+    half_weights(directory / "model.safetensors")
+    halve_decoder(directory)
     results = serialization.read_json(directory / "results.json")
     figures = evaluate(cr.load(directory), run_data(str(directory), "test"), progress=True)
     if "test_bpd_float32" not in results:
@@ -79,7 +119,7 @@ def main() -> int:
         entry.update(
             test=test_figure(results, data),
             test_bpd=results["test_bpd"],
-            bytes=sum((ZOO_DIR / args.name / f).stat().st_size for f in FILES),
+            bytes=entry_bytes(ZOO_DIR / args.name),
             weights="float16",
         )
         serialization.write_json(manifest_path, dict(sorted(manifest.items())))
@@ -93,16 +133,17 @@ def main() -> int:
     manifest_path = ZOO_DIR / "zoo.json"
     manifest = serialization.read_json(manifest_path)
     target = ZOO_DIR / args.name
-    others = sum(f.stat().st_size for f in ZOO_DIR.glob("*/*") if f.parent != target)
-    size = sum((args.run / f).stat().st_size for f in FILES) // (2 if args.half else 1)
+    others = sum(f.stat().st_size for f in ZOO_DIR.rglob("*") if f.is_file() and target not in f.parents)
+    size = entry_bytes(args.run) // (2 if args.half else 1)
     if others + size > LIMIT_BYTES:
         print(f"zoo_add: the zoo would hold {(others + size) / 1e6:.1f} MB, over {LIMIT_BYTES / 1e6:.0f} MB")
         return 1
     target.mkdir(exist_ok=True)
-    for f in FILES:
+    for f in files_of(args.run):
+        (target / f).parent.mkdir(exist_ok=True)
         shutil.copyfile(args.run / f, target / f)
     results = halve(target) if args.half else results
-    size = sum((target / f).stat().st_size for f in FILES)
+    size = entry_bytes(target)
     manifest[args.name] = {
         "family": run["model"]["model"],
         "data": results["data"],

@@ -9,8 +9,9 @@
 5. compresses test data with the zoo models (arithmetic coding, checked by decoding) next to classic codecs;
 6. judges new inputs with the zoo's Gated PixelCNN: Fashion-MNIST test images and MNIST digits, their bits per
    pixel mapped, by raw likelihood (which favours the digits) and by input complexity (which does not);
-7. draws 64x64 photographs through the zoo's VQ-VAE and its prior over codes, beside 32x32 samples of a
-   pixel-level model of the same photos, and times both;
+7. draws class-conditional 64x64 emoji through the zoo's VQ-VAE-2 and its two priors (top codes, then bottom codes
+   given them) with test emoji beside their reconstructions, and 64x64 photographs through the zoo's VQ-VAE and
+   its prior over codes, beside 32x32 samples of a pixel-level model of the same photos, and times them;
 8. super-resolution: Fashion-MNIST test images reduced to 7x7, drawn back at 28x28 by the zoo's conditional Gated
    PixelCNN, beside bicubic interpolation and the originals;
 9. video: the zoo's Video Pixel Network continues bouncing-digit test videos from their first frames (animated
@@ -33,6 +34,7 @@ from chainrule.bench.compression import measure
 from chainrule.cli.common import generator, run_data
 from chainrule.cli.complete import completion_rows
 from chainrule.data import Condition, load_splits
+from chainrule.data import emoji as emoji_data
 from chainrule.data.audio import write_wav
 from chainrule.data.conditions import ConditionTask
 from chainrule.data.mulaw import decode
@@ -48,6 +50,8 @@ from chainrule.train.baseline import independent_nll
 STEPS = 9
 VIDEO = "vpn-moving-mnist"  # a Video Pixel Network of moving-mnist, grey values read as probabilities
 LATENT_PRIOR = "gated-pixelcnn-photos64-codes"  # a prior over the codes of a photos64 VQ-VAE (kept in its vqvae/)
+EMOJI_TOP = "pixelsnail-emoji64-top-codes"  # VQ-VAE-2 on emoji64: class-conditional prior of the 16x16 top codes
+EMOJI_BOTTOM = "gated-pixelcnn-emoji64-bottom-codes"  # ... and of the 32x32 bottom codes given the top codes
 PIXEL_PHOTOS = "gated-pixelcnn-photos32"  # a pixel-level model of 32x32 patches of the same photos
 ANY_ORDER = "lmconv-fashion-mnist"  # locally masked convolutions: exact completion of any region
 UPSCALER = "gated-pixelcnn-fashion-mnist-lowres4"  # Fashion-MNIST given its 7x7 versions (--condition lowres:4)
@@ -295,8 +299,57 @@ def anomaly(show: Show) -> None:
     )
 
 
+def emoji(show: Show) -> None:
+    """Class-conditional emoji from the zoo's VQ-VAE-2 pair (top codes, then bottom codes given them), and test
+    emoji beside their reconstructions where the emoji set is installed."""
+    top_dir, bottom_dir = (zoo.resolve(zoo.PREFIX + name) for name in (EMOJI_TOP, EMOJI_BOTTOM))
+    top, bottom = load(top_dir), load(bottom_dir)
+    per_class = show.size(3, 1)
+    classes = torch.arange(top.num_classes).repeat_interleave(per_class)
+    start = time.perf_counter()
+    gen = show.gen()
+    top_codes = top.sample(len(classes), cond=classes, generator=gen)
+    bottom_codes = bottom.sample(len(classes), cond=Condition(classes=classes, map=top_codes), generator=gen)
+    images, levels = codes.decode_samples(bottom_dir, bottom_codes, top_codes)
+    seconds = time.perf_counter() - start
+    save_grid(images, levels, show.out / "emoji-samples.png", columns=per_class * 3)
+    try:
+        names = emoji_data.class_names()
+    except Exception:  # the Unicode table is not installed: the classes by number
+        names = [str(k) for k in range(top.num_classes)]
+    r = show.report
+    r.paragraph(
+        "VQ-VAE-2 on emoji64 (the colour emoji of the installed Noto font): a 64x64 emoji becomes a 16x16 grid of top "
+        "codes and a 32x32 grid of bottom codes; a class-conditional PixelSNAIL draws the top grid, a Gated PixelCNN "
+        "the bottom grid given the top one and the class, and the decoder paints the image. Three per class, "
+        "row by row: " + ", ".join(names) + "."
+    )
+    r.code(
+        "chainrule train --model vqvae --data emoji64 --set hierarchy=2 --set downsample=2 --out runs/vq2\n"
+        "chainrule train --model pixelsnail --data codes:runs/vq2 --set num_classes=9 --out runs/top\n"
+        "chainrule train --model gated-pixelcnn --data codes:runs/vq2:bottom --set num_classes=9 --out runs/bottom\n"
+        "chainrule sample runs/bottom --top runs/top --class 2 -n 16 -o animals.png"
+    )
+    r.image("emoji-samples.png", f"{len(classes)} class-conditional samples ({seconds:.1f} s on this machine)", 520)
+    try:
+        test = load_splits("emoji64")["test"].x[: show.size(8, 2)]
+    except DatasetNotFoundError as err:
+        show.skip("emoji reconstructions", err)
+        return
+    vqvae, _ = codes.decoder_of(bottom_dir)
+    with torch.no_grad():
+        back = vqvae.decode(vqvae.encode(test))
+    save_grid(torch.cat([test, back]), levels, show.out / "emoji-reconstructions.png", columns=len(test))
+    r.image("emoji-reconstructions.png", "test emoji (top row) and the VQ-VAE-2's reconstructions (bottom)", 520)
+    print(f"{len(classes)} class-conditional emoji in {seconds:.1f} s; {len(test)} reconstructions")
+
+
 def latent(show: Show) -> None:
-    show.step(f"zoo:{LATENT_PRIOR}: 64x64 images through a VQ-VAE's codes; zoo:{PIXEL_PHOTOS} beside them")
+    show.step(
+        f"zoo:{EMOJI_BOTTOM} and zoo:{LATENT_PRIOR}: 64x64 images through a VQ-VAE's codes; zoo:{PIXEL_PHOTOS} beside"
+    )
+    show.report.heading("7. Larger images through a learned code space: VQ-VAE + an autoregressive prior")
+    emoji(show)
     prior_dir = zoo.resolve(zoo.PREFIX + LATENT_PRIOR)
     prior, pixel = load(prior_dir), load(zoo.resolve(zoo.PREFIX + PIXEL_PHOTOS))
     n = show.size(16, 2)
@@ -310,7 +363,6 @@ def latent(show: Show) -> None:
     pixel_seconds = time.perf_counter() - start
     save_grid(pixels, pixel.levels, show.out / "pixel-photos.png", columns=show.size(8, 1))
     r = show.report
-    r.heading("7. Larger images through a learned code space: VQ-VAE + an autoregressive prior")
     r.paragraph(
         "A VQ-VAE turns a 64x64 photograph into a 16x16 grid of codes (512 possible); a Gated PixelCNN over the "
         "codes draws a grid in 256 steps and the decoder paints the image, where a pixel-level model takes "
