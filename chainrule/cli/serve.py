@@ -9,11 +9,12 @@ import socket
 from chainrule.cli.common import add_device, check_device
 from chainrule.errors import ConfigError
 
-DEFAULT_MODELS = (  # the zoo's image, text and audio models
+DEFAULT_MODELS = (  # the zoo's image, text and audio models, and its upscaler
     "zoo:made-fashion-mnist-binary",
     "zoo:gated-pixelcnn-fashion-mnist",
     "zoo:transformer-shakespeare",
     "zoo:wavenet-speech",
+    "zoo:gated-pixelcnn-fashion-mnist-lowres4",
 )
 INSTALL = "the web app needs FastAPI and uvicorn: pip install 'chainrule[app]' (setup.sh installs them)"
 
