@@ -266,34 +266,15 @@ def locked(s: Served, chunks, busy: bytes) -> Iterator[bytes]:
 
 def sample_lines(s: Served, n: int, temperature: float, seed: int | None, class_id: int | None) -> Iterator[bytes]:
     """JSON lines: {"progress", "partial"} while drawing, then {"image", "seconds"}, or {"error"}."""
-    import queue
-    import threading
-    import time
-
-    out: queue.Queue = queue.Queue()
-
-    def work() -> None:
-        start = time.perf_counter()
-        try:
-            grid = service.sample_images(
-                s,
-                n,
-                temperature,
-                seed,
-                class_id,
-                on_partial=lambda png, done: out.put({"progress": done, "partial": png_url(png)}),
-            )
-            out.put({"image": png_url(grid), "seconds": time.perf_counter() - start, "progress": 1.0})
-        except ChainruleError as err:
-            out.put({"error": one_line(err)})
-        except Exception as err:  # one line to the page; the log keeps the traceback
-            log.exception("sampling failed")
-            out.put({"error": f"internal error: {one_line(err)}"})
-        out.put(None)
-
-    threading.Thread(target=work, daemon=True).start()
-    while (item := out.get()) is not None:
-        yield (json.dumps(item) + "\n").encode()
+    try:
+        for item in service.stream_samples(s, n, temperature, seed, class_id):
+            item = {k: png_url(v) if k in ("partial", "image") else v for k, v in item.items()}
+            yield (json.dumps(item) + "\n").encode()
+    except ChainruleError as err:
+        yield (json.dumps({"error": one_line(err)}) + "\n").encode()
+    except Exception as err:  # one line to the page; the log keeps the traceback
+        log.exception("sampling failed")
+        yield (json.dumps({"error": f"internal error: {one_line(err)}"}) + "\n").encode()
 
 
 def text_chunks(chars: Iterator[str]) -> Iterator[bytes]:

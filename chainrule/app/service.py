@@ -121,6 +121,8 @@ def serve(spec: str, device: str = "cpu") -> Served:
         raise InputError(f"{spec} holds a {model.registry_name}: serve a prior over its codes")
     model.eval()
     kind = kind_of(model)
+    if kind == "codes" and codes.decoder_of(run)[0].config.hierarchy != 1:
+        raise InputError(f"{spec} models one grid of a two-level VQ-VAE: the app shows one-level priors only")
     examples, task = None, None
     if kind in ("image", "convert") and (run / "run.json").is_file():  # the run's own test split, as trained
         spec_data = run_info(run)["data"]
@@ -167,9 +169,11 @@ def sample_images(
     class_id: int | None = None,
     on_partial: Callable[[bytes, float], None] | None = None,
     every: float = 0.3,
+    stop: threading.Event | None = None,
 ) -> bytes:
     """n samples as one PNG grid; `on_partial(png, fraction done)` is called at most every `every` seconds at a
-    row's end with the grid so far (unknown values still zero)."""
+    row's end with the grid so far (unknown values still zero). Setting `stop` ends the drawing (`Stopped`) at
+    its next row."""
     model = served.model
     check_count(n, MAX_IMAGES, "the number of samples")
     cond = None
@@ -186,6 +190,8 @@ def sample_images(
     show = (lambda x: decoded(served, x)) if served.kind == "codes" else (lambda x: (x, model.levels))
 
     def step(t: int, x: Tensor) -> None:
+        if stop is not None and (t + 1) % row == 0 and stop.is_set():
+            raise Stopped
         now = time.perf_counter()
         if on_partial is not None and (t + 1) % row == 0 and now - last[0] >= every and t + 1 < model.dims:
             last[0] = now
@@ -337,47 +343,96 @@ def convert_image(
 # --- text and audio ---------------------------------------------------------------------------------------------
 
 
+class Stopped(Exception):
+    """The reader of a stream went away: the work ends at its next step."""
+
+
+DONE = object()
+
+
+def streamed(work: Callable[[Callable[[Any], None], threading.Event], None]) -> Iterator[Any]:
+    """Run `work(emit, stop)` on a worker thread and yield what it emits as it comes. When the reader stops early
+    (the generator is closed: a client that went away), `stop` is set, the work raises `Stopped` at its next
+    check, and the thread is joined before the generator returns: the model is never left running unseen. An
+    exception of the work is raised in the reader."""
+    import queue
+
+    out: queue.Queue = queue.Queue()
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            work(out.put, stop)
+        except Stopped:
+            pass
+        except Exception as err:  # reported to the reader, who is waiting on the queue
+            out.put(err)
+        out.put(DONE)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        while (item := out.get()) is not DONE:
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+def stream_samples(
+    served: Served, n: int, temperature: float = 1.0, seed: int | None = None, class_id: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """`sample_images` as a stream: {"progress", "partial": PNG bytes} at row ends, then {"image", "seconds",
+    "progress": 1}."""
+    check_count(n, MAX_IMAGES, "the number of samples")
+
+    def work(emit, stop: threading.Event) -> None:
+        def partial(png: bytes, done: float) -> None:
+            if stop.is_set():
+                raise Stopped
+            emit({"progress": done, "partial": png})
+
+        start = time.perf_counter()
+        grid = sample_images(served, n, temperature, seed, class_id, on_partial=partial, stop=stop)
+        emit({"image": grid, "seconds": time.perf_counter() - start, "progress": 1.0})
+
+    return streamed(work)
+
+
 def stream_text(
     served: Served, prompt: str, length: int, temperature: float = 1.0, seed: int | None = None
 ) -> Iterator[str]:
-    """Continue `prompt` by `length` tokens, yielding the text as it is drawn (whole UTF-8 characters). The
-    drawing runs on a worker thread; the caller reads the characters as they come."""
-    import queue
-
+    """Continue `prompt` by `length` tokens, yielding the text as it is drawn (whole UTF-8 characters)."""
     model = served.model
     check_count(length, MAX_TOKENS, "the length")
     vocabulary = model.vocabulary
     tokens = vocabulary.encode(prompt, "the prompt")
-    out: queue.Queue = queue.Queue()
-    pending = bytearray()
 
-    def on_token(token: int) -> None:
-        if not vocabulary.is_bytes:
-            out.put(vocabulary.decode([token]))
-            return
-        pending.append(token)
-        try:
-            text = pending.decode("utf-8")
-        except UnicodeDecodeError:
-            if len(pending) < 4:
+    def work(emit, stop: threading.Event) -> None:
+        pending = bytearray()
+
+        def on_token(token: int) -> None:
+            if stop.is_set():
+                raise Stopped
+            if not vocabulary.is_bytes:
+                emit(vocabulary.decode([token]))
                 return
-            text = pending.decode("utf-8", errors="replace")
-        pending.clear()
-        out.put(text)
+            pending.append(token)
+            try:
+                text = pending.decode("utf-8")
+            except UnicodeDecodeError:
+                if len(pending) < 4:
+                    return
+                text = pending.decode("utf-8", errors="replace")
+            pending.clear()
+            emit(text)
 
-    def work() -> None:
-        try:
-            with torch.inference_mode():
-                generate(model, tokens, length, temperature=temperature, generator=seeded(seed), on_token=on_token)
-        except Exception as err:  # reported to the reader, who is waiting on the queue
-            out.put(err)
-        out.put(None)
+        with torch.inference_mode():
+            generate(model, tokens, length, temperature=temperature, generator=seeded(seed), on_token=on_token)
 
-    threading.Thread(target=work, daemon=True).start()
-    while (item := out.get()) is not None:
-        if isinstance(item, Exception):
-            raise item
-        yield item
+    return streamed(work)
 
 
 def text_bits(served: Served, text: str) -> dict[str, Any]:

@@ -200,6 +200,8 @@ def test_serve_refuses_what_it_cannot_show_and_a_taken_port(tmp_path, capsys):
     assert main(["serve", "zoo:vpn-moving-mnist", "--port", str(port)]) != 0  # the port is free again
     err = capsys.readouterr().err.strip()
     assert "video" in err and len(err.splitlines()) == 1
+    assert main(["serve", "zoo:pixelsnail-emoji64-top-codes", "--port", str(port)]) != 0
+    assert "two-level" in capsys.readouterr().err
 
 
 def test_the_lock_is_released_when_a_stream_ends_early(served):
@@ -226,3 +228,13 @@ def test_upscaling_a_test_image_or_an_upload(client):
     response = client.post("/api/convert", data={"name": UPSCALE}, files=files)
     assert response.status_code == 400 and "1x7x7" in response.json()["error"]
     assert client.post("/api/convert", data={"name": IMAGE, "index": 0}).status_code == 400
+
+
+def test_a_stream_closed_early_stops_its_work(served):
+    before = threading.active_count()
+    stream = service.stream_text(served[TEXT], "ROMEO:", service.MAX_TOKENS, seed=0)
+    assert next(stream)
+    stream.close()  # the reader went away after the first character
+    assert threading.active_count() == before  # the worker was stopped and joined, not left drawing 2,000 tokens
+    lines = service.stream_samples(served[IMAGE], 2, seed=0)
+    assert "image" in list(lines)[-1]
