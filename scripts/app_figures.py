@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import uvicorn
 
-from chainrule.app import service
+from chainrule.app.served import serve
 from chainrule.app.server import create_app
 from chainrule.bench.machine import describe
 from chainrule.cli.serve import DEFAULT_MODELS
@@ -114,7 +114,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"machine: {describe()}")
-    base, server = start([service.serve(name) for name in DEFAULT_MODELS])
+    base, server = start([serve(name) for name in DEFAULT_MODELS])
     try:
         figures = timings(base, args.draws)
         print(

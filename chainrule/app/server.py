@@ -1,12 +1,12 @@
 """The web app's HTTP face (FastAPI): one page (`static/`), served from this package only (no external asset),
-and a small JSON API over `service`. Run it with `chainrule serve`.
+and a small JSON API over `served`, `pictures`, `sequences` and `uploads`. Run it with `chainrule serve`.
 
 - One piece of work at a time per model: a request that arrives while another runs gets 429 and a one-line
   message (the page says so) instead of queueing behind it.
 - Errors the CLI reports in one line (bad input, a model that cannot do it) come back as 400 with that line;
   anything else as 500 with one line, never a traceback.
-- Uploads are read into memory up to `service.MAX_UPLOAD` bytes (a larger request is refused before it is read)
-  and decoded by `service.read_upload`; no path named by the browser is opened.
+- Uploads are read into memory up to `MAX_UPLOAD` bytes (a larger request is refused before it is read)
+  and decoded by `uploads.read_upload`; no path named by the browser is opened.
 - Long work streams: sampling sends JSON lines (progress with a partial grid, then the result), text continuation
   sends the characters as they are drawn.
 """
@@ -24,8 +24,8 @@ from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
-from chainrule.app import service
-from chainrule.app.service import Served
+from chainrule.app import pictures, sequences, uploads
+from chainrule.app.served import MAX_IMAGES, MAX_TOKENS, MAX_UPLOAD, Served, check_count
 from chainrule.errors import ChainruleError, InputError
 
 STATIC = Path(__file__).parent / "static"
@@ -70,9 +70,9 @@ def create_app(served: list[Served]) -> FastAPI:
     @app.middleware("http")
     async def limit_size(request: Request, call_next):
         length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > service.MAX_UPLOAD + 64 * 1024:
+        if length is not None and length.isdigit() and int(length) > MAX_UPLOAD + 64 * 1024:
             return JSONResponse(
-                {"error": f"the upload is {int(length):,} bytes; the app takes at most {service.MAX_UPLOAD:,}"},
+                {"error": f"the upload is {int(length):,} bytes; the app takes at most {MAX_UPLOAD:,}"},
                 status_code=413,
             )
         return await call_next(request)
@@ -100,9 +100,9 @@ def create_app(served: list[Served]) -> FastAPI:
     async def upload_bytes(file: UploadFile | None) -> tuple[bytes | None, str | None]:
         if file is None:
             return None, None
-        data = await file.read(service.MAX_UPLOAD + 1)
-        if len(data) > service.MAX_UPLOAD:
-            raise InputError(f"the file is larger than {service.MAX_UPLOAD:,} bytes, the most the app takes")
+        data = await file.read(MAX_UPLOAD + 1)
+        if len(data) > MAX_UPLOAD:
+            raise InputError(f"the file is larger than {MAX_UPLOAD:,} bytes, the most the app takes")
         return data, file.filename
 
     @app.get("/")
@@ -111,11 +111,11 @@ def create_app(served: list[Served]) -> FastAPI:
 
     @app.get("/api/models")
     def list_models() -> dict[str, Any]:
-        return {"models": [s.describe() for s in served], "limits": {"upload": service.MAX_UPLOAD}}
+        return {"models": [s.describe() for s in served], "limits": {"upload": MAX_UPLOAD}}
 
     @app.get("/api/examples")
     def examples(name: str) -> dict[str, Any]:
-        return {"images": [png_url(b) for b in service.examples_png(model(name))]}
+        return {"images": [png_url(b) for b in pictures.examples_png(model(name))]}
 
     @app.post("/api/sample")
     def sample(
@@ -128,7 +128,7 @@ def create_app(served: list[Served]) -> FastAPI:
         s = model(name)
         if "sample" not in s.tasks:
             raise InputError(f"{name} does not sample images")
-        service.check_count(n, service.MAX_IMAGES, "the number of samples")
+        check_count(n, MAX_IMAGES, "the number of samples")
         check_free(s)
         busy_line = (json.dumps({"error": busy_message(s)}) + "\n").encode()
         lines = locked(s, lambda: sample_lines(s, n, temperature, seed, class_id), busy_line)
@@ -150,8 +150,8 @@ def create_app(served: list[Served]) -> FastAPI:
             hidden = json.loads(mask)
         except ValueError:
             raise InputError("the mask must be a list of 0s and 1s") from None
-        image = service.one_image(s, index, data, filename)
-        out = run(s, service.complete_image, s, image, hidden, n, temperature, seed)
+        image = uploads.one_image(s, index, data, filename)
+        out = run(s, pictures.complete_image, s, image, hidden, n, temperature, seed)
         for key in ("original", "masked"):
             out[key] = png_url(out[key])
         out["completions"] = [png_url(b) for b in out["completions"]]
@@ -163,7 +163,7 @@ def create_app(served: list[Served]) -> FastAPI:
     ) -> dict[str, Any]:
         s = model(name)
         data, filename = await upload_bytes(file)
-        out = run(s, service.bits_map, s, service.one_image(s, index, data, filename))
+        out = run(s, pictures.bits_map, s, uploads.one_image(s, index, data, filename))
         return {**out, "image": png_url(out["image"]), "map": png_url(out["map"])}
 
     @app.post("/api/convert")
@@ -179,7 +179,7 @@ def create_app(served: list[Served]) -> FastAPI:
         if s.kind != "convert":
             raise InputError(f"{name} is not an image-to-image model (upscale / colourise)")
         data, filename = await upload_bytes(file)
-        out = run(s, service.convert_image, s, service.one_image(s, index, data, filename), n, temperature, seed)
+        out = run(s, pictures.convert_image, s, uploads.one_image(s, index, data, filename), n, temperature, seed)
         for key in ("input", "bicubic", "original"):
             if key in out:
                 out[key] = png_url(out[key])
@@ -197,11 +197,11 @@ def create_app(served: list[Served]) -> FastAPI:
         s = model(name)
         if s.kind != "text":
             raise InputError(f"{name} is not a text model")
-        service.check_count(length, service.MAX_TOKENS, "the length")
+        check_count(length, MAX_TOKENS, "the length")
         s.model.vocabulary.encode(prompt, "the prompt")  # refused now, before the stream starts
         check_free(s)
         busy_line = f"\u0000error: {busy_message(s)}".encode()
-        chunks = locked(s, lambda: text_chunks(service.stream_text(s, prompt, length, temperature, seed)), busy_line)
+        chunks = locked(s, lambda: text_chunks(sequences.stream_text(s, prompt, length, temperature, seed)), busy_line)
         return StreamingResponse(chunks, media_type="text/plain; charset=utf-8")
 
     @app.post("/api/text-bits")
@@ -209,7 +209,7 @@ def create_app(served: list[Served]) -> FastAPI:
         s = model(name)
         if s.kind != "text":
             raise InputError(f"{name} is not a text model")
-        return run(s, service.text_bits, s, text)
+        return run(s, sequences.text_bits, s, text)
 
     @app.post("/api/audio")
     def audio(
@@ -218,7 +218,7 @@ def create_app(served: list[Served]) -> FastAPI:
         s = model(name)
         if s.kind != "audio":
             raise InputError(f"{name} is not an audio model")
-        wav = run(s, service.generate_audio, s, seconds, temperature, seed)
+        wav = run(s, sequences.generate_audio, s, seconds, temperature, seed)
         return {"wav": data_url(wav, "audio/wav"), "seconds": seconds}
 
     @app.post("/api/score")
@@ -227,7 +227,7 @@ def create_app(served: list[Served]) -> FastAPI:
         data, filename = await upload_bytes(file)
         if data is None:
             raise InputError("choose a file to score")
-        out = run(s, service.score_upload, s, data, filename)
+        out = run(s, uploads.score_upload, s, data, filename)
         for key in ("image", "map"):
             if key in out:
                 out[key] = png_url(out[key])
@@ -239,7 +239,7 @@ def create_app(served: list[Served]) -> FastAPI:
         data, filename = await upload_bytes(file)
         if data is None:
             raise InputError("choose a file to compress")
-        return run(s, service.compress_upload, s, data, filename)
+        return run(s, uploads.compress_upload, s, data, filename)
 
     @app.get("/favicon.ico")
     def favicon() -> Response:
@@ -267,7 +267,7 @@ def locked(s: Served, chunks, busy: bytes) -> Iterator[bytes]:
 def sample_lines(s: Served, n: int, temperature: float, seed: int | None, class_id: int | None) -> Iterator[bytes]:
     """JSON lines: {"progress", "partial"} while drawing, then {"image", "seconds"}, or {"error"}."""
     try:
-        for item in service.stream_samples(s, n, temperature, seed, class_id):
+        for item in pictures.stream_samples(s, n, temperature, seed, class_id):
             item = {k: png_url(v) if k in ("partial", "image") else v for k, v in item.items()}
             yield (json.dumps(item) + "\n").encode()
     except ChainruleError as err:

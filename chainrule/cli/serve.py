@@ -46,7 +46,7 @@ def build(runs: list[str], device: str = "cpu"):
         from chainrule.app.server import create_app
     except ImportError:
         raise ConfigError(INSTALL) from None
-    from chainrule.app.service import serve
+    from chainrule.app.served import serve
 
     names = list(dict.fromkeys(runs or DEFAULT_MODELS))
     return create_app([serve(name, device) for name in names])

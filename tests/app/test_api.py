@@ -16,7 +16,8 @@ pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from chainrule.app import service  # noqa: E402
+from chainrule.app import pictures, sequences  # noqa: E402
+from chainrule.app.served import MAX_TOKENS, MAX_UPLOAD, serve  # noqa: E402
 from chainrule.app.server import create_app  # noqa: E402
 from chainrule.cli.main import main  # noqa: E402
 
@@ -26,7 +27,7 @@ UPSCALE = "zoo:gated-pixelcnn-fashion-mnist-lowres4"
 
 @pytest.fixture(scope="module")
 def served():
-    return {name: service.serve(name) for name in (IMAGE, TEXT, AUDIO, UPSCALE)}
+    return {name: serve(name) for name in (IMAGE, TEXT, AUDIO, UPSCALE)}
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,7 @@ def test_sampling_streams_partial_grids_then_the_samples(client):
 
 def test_sampling_partials_come_at_row_ends(served):
     fractions = []
-    service.sample_images(served[IMAGE], 2, seed=0, on_partial=lambda png, done: fractions.append(done), every=0.0)
+    pictures.sample_images(served[IMAGE], 2, seed=0, on_partial=lambda png, done: fractions.append(done), every=0.0)
     assert fractions and all(abs(f * 28 - round(f * 28)) < 1e-9 for f in fractions)  # whole rows of 28
     assert fractions == sorted(fractions) and fractions[-1] < 1
 
@@ -129,7 +130,7 @@ def test_bad_inputs_get_one_line(client):
     files = {"file": ("white.png", png_upload(np.full((28, 28), 255, dtype=np.uint8)), "image/png")}
     said = error(client.post("/api/score", data={"name": IMAGE}, files=files))
     assert said.startswith("white.png") and "0..1" in said and "/tmp" not in said  # the CLI's rule, the user's name
-    files = {"file": ("huge.png", b"\0" * (service.MAX_UPLOAD + 100_000), "image/png")}
+    files = {"file": ("huge.png", b"\0" * (MAX_UPLOAD + 100_000), "image/png")}
     assert "at most" in error(client.post("/api/score", data={"name": IMAGE}, files=files), 413)
     assert "no model" in error(client.post("/api/sample", data={"name": "../../etc/passwd"}))
     assert "1..64" in error(client.post("/api/sample", data={"name": IMAGE, "n": 1000}))
@@ -232,9 +233,9 @@ def test_upscaling_a_test_image_or_an_upload(client):
 
 def test_a_stream_closed_early_stops_its_work(served):
     before = threading.active_count()
-    stream = service.stream_text(served[TEXT], "ROMEO:", service.MAX_TOKENS, seed=0)
+    stream = sequences.stream_text(served[TEXT], "ROMEO:", MAX_TOKENS, seed=0)
     assert next(stream)
     stream.close()  # the reader went away after the first character
     assert threading.active_count() == before  # the worker was stopped and joined, not left drawing 2,000 tokens
-    lines = service.stream_samples(served[IMAGE], 2, seed=0)
+    lines = pictures.stream_samples(served[IMAGE], 2, seed=0)
     assert "image" in list(lines)[-1]

@@ -18,7 +18,7 @@ pytest.importorskip("fastapi")
 uvicorn = pytest.importorskip("uvicorn")
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install playwright)")
 
-from chainrule.app import service  # noqa: E402
+from chainrule.app.served import MAX_UPLOAD, serve  # noqa: E402
 from chainrule.app.server import create_app  # noqa: E402
 
 BROWSERS = ("chromium-headless-shell", "chromium", "chromium-browser")
@@ -36,7 +36,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server():
     """The app over a binary image model and a text model, on a free port in a thread of this process."""
-    served = [service.serve(IMAGE), service.serve(TEXT)]
+    served = [serve(IMAGE), serve(TEXT)]
     port = free_port()
     config = uvicorn.Config(create_app(served), host="127.0.0.1", port=port, log_level="warning")
     running = uvicorn.Server(config)
@@ -158,7 +158,7 @@ def test_bad_uploads_show_the_one_line_error(page):
     page.wait_for_selector("#error:not([hidden])")
     first = page.inner_text("#error")
     assert ".png" in first and "\n" not in first.strip()
-    upload(page, "#score-form", "huge.png", b"\0" * (service.MAX_UPLOAD + 200_000), "image/png")
+    upload(page, "#score-form", "huge.png", b"\0" * (MAX_UPLOAD + 200_000), "image/png")
     page.wait_for_function(f"document.getElementById('error').textContent !== {first!r}")
     assert "at most" in page.inner_text("#error")
     buffer = io.BytesIO()
