@@ -15,6 +15,7 @@ from chainrule.app.served import MAX_SECONDS, MAX_TEXT, MAX_TOKENS, Served, chec
 from chainrule.app.streams import Stopped, streamed
 from chainrule.data.audio import write_wav
 from chainrule.data.mulaw import decode as mulaw_decode
+from chainrule.data.vocabulary import TextStream
 from chainrule.errors import InputError
 from chainrule.media.bitmaps import characters
 from chainrule.sampling import generate
@@ -31,23 +32,13 @@ def stream_text(
     tokens = vocabulary.encode(prompt, "the prompt")
 
     def work(emit, stop: threading.Event) -> None:
-        pending = bytearray()
+        text = TextStream(vocabulary)
 
         def on_token(token: int) -> None:
             if stop.is_set():
                 raise Stopped
-            if not vocabulary.is_bytes:
-                emit(vocabulary.decode([token]))
-                return
-            pending.append(token)
-            try:
-                text = pending.decode("utf-8")
-            except UnicodeDecodeError:
-                if len(pending) < 4:
-                    return
-                text = pending.decode("utf-8", errors="replace")
-            pending.clear()
-            emit(text)
+            if characters := text.push(token):
+                emit(characters)
 
         with torch.inference_mode():
             generate(model, tokens, length, temperature=temperature, generator=seeded(seed), on_token=on_token)

@@ -13,6 +13,7 @@ from chainrule import zoo
 from chainrule.cli.audio_io import write_generated
 from chainrule.cli.common import add_device, count, generator, load_model, temperature
 from chainrule.data import Condition
+from chainrule.data.vocabulary import TextStream
 from chainrule.errors import InputError
 from chainrule.media import save_grid
 from chainrule.media.video import save_video
@@ -124,21 +125,10 @@ def sample_text(model, args: argparse.Namespace) -> int:
     """Continue `--prompt` by `--length` tokens, streaming the text to stdout as it is drawn."""
     vocabulary = model.vocabulary
     prompt = vocabulary.encode(args.prompt, "the prompt")
-    pending = bytearray()  # bytes of a UTF-8 character not yet complete
+    stream = TextStream(vocabulary)
 
     def show(token: int) -> None:
-        if vocabulary.is_bytes:
-            pending.append(token)
-            try:
-                text = pending.decode("utf-8")
-            except UnicodeDecodeError:
-                if len(pending) < 4:
-                    return
-                text = pending.decode("utf-8", errors="replace")
-            pending.clear()
-        else:
-            text = vocabulary.decode([token])
-        sys.stdout.write(text)
+        sys.stdout.write(stream.push(token))
         sys.stdout.flush()
 
     sys.stdout.write(args.prompt)

@@ -60,6 +60,29 @@ class Vocabulary:
         return "".join(self.symbols[i] for i in ids)
 
 
+class TextStream:
+    """Tokens drawn one at a time → the text they spell, whole characters only: a byte vocabulary's UTF-8 bytes are
+    held until their character is complete (four bytes that never make one are shown as U+FFFD each)."""
+
+    def __init__(self, vocabulary: Vocabulary) -> None:
+        self.vocabulary = vocabulary
+        self.pending = bytearray()
+
+    def push(self, token: int) -> str:
+        """The text the token completes ("" while a character is still partial)."""
+        if not self.vocabulary.is_bytes:
+            return self.vocabulary.decode([token])
+        self.pending.append(token)
+        try:
+            text = self.pending.decode("utf-8")
+        except UnicodeDecodeError:
+            if len(self.pending) < 4:
+                return ""
+            text = self.pending.decode("utf-8", errors="replace")
+        self.pending.clear()
+        return text
+
+
 def read_text(path, what: str | None = None) -> str:
     """A UTF-8 file's text. Raises InputError for an empty file or one that is not UTF-8."""
     from pathlib import Path

@@ -178,3 +178,15 @@ def test_photos64_is_split_by_photograph_with_the_kde_photographs():
     assert not seen["train"] & seen["test"] and not seen["train"] & seen["val"] and not seen["val"] & seen["test"]
     assert set(photos.TEST_PHOTOS64).isdisjoint(photos.VALIDATION_PHOTOS64)
     assert len(splits["test"]) > len(splits["val"]) > 0 and len(splits["train"]) > 10 * len(splits["test"])
+
+
+def test_a_text_stream_shows_whole_characters_only():
+    from chainrule.data.vocabulary import BYTES, TextStream, Vocabulary
+
+    stream = TextStream(Vocabulary(BYTES))
+    shown = [stream.push(b) for b in "aé€😀".encode()]
+    assert "".join(shown) == "aé€😀"
+    assert shown[:2] == ["a", ""] and shown[2] == "é"  # é's two bytes: nothing until the second
+    assert [stream.push(b) for b in (0xFF, 0xFE, 0xFD, 0xFC)][-1] == "\ufffd" * 4  # bytes that make no character
+    chars = TextStream(Vocabulary("ab"))
+    assert chars.push(1) == "b"
