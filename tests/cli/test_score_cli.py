@@ -53,7 +53,10 @@ def test_images_from_npy_and_png_folders(image_dir, capsys):
     assert (tmp / "s.csv").read_text().splitlines()[0] == "input,dims,bits/dim,likelihood"
     assert main(["score", str(tmp / "image-model"), str(tmp / "x.npy"), "--method", "complexity", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["codec"].startswith("PNG") and len(doc["rows"]) == 3
+    from chainrule.scoring.scores import default_image_codec
+
+    expected_codec = {"png": "PNG", "jpegxl": "JPEG XL"}[default_image_codec()]  # JPEG XL where cjxl is installed
+    assert doc["codec"].startswith(expected_codec) and len(doc["rows"]) == 3
     assert score(tmp / "image-model", tmp / "x.npy", "--method", "ratio", "--background", tmp / "image-model") == 0
     assert all(float(r[3]) == 0 for r in table(capsys))
 
