@@ -44,6 +44,17 @@ def png_url(data: bytes) -> str:
     return data_url(data, "image/png")
 
 
+def png_urls(out: dict[str, Any]) -> dict[str, Any]:
+    """A result with its pictures (PNG bytes, alone or in lists) as data URLs the page can show."""
+
+    def url(value):
+        if isinstance(value, bytes):
+            return png_url(value)
+        return [url(v) for v in value] if isinstance(value, list) and value and isinstance(value[0], bytes) else value
+
+    return {key: url(value) for key, value in out.items()}
+
+
 def one_line(err: BaseException) -> str:
     return " ".join(str(err).split()) or type(err).__name__
 
@@ -77,9 +88,13 @@ def create_app(served: list[Served]) -> FastAPI:
             )
         return await call_next(request)
 
-    def model(name: str) -> Served:
+    def model(name: str, task: str | None = None) -> Served:
+        """The served model `name`, which must offer `task` (when given)."""
         if name not in models:
             raise InputError(f"no model {name!r} is served here; these are: {', '.join(models)}")
+        if task is not None and task not in models[name].tasks:
+            offers = ", ".join(models[name].tasks)
+            raise InputError(f"{name} is a {models[name].kind} model: it offers {offers}, not {task}")
         return models[name]
 
     def hold(s: Served) -> None:
@@ -125,9 +140,7 @@ def create_app(served: list[Served]) -> FastAPI:
         seed: int | None = Form(None),
         class_id: int | None = Form(None),
     ) -> StreamingResponse:
-        s = model(name)
-        if "sample" not in s.tasks:
-            raise InputError(f"{name} does not sample images")
+        s = model(name, "sample")
         check_count(n, MAX_IMAGES, "the number of samples")
         check_free(s)
         busy_line = (json.dumps({"error": busy_message(s)}) + "\n").encode()
@@ -144,27 +157,22 @@ def create_app(served: list[Served]) -> FastAPI:
         seed: int | None = Form(None),
         file: UploadFile | None = File(None),
     ) -> dict[str, Any]:
-        s = model(name)
+        s = model(name, "complete")
         data, filename = await upload_bytes(file)
         try:
             hidden = json.loads(mask)
         except ValueError:
             raise InputError("the mask must be a list of 0s and 1s") from None
         image = uploads.one_image(s, index, data, filename)
-        out = run(s, pictures.complete_image, s, image, hidden, n, temperature, seed)
-        for key in ("original", "masked"):
-            out[key] = png_url(out[key])
-        out["completions"] = [png_url(b) for b in out["completions"]]
-        return out
+        return png_urls(run(s, pictures.complete_image, s, image, hidden, n, temperature, seed))
 
     @app.post("/api/bits")
     async def bits(
         name: str = Form(...), index: int | None = Form(None), file: UploadFile | None = File(None)
     ) -> dict[str, Any]:
-        s = model(name)
+        s = model(name, "bits")
         data, filename = await upload_bytes(file)
-        out = run(s, pictures.bits_map, s, uploads.one_image(s, index, data, filename))
-        return {**out, "image": png_url(out["image"]), "map": png_url(out["map"])}
+        return png_urls(run(s, pictures.bits_map, s, uploads.one_image(s, index, data, filename)))
 
     @app.post("/api/convert")
     async def convert(
@@ -175,16 +183,10 @@ def create_app(served: list[Served]) -> FastAPI:
         seed: int | None = Form(None),
         file: UploadFile | None = File(None),
     ) -> dict[str, Any]:
-        s = model(name)
-        if s.kind != "convert":
-            raise InputError(f"{name} is not an image-to-image model (upscale / colourise)")
+        s = model(name, "convert")
         data, filename = await upload_bytes(file)
-        out = run(s, pictures.convert_image, s, uploads.one_image(s, index, data, filename), n, temperature, seed)
-        for key in ("input", "bicubic", "original"):
-            if key in out:
-                out[key] = png_url(out[key])
-        out["samples"] = [png_url(b) for b in out["samples"]]
-        return out
+        image = uploads.one_image(s, index, data, filename)
+        return png_urls(run(s, pictures.convert_image, s, image, n, temperature, seed))
 
     @app.post("/api/continue")
     def continue_text(
@@ -194,9 +196,7 @@ def create_app(served: list[Served]) -> FastAPI:
         temperature: float = Form(1.0),
         seed: int | None = Form(None),
     ) -> StreamingResponse:
-        s = model(name)
-        if s.kind != "text":
-            raise InputError(f"{name} is not a text model")
+        s = model(name, "continue")
         check_count(length, MAX_TOKENS, "the length")
         s.model.vocabulary.encode(prompt, "the prompt")  # refused now, before the stream starts
         check_free(s)
@@ -206,36 +206,28 @@ def create_app(served: list[Served]) -> FastAPI:
 
     @app.post("/api/text-bits")
     def text_bits(name: str = Form(...), text: str = Form("")) -> dict[str, Any]:
-        s = model(name)
-        if s.kind != "text":
-            raise InputError(f"{name} is not a text model")
+        s = model(name, "text-bits")
         return run(s, sequences.text_bits, s, text)
 
     @app.post("/api/audio")
     def audio(
         name: str = Form(...), seconds: float = Form(1.0), temperature: float = Form(1.0), seed: int | None = Form(None)
     ) -> dict[str, Any]:
-        s = model(name)
-        if s.kind != "audio":
-            raise InputError(f"{name} is not an audio model")
+        s = model(name, "audio")
         wav = run(s, sequences.generate_audio, s, seconds, temperature, seed)
         return {"wav": data_url(wav, "audio/wav"), "seconds": seconds}
 
     @app.post("/api/score")
     async def score(name: str = Form(...), file: UploadFile | None = File(None)) -> dict[str, Any]:
-        s = model(name)
+        s = model(name, "score")
         data, filename = await upload_bytes(file)
         if data is None:
             raise InputError("choose a file to score")
-        out = run(s, uploads.score_upload, s, data, filename)
-        for key in ("image", "map"):
-            if key in out:
-                out[key] = png_url(out[key])
-        return out
+        return png_urls(run(s, uploads.score_upload, s, data, filename))
 
     @app.post("/api/compress")
     async def compress(name: str = Form(...), file: UploadFile | None = File(None)) -> dict[str, Any]:
-        s = model(name)
+        s = model(name, "compress")
         data, filename = await upload_bytes(file)
         if data is None:
             raise InputError("choose a file to compress")
@@ -268,7 +260,7 @@ def sample_lines(s: Served, n: int, temperature: float, seed: int | None, class_
     """JSON lines: {"progress", "partial"} while drawing, then {"image", "seconds"}, or {"error"}."""
     try:
         for item in pictures.stream_samples(s, n, temperature, seed, class_id):
-            item = {k: png_url(v) if k in ("partial", "image") else v for k, v in item.items()}
+            item = png_urls(item)
             yield (json.dumps(item) + "\n").encode()
     except ChainruleError as err:
         yield (json.dumps({"error": one_line(err)}) + "\n").encode()

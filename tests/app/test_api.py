@@ -134,7 +134,9 @@ def test_bad_inputs_get_one_line(client):
     assert "at most" in error(client.post("/api/score", data={"name": IMAGE}, files=files), 413)
     assert "no model" in error(client.post("/api/sample", data={"name": "../../etc/passwd"}))
     assert "1..64" in error(client.post("/api/sample", data={"name": IMAGE, "n": 1000}))
-    assert "not a text model" in error(client.post("/api/continue", data={"name": IMAGE, "prompt": "a"}))
+    assert "not continue" in error(client.post("/api/continue", data={"name": IMAGE, "prompt": "a"}))
+    said = error(client.post("/api/complete", data={"name": TEXT, "index": 0, "mask": mask}))
+    assert "text model" in said and "not complete" in said  # each page's requests only on models that offer them
 
 
 def test_a_second_request_while_one_runs_is_refused_politely(client, served):
