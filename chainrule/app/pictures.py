@@ -60,7 +60,7 @@ def sample_images(
         cond = torch.arange(n) % model.num_classes  # the classes in turn
     last = [time.perf_counter()]
     row = model.row_steps if served.kind == "image" else model.dims // max(1, model.shape[-2])
-    show = (lambda x: decoded(served, x)) if served.kind == "codes" else (lambda x: (x, model.levels))
+    show = (lambda x: codes.decode_samples(served.run, x)) if served.kind == "codes" else (lambda x: (x, model.levels))
 
     def step(t: int, x: Tensor) -> None:
         if stop is not None and (t + 1) % row == 0 and stop.is_set():
@@ -95,10 +95,6 @@ def stream_samples(
         emit({"image": grid, "seconds": time.perf_counter() - start, "progress": 1.0})
 
     return streamed(work)
-
-
-def decoded(served: Served, x: Tensor) -> tuple[Tensor, int]:
-    return codes.decode_samples(served.run, x)
 
 
 def examples_png(served: Served) -> list[bytes]:
