@@ -44,6 +44,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="images: condition on lowres:F (the image downsampled F times: super-resolution) or grey (colourisation)",
     )
     p.add_argument(
+        "--mirror",
+        action="store_true",
+        help="images, and VQ-VAE codes of images: train on every training image and its left-right mirror image",
+    )
+    p.add_argument(
         "--preset",
         default=AUTO_PRESET,
         help="named hyper-parameters of the model: cpu (small, for a CPU) or paper (the paper's sizes); default auto: "
@@ -185,6 +190,7 @@ def run(args: argparse.Namespace) -> int:
         rate=args.rate,
         condition=args.condition,
         video=video_options(args),
+        mirror=args.mirror,
     )
     distributed.close()
     if not ranks.main:

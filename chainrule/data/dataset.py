@@ -65,6 +65,8 @@ class Dataset:
             (when `batch` gets a generator) instead of the fixed rows.
         fresh: examples made on the fly (`FreshExamples`): `batch` with a generator draws new ones, `len` is its
             nominal epoch, and `raw` holds a fixed sample of them.
+        mirrored: a training split that holds every image and its left-right mirror (`data.augment`); for codes,
+            the codes of both.
     """
 
     name: str
@@ -83,6 +85,7 @@ class Dataset:
     map_levels: int = 0
     task: str | None = None
     fresh: FreshExamples | None = None
+    mirrored: bool = False
 
     @property
     def is_stream(self) -> bool:

@@ -16,6 +16,7 @@ import torch
 
 from chainrule.data import audio, moving_mnist, text
 from chainrule.data.arrays import load_array
+from chainrule.data.augment import mirror_train
 from chainrule.data.conditions import ConditionTask
 from chainrule.data.dataset import Binarize, Dataset
 from chainrule.data.digits import load_digits
@@ -315,6 +316,8 @@ def run_spec(dataset: Dataset) -> dict:
     spec = {"name": dataset.name, "levels": dataset.levels, "binarize": dataset.binarize, "kind": kind.describe()}
     if dataset.task is not None:
         spec["condition"] = dataset.task
+    if dataset.mirrored:
+        spec["mirror"] = True
     if kind.is_audio:
         spec.update(encoding=kind.encoding, rate=kind.rate, length=dataset.shape[0])
     elif dataset.is_stream:
@@ -343,4 +346,6 @@ def load_run_data(spec: dict, name: str | None = None) -> dict[str, Dataset]:
     splits = load_splits(
         name, spec["levels"], spec["binarize"], condition=spec.get("condition"), video=spec.get("video")
     )
+    if spec.get("mirror"):
+        splits = mirror_train(splits)
     return moving_mnist.frame_splits(splits) if spec.get("frames_of_videos") else splits

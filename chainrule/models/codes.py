@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from chainrule import serialization
 from chainrule.data import Dataset
+from chainrule.data.augment import mirror_train
 from chainrule.data.kind import DataKind
 from chainrule.data.moving_mnist import FrameStream
 from chainrule.data.run_record import run_info
@@ -103,6 +104,7 @@ def encode_split(
         num_classes=images.num_classes,
         maps=maps,
         map_levels=k if level else 0,
+        mirrored=images.mirrored,
     )
 
 
@@ -133,11 +135,16 @@ def encode_videos(
 
 
 def code_splits(
-    name: str, prior_run: str | Path | None = None, only: tuple[str, ...] | None = None, progress: bool = True
+    name: str,
+    prior_run: str | Path | None = None,
+    only: tuple[str, ...] | None = None,
+    progress: bool = True,
+    mirror: bool = False,
 ) -> dict[str, Dataset]:
     """The train / val / test code grids named by codes:RUN[:top|bottom]; with `prior_run`, a prior's run that
     keeps its VQ-VAE, those of the kept copy (the VQ-VAE's own run may be gone, e.g. for a zoo model); with
-    `only`, just those splits are encoded.
+    `only`, just those splits are encoded; with `mirror`, the training images and their mirror images
+    (`data.augment`).
 
     Raises:
         ConfigError, CheckpointError: a name or directory that holds no VQ-VAE run."""
@@ -149,6 +156,10 @@ def code_splits(
         vqvae = load_vqvae(run)
         level = grid_index(vqvae, grid)
         images = load_run_data(run_info(run)["data"])
+    if spec_of_frames(images) and mirror:
+        raise ConfigError("--mirror applies to images (and VQ-VAE codes of images), not to video frames")
+    if mirror:
+        images = mirror_train(images)
     chosen = {s: data for s, data in images.items() if only is None or s in only}
     if spec_of_frames(images):  # a VQ-VAE of video frames: its codes come as videos
         if vqvae.config.hierarchy != 1:
@@ -186,7 +197,7 @@ def run_data(
     way); `only` limits which splits of codes are encoded."""
     name = name or spec["name"]
     if is_codes(name):
-        return code_splits(name, run, only, progress)
+        return code_splits(name, run, only, progress, mirror=spec.get("mirror", False))
     return load_run_data(spec, name)
 
 

@@ -16,6 +16,7 @@ import torch
 from chainrule import config as cfg
 from chainrule import serialization
 from chainrule.data import load_splits, moving_mnist
+from chainrule.data.augment import mirror_train
 from chainrule.data.run_record import RUN_FILE, run_info
 from chainrule.data.sources import run_spec
 from chainrule.errors import ConfigError
@@ -104,12 +105,14 @@ def train_model(
     rate: int | None = None,
     condition: str | None = None,
     video: dict[str, int] | None = None,
+    mirror: bool = False,
 ) -> dict[str, Any]:
     """Train a model and return its test results (see `Trainer.fit`). `vocab` ("bytes" or "chars") and `length`
     (tokens per chunk; default: the preset's, else 256) apply to text data; `encoding`, `rate` and `length` (crop)
     to audio; `condition` ("lowres:F", "grey") makes an image-to-image model (`data.conditions`); `video` the geometry
-    of moving-mnist ({"frames", "size", "digits"}). `preset` "auto"
-    (the default) takes `cpu` on a CPU and `paper` on CUDA (`resolve_preset`); None or "none" the config defaults.
+    of moving-mnist ({"frames", "size", "digits"}); `mirror` adds each training image's mirror image (images and
+    codes of images, `data.augment`). `preset` "auto" (the default) takes `cpu` on a CPU and `paper` on CUDA
+    (`resolve_preset`); None or "none" the config defaults.
 
     With `resume`, everything is read back from `out/run.json`; budget fields in `train` may extend it. Under
     torchrun, every process calls this with the same arguments and trains its shard (`train.distributed`).
@@ -121,6 +124,8 @@ def train_model(
     if resume:
         info = run_info(out)
         data_spec = info["data"]
+        if mirror and not data_spec.get("mirror"):
+            raise ConfigError(f"{out} was trained without --mirror: a resumed run keeps its data (train a new run)")
         kept = dict(info["train"])
         if "bf16" in kept:  # runs written before `precision` replaced the bf16 switch
             kept["precision"] = "bf16" if kept.pop("bf16") else "fp32"
@@ -148,9 +153,10 @@ def train_model(
                 raise ConfigError(
                     f"{data} holds VQ-VAE codes: levels, binarize, vocab, encoding, rate, condition do not apply"
                 )
-            splits = codes.code_splits(data, progress=progress)
+            splits = codes.code_splits(data, progress=progress, mirror=mirror)
         else:
             splits = load_splits(data, levels, binarize, vocab, length, encoding, rate, condition, video)
+            splits = mirror_train(splits) if mirror else splits
         if MODELS.get(model).kind == "latent" and splits["train"].kind.is_video:
             splits = moving_mnist.frame_splits(splits)  # a VQ-VAE learns single frames of the videos
         first = splits["train"]

@@ -349,3 +349,19 @@ def test_a_two_level_vqvae_on_emoji_with_class_conditional_priors_samples_a_clas
     assert torch.equal(back, vqvae.decode(vqvae.encode(images)))
     other = lossy.compress(priors, vqvae, images, classes=torch.tensor([5, 3]))
     assert other != blob  # the class conditions the code lengths (and is stored)
+
+
+def test_mirrored_codes_are_the_codes_of_mirrored_images(tmp_path):
+    out = tmp_path / "vq"
+    train_vq(out, 4)
+    plain, mirrored = codes.code_splits(f"codes:{out}"), codes.code_splits(f"codes:{out}", mirror=True)
+    n, vq = len(plain["train"]), codes.load_vqvae(out)
+    images = cr.data.load_splits("digits")["train"]
+    train = mirrored["train"]
+    assert len(train) == 2 * n and train.mirrored and torch.equal(train.x[:n], plain["train"].x)
+    assert torch.equal(train.x[n : n + 5], vq.encode(images.x[:5].flip(-1))[0])
+    assert torch.equal(mirrored["test"].x, plain["test"].x)
+    prior = tmp_path / "prior"
+    args = ["train", "--model", "gated-pixelcnn", "--data", f"codes:{out}", "--mirror"]
+    assert main([*args, *sets(cr.models.MODELS.get("gated-pixelcnn").tiny), "--steps", "2", "--out", str(prior)]) == 0
+    assert len(codes.run_data(cr.train.run_info(prior)["data"], run=prior)["train"]) == 2 * n
