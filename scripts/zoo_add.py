@@ -54,9 +54,11 @@ LIMIT_BYTES = 20 * 10**6
 
 def test_figure(results: dict, data: dict) -> str:
     """The test NLL in the unit of its field: nats per image for binary images, bits per dim for 256-level images,
-    bits per character for text, bits per sample for audio."""
+    bits per character for text, bits per sample for audio, bits per code for VQ-VAE codes."""
     if data.get("levels") == 2:
         return f"{results['test_nats']:.2f} nats/image ({results['test_bpd']:.4f} bits/dim)"
+    if str(data.get("name", "")).startswith("codes:"):
+        return f"{results['test_bpd']:.3f} bits/code"
     unit = {"shakespeare": "bits/char", "speech": "bits/sample"}.get(data.get("name"), "bits/dim")
     return f"{results['test_bpd']:.3f} {unit}"
 
