@@ -172,6 +172,11 @@ def train_background(
     return run
 
 
+def budget_suffix(budget: dict[str, float]) -> str:
+    """How a background trained again for another budget is named after its grid point: -steps2000, -minutes5."""
+    return "".join(f"-{key}{value:g}" for key, value in budget.items())
+
+
 def _train_in_worker(threads: int, *args) -> Path:
     torch.set_num_threads(threads)
     return train_background(*args)
@@ -235,7 +240,7 @@ def choose(
     report: Callable[[str], None] = print,
     test_limit: int | None = None,
     jobs: int = 1,
-    final: dict[str, float] | None = None,
+    finals: tuple[dict[str, float], ...] = (),
     grid_test_limit: int | None = None,
 ) -> dict[str, Any]:
     """Ren et al.'s choice of a background: one background per (μ, λ) of the grid (trained first, all alike but for
@@ -243,16 +248,16 @@ def choose(
     images (no test image is looked at); the highest wins (ties: the smaller μ, then λ), written to
     `out/choice.json` before anything else is measured. Then the test pair, Fashion-MNIST test vs MNIST, for every
     grid point, the chosen one first (all of both test splits, or the first `test_limit` of each). `jobs` > 1
-    trains that many backgrounds at a time. With a `final` budget the chosen (μ, λ) is trained again for it (as
-    `<grid name>-final`, e.g. at the foreground's budget: the grid's budget only has to rank the points), after the
-    choice and before the test pair, and that background heads the test table (the grid's choice beside it). With
-    `grid_test_limit`, the test pair is measured on the chosen (and final) background only, and every grid point
-    on the first `grid_test_limit` images of each test set, a second table (scoring all 20,000 test images with
-    every background costs more than the grid's training at a small budget).
+    trains that many backgrounds at a time. With `finals`, other budgets, the chosen (μ, λ) is trained again for
+    each (as `<grid name>-steps<N>`; the grid's budget only has to rank the points), after the choice and before the
+    test pair, and scored on the same validation pair: the budget is chosen on validation as μ and λ are, and the
+    background with the highest validation AUROC of the grid's choice and these heads the test table, the others
+    beside it. With `grid_test_limit`, the test pair is measured on those backgrounds only, and every grid point on
+    the first `grid_test_limit` images of each test set, a second table (scoring all 20,000 test images with every
+    background costs more than the grid's training at a small budget).
 
     Returns:
-        {"grid": validation rows, "chosen": the chosen background's run (the final one when trained), "test": test
-        rows}."""
+        {"grid": validation rows, "chosen": the run of the background picked on validation, "test": test rows}."""
     out.mkdir(parents=True, exist_ok=True)
     runs = train_grid(foreground, out, [(mu, l2) for mu in mus for l2 in l2s], budget, jobs, progress)
     for (mu, l2), run in runs.items():
@@ -288,28 +293,32 @@ def choose(
     }
     serialization.write_json(out / "choice.json", choice)
     report(f"chosen: μ = {best['mu']:g}, λ = {best['l2']:g} ({best['run']}; written to {out / 'choice.json'})")
-    if final is not None:
-        run = train_background(foreground, out, best["mu"], best["l2"], final, progress, suffix="-final")
+    candidates = [best]
+    for budget_again in finals:
+        run = train_background(
+            foreground, out, best["mu"], best["l2"], budget_again, progress, budget_suffix(budget_again)
+        )
         if foreground_bpd is None:
             foreground_bpd = bits_per_dim(model, torch.cat(validation))
         figures = ratio_separation(foreground_bpd, load(str(run)), validation)
-        best = {"mu": best["mu"], "l2": best["l2"], "run": str(run), "final": final, **figures}
-        choice["final"] = best
-        serialization.write_json(out / "choice.json", choice)
+        candidates.append({"mu": best["mu"], "l2": best["l2"], "run": str(run), "final": budget_again, **figures})
         report(
-            f"final: μ = {best['mu']:g}, λ = {best['l2']:g} trained for {final} ({run}): validation AUROC "
+            f"again: μ = {best['mu']:g}, λ = {best['l2']:g} trained for {budget_again} ({run}): validation AUROC "
             f"{figures['auroc']:.4f}, AUPRC {figures['auprc']:.4f}, FPR@95%TPR {figures['fpr95']:.4f}"
         )
-        rows = [*rows, best]
+    if finals:  # the budget chosen on validation too (ties: the grid's own budget, then the order given)
+        best = max(candidates, key=lambda r: r["auroc"])
+        choice.update(finals=candidates[1:], picked=best)
+        serialization.write_json(out / "choice.json", choice)
+        report(f"picked on validation: {best['run']} (validation AUROC {best['auroc']:.4f})")
     # only now the test pair
     fashion, digits = load_splits("fashion-mnist")["test"].x, load_splits(TEST_OUT)["test"].x
     test = (fashion[:test_limit], digits[:test_limit])
-    heads = [best] + [r for r in rows if final is not None and r["run"] == choice["chosen"]["run"]]
+    heads = [best] + [r for r in candidates if r is not best] if finals else [best]
     if grid_test_limit is None:  # one table: every background on the same test pair
         tables = [(test, heads + [r for r in rows if r not in heads])]
-    else:  # the chosen on the test pair, then every grid point on the first grid_test_limit of each set
-        grid = [r for r in rows if "final" not in r]
-        tables = [(test, heads), ((fashion[:grid_test_limit], digits[:grid_test_limit]), grid)]
+    else:  # the picked and its other budgets on the test pair, then every grid point on the first grid_test_limit
+        tables = [(test, heads), ((fashion[:grid_test_limit], digits[:grid_test_limit]), rows)]
     tests = []
     for sets, members in tables:
         foreground_bpd = bits_per_dim(model, torch.cat(sets))
@@ -321,7 +330,8 @@ def choose(
             tests.append(
                 {"mu": row["mu"], "l2": row["l2"], "run": row["run"], "pair": [len(sets[0]), len(sets[1])], **figures}
             )
-            mark = " (final)" if "final" in row else " (chosen)" if row["run"] == choice["chosen"]["run"] else ""
+            mark = f" ({row['final']})" if "final" in row else ""
+            mark += " (picked)" if row["run"] == best["run"] else " (grid's choice)" if row is choice["chosen"] else ""
             report(
                 f"| {row['mu']:g} | {row['l2']:g}{mark} | {figures['auroc']:.4f} | {figures['auprc']:.4f} | "
                 f"{figures['fpr95']:.4f} |"

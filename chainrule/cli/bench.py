@@ -95,7 +95,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     o.add_argument(
         "--final-steps",
         type=int,
-        help="--choose: train the chosen (μ, λ) again for this many steps (e.g. the foreground's) before the test pair",
+        nargs="+",
+        metavar="N",
+        help="--choose: train the chosen (μ, λ) again for each of these step budgets (e.g. 200 2000) before the test "
+        "pair; the budget with the best validation AUROC (the grid's own included) is picked",
     )
     o.add_argument(
         "--grid-test-limit",
@@ -212,9 +215,9 @@ def run_ood(args: argparse.Namespace) -> int:
         budget = {"steps": args.steps} if args.steps else {"minutes": args.minutes or 2.0}
         if args.jobs < 1:
             raise ConfigError("--jobs must be ≥ 1")
-        if args.final_steps is not None and args.final_steps < 1:
+        if any(steps < 1 for steps in args.final_steps or ()):
             raise ConfigError("--final-steps must be ≥ 1")
-        final = {"steps": args.final_steps} if args.final_steps else None
+        finals = tuple({"steps": steps} for steps in args.final_steps or ())
         if args.grid_test_limit is not None and args.grid_test_limit < 1:
             raise ConfigError("--grid-test-limit must be ≥ 1")
         ood.choose(
@@ -223,7 +226,7 @@ def run_ood(args: argparse.Namespace) -> int:
             budget,
             limit=args.limit,
             jobs=args.jobs,
-            final=final,
+            finals=finals,
             grid_test_limit=args.grid_test_limit,
         )
         return 0

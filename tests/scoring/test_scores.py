@@ -177,7 +177,7 @@ def test_the_background_grid_trains_alike_chooses_on_letters_and_reports_the_tes
         test_limit=10,
     )
     assert (runs[0] / "model.safetensors").stat().st_mtime_ns == stamp
-    # a final budget trains the chosen point again, after the choice, and heads the test table
+    # other budgets train the chosen point again, after the choice, and the budget is picked on validation
     lines = []
     result = ood.choose(
         str(foreground),
@@ -189,15 +189,38 @@ def test_the_background_grid_trains_alike_chooses_on_letters_and_reports_the_tes
         progress=False,
         report=lines.append,
         test_limit=10,
-        final={"steps": 3},
+        finals=({"steps": 3}, {"steps": 1}),
         grid_test_limit=6,
     )
-    final = tmp_path / "grid" / (ood.grid_name(0.1, 0.0) + "-final")
-    assert serialization.read_json(final / "run.json")["train"]["steps"] == 3
-    assert result["test"][0]["run"] == result["chosen"] == str(final) and result["test"][0]["pair"] == [10, 10]
-    assert [r["run"] for r in result["test"][1:]] == [str(runs[0])] * 2  # the grid's choice beside the final
-    assert [r["pair"] for r in result["test"][1:]] == [[10, 10], [6, 6]]  # then every grid point on fewer
-    assert serialization.read_json(tmp_path / "grid" / "choice.json")["final"]["run"] == str(final)
-    final_at = next(i for i, line in enumerate(lines) if line.startswith("final:"))
-    assert next(i for i, line in enumerate(lines) if line.startswith("chosen:")) < final_at
-    assert final_at < next(i for i, line in enumerate(lines) if "test AUROC" in line)
+    again = [tmp_path / "grid" / (ood.grid_name(0.1, 0.0) + f"-steps{n}") for n in (3, 1)]
+    assert [serialization.read_json(r / "run.json")["train"]["steps"] for r in again] == [3, 1]
+    choice = serialization.read_json(tmp_path / "grid" / "choice.json")
+    candidates = [choice["chosen"], *choice["finals"]]
+    assert [c["run"] for c in candidates] == [str(runs[0]), *map(str, again)]
+    picked = max(candidates, key=lambda c: c["auroc"])  # the first of equals: the grid's own budget
+    assert result["chosen"] == choice["picked"]["run"] == picked["run"]
+    heads = result["test"][:3]
+    assert heads[0]["run"] == picked["run"] and {h["run"] for h in heads} == {c["run"] for c in candidates}
+    assert all(h["pair"] == [10, 10] for h in heads)
+    assert [(r["run"], r["pair"]) for r in result["test"][3:]] == [(str(runs[0]), [6, 6])]  # the grid, on fewer
+    again_at = next(i for i, line in enumerate(lines) if line.startswith("again:"))
+    assert next(i for i, line in enumerate(lines) if line.startswith("chosen:")) < again_at
+    picked_at = next(i for i, line in enumerate(lines) if line.startswith("picked on validation:"))
+    assert again_at < picked_at < next(i for i, line in enumerate(lines) if "test AUROC" in line)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--steps", "0"], "--steps must be ≥ 1"),
+        (["--final-steps", "200", "0"], "--final-steps must be ≥ 1"),
+        (["--grid-test-limit", "0"], "--grid-test-limit must be ≥ 1"),
+        (["--jobs", "0"], "--jobs must be ≥ 1"),
+    ],
+)
+def test_the_background_grid_refuses_bad_budgets_with_one_line(options, message, capsys):
+    from chainrule.cli.main import main
+
+    assert main(["bench", "ood", "--choose", "--images", "zoo:pixelcnnpp-fashion-mnist-ratio", *options]) != 0
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
