@@ -326,7 +326,7 @@ def emoji(show: Show) -> None:
     )
     r.code(
         "chainrule train --model vqvae --data emoji64 --set hierarchy=2 --set downsample=2 --out runs/vq2\n"
-        "chainrule train --model pixelsnail --data codes:runs/vq2 --set num_classes=9 --out runs/top\n"
+        "chainrule train --model pixelsnail --data codes:runs/vq2 --set num_classes=9 --mirror --out runs/top\n"
         "chainrule train --model gated-pixelcnn --data codes:runs/vq2:bottom --set num_classes=9 --out runs/bottom\n"
         "chainrule sample runs/bottom --top runs/top --class 2 -n 16 -o animals.png"
     )
