@@ -157,7 +157,8 @@ def train_background(
     data = info["data"]
     if data.get("name") != "fashion-mnist" or data.get("levels") != 256:
         raise ConfigError(f"{foreground} is not a Fashion-MNIST model at 256 levels: the grid compares those")
-    settings = {k: info["train"][k] for k in ("batch_size", "lr", "seed", "precision")}
+    kept = ("batch_size", "lr", "seed", "precision")  # runs written before a setting existed leave it out or null
+    settings = {k: info["train"][k] for k in kept if info["train"].get(k) is not None}
     settings["eval_examples"] = GRID_EVAL_EXAMPLES
     train_model(
         info["model"]["model"],
