@@ -224,3 +224,22 @@ def test_the_background_grid_refuses_bad_budgets_with_one_line(options, message,
     assert main(["bench", "ood", "--choose", "--images", "zoo:pixelcnnpp-fashion-mnist-ratio", *options]) != 0
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
+
+
+def test_the_zoo_ratio_pair_scores_offline_and_flags_digits(tmp_path, capsys):
+    """The chosen pair ships in the zoo: `score --method ratio --background` runs on it and ranks MNIST digits as
+    more unusual than clothes (the raw likelihood ranks them the other way: issue 23's AUROC 0.062)."""
+    from chainrule.cli.main import main
+    from chainrule.scoring import separation
+
+    clothes = cr.data.load_splits("fashion-mnist")["test"].x[:16]
+    digits = cr.data.load_splits("mnist-5k")["test"].x[:16]
+    path = tmp_path / "mixed.npy"
+    np.save(path, torch.cat([clothes, digits]).numpy().astype(np.uint8))
+    args = ["score", "zoo:pixelcnnpp-fashion-mnist-ratio", str(path), "--method", "ratio"]
+    assert main([*args, "--background", "zoo:pixelcnnpp-fashion-mnist-ratio-background"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith(str(path) + "[")]
+    assert len(rows) == 32
+    bits, ratio = (np.array([float(r[k]) for r in rows]) for k in (2, 3))
+    assert separation(bits[:16], bits[16:])["auroc"] < 0.3  # the likelihood alone fails
+    assert separation(ratio[:16], ratio[16:])["auroc"] > 0.85
