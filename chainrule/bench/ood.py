@@ -315,7 +315,7 @@ def choose(
     # only now the test pair
     fashion, digits = load_splits("fashion-mnist")["test"].x, load_splits(TEST_OUT)["test"].x
     test = (fashion[:test_limit], digits[:test_limit])
-    heads = [best] + [r for r in candidates if r is not best] if finals else [best]
+    heads = [best] + [r for r in candidates if r is not best]
     if grid_test_limit is None:  # one table: every background on the same test pair
         tables = [(test, heads + [r for r in rows if r not in heads])]
     else:  # the picked and its other budgets on the test pair, then every grid point on the first grid_test_limit

@@ -20,8 +20,10 @@ def mirror_train(splits: dict[str, Dataset]) -> dict[str, Dataset]:
     Raises:
         ConfigError: for data that is not a fixed set of images (text, audio, video, generated streams)."""
     train = splits["train"]
-    if not train.kind.is_image or train.fresh is not None:
+    if not train.kind.is_image:
         raise ConfigError(f"--mirror applies to images (and VQ-VAE codes of images), not to {train.kind.name} data")
+    if train.fresh is not None:
+        raise ConfigError(f"--mirror applies to a fixed set of images, not to {train.fresh.about()} made on the fly")
     if train.mirrored:
         return splits
     mirrored = dataclasses.replace(

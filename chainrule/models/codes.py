@@ -156,8 +156,6 @@ def code_splits(
         vqvae = load_vqvae(run)
         level = grid_index(vqvae, grid)
         images = load_run_data(run_info(run)["data"])
-    if spec_of_frames(images) and mirror:
-        raise ConfigError("--mirror applies to images (and VQ-VAE codes of images), not to video frames")
     if mirror:
         images = mirror_train(images)
     chosen = {s: data for s, data in images.items() if only is None or s in only}

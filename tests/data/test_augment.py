@@ -10,6 +10,7 @@ import torch
 
 import chainrule as cr
 from chainrule.cli.main import main
+from chainrule.data import moving_mnist
 from chainrule.data.augment import mirror_train
 from chainrule.data.sources import load_run_data
 from chainrule.errors import ConfigError
@@ -41,8 +42,11 @@ def test_text_and_video_are_refused(tmp_path):
     text.write_text("a few words of text for a tiny split " * 40)
     with pytest.raises(ConfigError, match="--mirror applies to images"):
         mirror_train(cr.data.load_splits(str(text), length=16))
+    videos = cr.data.load_splits("moving-mnist", levels=2, video={"frames": 2, "size": 28, "digits": 1})
     with pytest.raises(ConfigError, match="--mirror applies to images"):
-        mirror_train(cr.data.load_splits("moving-mnist", levels=2, video={"frames": 2, "size": 28, "digits": 1}))
+        mirror_train(videos)
+    with pytest.raises(ConfigError, match="fixed set of images, not to single frames"):  # what a VQ-VAE of video learns
+        mirror_train(moving_mnist.frame_splits(videos))
 
 
 def test_a_mirrored_run_records_it_and_resumes_on_the_same_split(tmp_path, capsys):
