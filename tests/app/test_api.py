@@ -173,6 +173,22 @@ def test_audio_is_generated_as_a_wav(client):
     assert refused.status_code == 400
 
 
+def test_an_uploaded_wav_is_scored_and_compressed(client):
+    body = client.post("/api/audio", data={"name": AUDIO, "seconds": 0.1, "seed": 1}).json()
+    import base64
+
+    files = {"file": ("clip.wav", base64.b64decode(body["wav"].split(",", 1)[1]), "audio/wav")}
+    scored = client.post("/api/score", data={"name": AUDIO}, files=files).json()
+    assert 0 < scored["bits_per_dim"] < 8 and scored["reference"] is not None
+    assert scored["bits"] == pytest.approx(800 * scored["bits_per_dim"], rel=1e-4)  # 0.1 s at 8 kHz
+    packed = client.post("/api/compress", data={"name": AUDIO}, files=files).json()
+    assert packed["equal"] and packed["values"] == 800 and packed["compressed"] < packed["original"]
+    refused = client.post("/api/score", data={"name": IMAGE}, files=files)  # a WAV for an image model
+    assert refused.status_code == 400 and ".wav" in refused.json()["error"]
+    refused = client.post("/api/score", data={"name": AUDIO}, files={"file": ("clip.wav", b"RIFF????", "audio/wav")})
+    assert refused.status_code == 400 and "\n" not in refused.json()["error"]
+
+
 def test_score_and_compress_an_upload(client):
     image = np.zeros((28, 28), dtype=np.uint8)
     image[6:22, 6:22] = 1
