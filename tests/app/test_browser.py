@@ -160,9 +160,7 @@ def test_bad_uploads_show_the_one_line_error(page):
     assert ".png" in first and "\n" not in first.strip()
     upload(page, "#score-form", "huge.png", b"\0" * (MAX_UPLOAD + 200_000), "image/png")
     # the box is emptied when the request starts: wait for the next message, not for the empty box
-    page.wait_for_function(
-        f"(t => t !== '' && t !== {first!r})(document.getElementById('error').textContent)"
-    )
+    page.wait_for_function(f"(t => t !== '' && t !== {first!r})(document.getElementById('error').textContent)")
     assert "at most" in page.inner_text("#error")
     buffer = io.BytesIO()
     Image.fromarray(np.eye(28, dtype=np.uint8)).save(buffer, format="PNG")
