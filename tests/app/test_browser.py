@@ -81,6 +81,9 @@ def test_the_page_samples_a_grid(page):
     assert "drawn in" in page.inner_text("#sample-note")
     width = page.evaluate("document.getElementById('sample-image').naturalWidth")
     assert width >= 4 * 28  # a 4x4 grid
+    choose(page, TEXT)  # another model's page does not show this one's samples
+    choose(page, IMAGE)
+    assert not page.is_visible("#sample-image") and page.inner_text("#sample-note") == ""
 
 
 def test_painting_a_rectangle_and_completing_keeps_every_known_pixel(page, server):

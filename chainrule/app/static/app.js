@@ -82,9 +82,23 @@ async function choose(name) {
   $("facts").textContent = `${current.family}, ${shape}, ${current.levels} levels` +
     (current.classes ? `, ${current.classes} classes` : "") + (current.rate ? `, ${current.rate} Hz` : "");
   document.querySelector("#sample .classes").hidden = !current.classes;
+  clearOutputs();
   document.body.dataset.model = name;
   if (current.tasks.includes("complete")) await loadExamples();
   if (current.tasks.includes("convert")) await loadConvertExamples();
+}
+
+// what the previous model drew or measured is not shown under the next one
+function clearOutputs() {
+  for (const id of ["sample-image", "audio-out"]) {
+    $(id).hidden = true;
+    $(id).removeAttribute("src");
+  }
+  for (const id of ["sample-note", "complete-out", "complete-note", "convert-out", "convert-time", "bits-out",
+    "continue-out", "text-bits-out", "audio-note", "score-out", "compress-out"]) {
+    $(id).textContent = "";
+  }
+  delete document.body.dataset.sampled;
 }
 
 // --- sampling (streamed: JSON lines with partial grids) ---------------------------------------------------------
@@ -104,6 +118,7 @@ async function sample(event) {
       if (first === null) first = performance.now() - start;
       bar.value = item.progress;
       $("sample-image").src = item.image || item.partial;
+      $("sample-image").hidden = false;
       if (item.image) {
         $("sample-note").textContent =
           `drawn in ${item.seconds.toFixed(2)} s (first picture after ${(first / 1000).toFixed(2)} s)`;
