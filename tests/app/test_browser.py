@@ -113,6 +113,7 @@ def test_painting_a_rectangle_and_completing_keeps_every_known_pixel(page, serve
     assert values.shape == (3, 1, 28, 28)
     assert torch.equal(values[:, 0][:, known], original[0][known].expand(3, -1))
     assert "completions in" in page.inner_text("#complete-note")
+    assert page.inner_text("#complete-button + .working") == ""  # the seconds counter ran beside it, now stopped
 
 
 def test_the_brush_paints_and_clear_resets(page):

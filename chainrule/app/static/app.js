@@ -35,13 +35,31 @@ function busy(button, on) {
   if (button) button.disabled = on;
 }
 
+// the seconds a request has taken so far, beside its button, while it runs (streamed ones show their own progress)
+function ticker(button) {
+  if (!button) return () => {};
+  let label = button.nextElementSibling;
+  if (!label || !label.classList.contains("working")) {
+    label = document.createElement("span");
+    label.className = "working note";
+    button.insertAdjacentElement("afterend", label);
+  }
+  const start = performance.now();
+  const tick = () => { label.textContent = `working… ${((performance.now() - start) / 1000).toFixed(1)} s`; };
+  tick();
+  const timer = setInterval(tick, 200);
+  return () => { clearInterval(timer); label.textContent = ""; };
+}
+
 async function guarded(button, work) {
   busy(button, true);
+  const stop = ticker(button);
   try {
     await work();
   } catch (err) {
     showError(err.message);
   } finally {
+    stop();
     busy(button, false);
   }
 }
