@@ -65,8 +65,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--precision",
         choices=PRECISIONS,
-        help="training step precision (default auto: bf16 autocast where the device has fast bf16 units, timed on CPUs "
-        "with AVX-512-BF16 but no AMX)",
+        help="training step precision (default auto: bf16 autocast on CUDA with bf16, and on CPUs with bf16 "
+        "instructions where a few timed passes of the first batch find it faster)",
     )
     p.add_argument("--bf16", action="store_true", help="the same as --precision bf16")
     p.add_argument("--compile", action="store_true", help="torch.compile the training step (pays off on long runs)")

@@ -24,8 +24,8 @@ class TrainConfig:
         grad_clip: clip the global gradient norm (0 = off).
         seed: seeds the weights, the shuffling and dynamic binarization.
         device: "cpu", "cuda" or "cuda:N".
-        precision: "auto" (bf16 autocast for the training step where the device has fast bf16 matrix units, timed
-            on CPUs with bf16 instructions but no AMX, fp32 elsewhere: `train.precision`), "fp32" or "bf16";
+        precision: "auto" (bf16 autocast for the training step on CUDA with bf16 and, where a few timed passes
+            find it faster, on CPUs with bf16 instructions; fp32 elsewhere: `train.precision`), "fp32" or "bf16";
             evaluation, sampling and coding stay fp32.
         eval_every: validate every N steps as well as after each epoch (0 = after each epoch only).
         checkpoint_every: write a resumable checkpoint every N steps (and at every validation and the end).

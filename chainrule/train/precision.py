@@ -1,13 +1,15 @@
 """The training step's precision: `auto` (the default), `fp32` or `bf16` (autocast around the training loss;
 evaluation, sampling and coding always run in fp32).
 
-`auto` picks bf16 where the device has bf16 matrix units that beat its fp32 ones: a CUDA device that supports bf16,
-or a CPU with AMX-BF16 tiles (`amx_bf16` in its flags). On a CPU with AVX-512-BF16 but no AMX it depends on the
-model, so `auto` measures: a few forward and backward passes of the run's first batch in each precision (the
-`probe`), bf16 only if it is at least 5 % faster. On such machines (2 cores, torch 2.13) the bf16 matmul peak
-measured 136-184 GFLOP/s against 202-301 in fp32 and bf16 trained the Transformer at 0.53x, but the wide
-convolutional models at 1.17x (Gated PixelCNN 11 x 128) and 1.25x (PixelSNAIL 8 x 64; BENCHMARKS.md). On
-AVX2-only CPUs bf16 is a slow software path: fp32.
+`auto` picks bf16 where it trains faster. On a CUDA device that supports bf16 it does. On a CPU with bf16
+instructions (AVX-512-BF16, or AMX-BF16 tiles) it depends on the model, so `auto` measures: a few forward and
+backward passes of the run's first batch in each precision (the `probe`), bf16 only if it is at least 5 % faster.
+Without a probe (a run too short to be worth timing) an AMX CPU gets bf16 and one without AMX fp32. Measured
+(BENCHMARKS.md, "bf16 on an AMX CPU"): on a 2-core Xeon with AMX, bf16 trained the wide convolutional models
+1.3-1.5x faster and the Char-RNN 1.7x, but the `cpu` Transformer (batch 12 x 64, width 128) at 0.79x and PixelSNAIL
+8 x 64 at 1.04x; on 2-core CPUs with AVX-512-BF16 but no AMX the bf16 matmul peak measured below fp32 and bf16
+trained the Transformer at 0.53x but Gated PixelCNN 11 x 128 at 1.17x. On AVX2-only CPUs bf16 is a slow software
+path: fp32.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 import torch
 
 PRECISIONS = ("auto", "fp32", "bf16")
+BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})  # a CPU's bf16 instructions: whether bf16 pays is measured
 
 
 def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> frozenset[str]:
@@ -48,15 +51,13 @@ def training_precision(
     probe: Callable[[str], float] | None = None,
 ) -> str:
     """The precision a training run uses: "fp32" or "bf16" (`auto` resolved for `device`). `probe(p)` returns the
-    seconds of a training pass in precision p; `auto` calls it on a CPU with bf16 instructions but no AMX (without
-    a probe, such a CPU gets fp32)."""
+    seconds of a training pass in precision p; `auto` calls it on a CPU with bf16 instructions (without a probe, a
+    CPU with AMX gets bf16, one without fp32)."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision={precision!r}; choose one of {', '.join(PRECISIONS)}")
     if precision != "auto":
         return precision
     flags = cpu_flags() if flags is None and device.type == "cpu" else flags
-    if has_bf16_units(device, flags):
-        return "bf16"
-    if device.type == "cpu" and "avx512_bf16" in flags and probe is not None:
+    if device.type == "cpu" and probe is not None and flags & BF16_FLAGS:
         return "bf16" if probe("bf16") < 0.95 * probe("fp32") else "fp32"
-    return "fp32"
+    return "bf16" if has_bf16_units(device, flags) else "fp32"

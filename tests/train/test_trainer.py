@@ -161,6 +161,16 @@ def test_auto_precision_follows_the_reported_capability(tmp_path):
     assert training_precision("auto", cpu, avx512, probe={"fp32": 1.0, "bf16": 0.8}.get) == "bf16"
     assert training_precision("auto", cpu, avx512, probe={"fp32": 1.0, "bf16": 0.97}.get) == "fp32"
     assert training_precision("auto", cpu, frozenset({"avx2"}), probe={"fp32": 1.0, "bf16": 0.1}.get) == "fp32"
+    # with AMX too: measured where a probe is given (the small Transformer trains slower in bf16 on AMX)
+    amx = frozenset({"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"})
+    assert training_precision("auto", cpu, amx, probe={"fp32": 1.0, "bf16": 1.27}.get) == "fp32"
+    assert training_precision("auto", cpu, amx, probe={"fp32": 1.0, "bf16": 0.7}.get) == "bf16"
+
+    def untimed(precision):
+        raise AssertionError("CUDA goes by the device's capability, not by timing the CPU")
+
+    cuda_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    assert training_precision("auto", torch.device("cuda"), amx, probe=untimed) == ("bf16" if cuda_bf16 else "fp32")
     # the trainer resolves auto for its device, and its probe leaves no trace: the run equals one asked for the
     # precision auto picked
     auto = trainer(tmp_path / "auto", steps=6)
