@@ -5,9 +5,9 @@ evaluation, sampling and coding always run in fp32).
 instructions (AVX-512-BF16, or AMX-BF16 tiles) it depends on the model, so `auto` measures: a few forward and
 backward passes of the run's first batch in each precision (the `probe`), bf16 only if it is at least 5 % faster.
 Without a probe (a run too short to be worth timing) an AMX CPU gets bf16 and one without AMX fp32. Measured
-(BENCHMARKS.md, "bf16 on an AMX CPU"): on a 2-core Xeon with AMX, bf16 trained the wide convolutional models
-1.3-1.5x faster and the Char-RNN 1.7x, but the `cpu` Transformer (batch 12 x 64, width 128) at 0.79x and PixelSNAIL
-8 x 64 at 1.04x; on 2-core CPUs with AVX-512-BF16 but no AMX the bf16 matmul peak measured below fp32 and bf16
+(BENCHMARKS.md, "bf16 on an AMX CPU"): on a 2-core Xeon with AMX, bf16 trained the convolutional models at their
+`cpu` presets 1.25-1.5x faster and the Char-RNN 1.7x, but the `cpu` Transformer (batch 12 x 64, width 128) at
+0.79-0.87x and PixelSNAIL at 1.04x; on 2-core CPUs with AVX-512-BF16 but no AMX the bf16 matmul peak measured below fp32 and bf16
 trained the Transformer at 0.53x but Gated PixelCNN 11 x 128 at 1.17x. On AVX2-only CPUs bf16 is a slow software
 path: fp32.
 """
