@@ -165,6 +165,10 @@ def test_auto_precision_follows_the_reported_capability(tmp_path):
     amx = frozenset({"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"})
     assert training_precision("auto", cpu, amx, probe={"fp32": 1.0, "bf16": 1.27}.get) == "fp32"
     assert training_precision("auto", cpu, amx, probe={"fp32": 1.0, "bf16": 0.7}.get) == "bf16"
+    # timed twice each way, alternately, the faster of each kept: one slow pass does not decide
+    calls, slow_first = [], iter([1.0, 1.5, 1.0, 0.7])  # fp32, bf16 (an outlier), fp32, bf16
+    assert training_precision("auto", cpu, amx, probe=lambda p: calls.append(p) or next(slow_first)) == "bf16"
+    assert calls == ["fp32", "bf16", "fp32", "bf16"]
 
     def untimed(precision):
         raise AssertionError("CUDA goes by the device's capability, not by timing the CPU")
