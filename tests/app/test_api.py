@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import threading
@@ -37,8 +38,6 @@ def client(served):
 
 def png_of(url: str) -> np.ndarray:
     assert url.startswith("data:image/png;base64,")
-    import base64
-
     with Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))) as image:
         return np.asarray(image.convert("RGB"))
 
@@ -164,8 +163,6 @@ def test_text_streams_and_scores_per_character(client):
 
 def test_audio_is_generated_as_a_wav(client):
     body = client.post("/api/audio", data={"name": AUDIO, "seconds": 0.05, "seed": 0}).json()
-    import base64
-
     wav = base64.b64decode(body["wav"].split(",", 1)[1])
     with wave.open(io.BytesIO(wav)) as w:
         assert w.getframerate() == 8000 and w.getnframes() == 400
@@ -175,8 +172,6 @@ def test_audio_is_generated_as_a_wav(client):
 
 def test_an_uploaded_wav_is_scored_and_compressed(client):
     body = client.post("/api/audio", data={"name": AUDIO, "seconds": 0.1, "seed": 1}).json()
-    import base64
-
     files = {"file": ("clip.wav", base64.b64decode(body["wav"].split(",", 1)[1]), "audio/wav")}
     scored = client.post("/api/score", data={"name": AUDIO}, files=files).json()
     assert 0 < scored["bits_per_dim"] < 8 and scored["reference"] is not None
