@@ -6,8 +6,9 @@ import torch
 
 import chainrule as cr
 from chainrule import lossless, serialization
+from chainrule.cli.main import main
 from chainrule.errors import ConfigError, InputError
-from chainrule.scoring import auprc, auroc, fpr_at_tpr
+from chainrule.scoring import auprc, auroc, fpr_at_tpr, separation
 
 
 def image_model(seed=0, levels=16):
@@ -219,8 +220,6 @@ def test_the_background_grid_trains_alike_chooses_on_letters_and_reports_the_tes
     ],
 )
 def test_the_background_grid_refuses_bad_budgets_with_one_line(options, message, capsys):
-    from chainrule.cli.main import main
-
     assert main(["bench", "ood", "--choose", "--images", "zoo:pixelcnnpp-fashion-mnist-ratio", *options]) != 0
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
@@ -229,9 +228,6 @@ def test_the_background_grid_refuses_bad_budgets_with_one_line(options, message,
 def test_the_zoo_ratio_pair_scores_offline_and_flags_digits(tmp_path, capsys):
     """The chosen pair ships in the zoo: `score --method ratio --background` runs on it and ranks MNIST digits as
     more unusual than clothes (the raw likelihood ranks them the other way: issue 23's AUROC 0.062)."""
-    from chainrule.cli.main import main
-    from chainrule.scoring import separation
-
     clothes = cr.data.load_splits("fashion-mnist")["test"].x[:16]
     digits = cr.data.load_splits("mnist-5k")["test"].x[:16]
     path = tmp_path / "mixed.npy"
