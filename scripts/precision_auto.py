@@ -1,6 +1,7 @@
 """What `--precision auto` measures for each family at its default (`cpu` preset) on its usual data: the trainer's
 own probe (`Trainer.time_pass`, a forward and backward pass of the first batch) in fp32 and bf16, alternated four
-times in one process, medians; prints the ratio (above 1: bf16 faster) and the CPU's bf16 flags.
+times in one process, medians; prints the ratio (above 1: bf16 faster), what `auto`'s rule picks from these
+timings, and the CPU's bf16 flags.
 
     OMP_NUM_THREADS=2 .venv/bin/python scripts/precision_auto.py [--models transformer gated-pixelcnn ...]
 """
@@ -16,9 +17,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import torch  # noqa: E402
+
 from chainrule.bench.machine import describe  # noqa: E402
 from chainrule.train import experiment  # noqa: E402
-from chainrule.train.precision import BF16_FLAGS, cpu_flags  # noqa: E402
+from chainrule.train.precision import BF16_FLAGS, cpu_flags, training_precision  # noqa: E402
 from chainrule.train.trainer import Trainer  # noqa: E402
 
 CASES = {  # family: (dataset, data options)
@@ -48,13 +51,14 @@ def main() -> int:
     args = parser.parse_args()
     print(describe(), "| bf16 flags:", " ".join(sorted(cpu_flags() & BF16_FLAGS)) or "none")
     Trainer.fit = timed
-    print("| family | data | fp32 pass | bf16 pass | fp32 / bf16 |\n|---|---|---:|---:|---:|")
+    print("| family | data | fp32 pass | bf16 pass | fp32 / bf16 | auto |\n|---|---|---:|---:|---:|---|")
     for name in args.models:
         data, options = CASES[name]
         with tempfile.TemporaryDirectory() as folder:
             t = experiment.train_model(model=name, data=data, out=Path(folder) / "run", progress=False, **options)
         fp32, bf16 = 1e3 * t["fp32"], 1e3 * t["bf16"]
-        print(f"| {name} | {data} | {fp32:.1f} ms | {bf16:.1f} ms | {fp32 / bf16:.2f}x |")
+        auto = training_precision("auto", torch.device("cpu"), probe=t.get)  # its rule on these timings
+        print(f"| {name} | {data} | {fp32:.1f} ms | {bf16:.1f} ms | {fp32 / bf16:.2f}x | {auto} |")
     return 0
 
 
